@@ -1,0 +1,290 @@
+"""The one error tree of the package.
+
+Every failure a caller can see is one of these classes; the transport translates HTTP failures into them once,
+through the table in ``transport/error_map.py``, and the framework packages map them onto their own types.
+
+```
+GatewayError                              base: deployment, endpoint, status, code, request_id, retry_after
+├── ConfigurationError                    bad settings; names the source (kwarg, file key, env var) and the fix
+│   └── MissingExtraError                 also an ImportError; names the extra to install
+├── AuthenticationError                   401/403 or a credential that could not produce a token
+├── DeploymentNotFoundError               404 DeploymentNotFound, or 400 unknown_model on /openai/v1
+├── RateLimitError                        429; carries retry_after (seconds)
+├── ContentFilterError                    prompt or completion filtered; carries details and the partial output
+├── ContextLengthExceededError            400 context_length_exceeded
+├── UnsupportedParameterError             400 unsupported_parameter / unsupported_value; names the parameter
+├── BadRequestError                       any other 4xx
+├── ServerError                           5xx
+├── RequestTimeoutError                   408, or our own connect/read/deadline timeout
+├── ConnectionFailedError                 connection refused / reset / DNS failure
+├── InvalidResponseError                  a body we could not decode (HTML proxy pages, truncated JSON)
+├── StreamInterruptedError                a stream that broke after it started; carries the partial output
+└── ConversationError                     a history Azure would reject, with repair switched off
+```
+
+No class shadows a builtin (``TimeoutError``, ``ConnectionError``). Messages never contain a secret: callers
+pass descriptions of credentials (their kind and source), never their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
+
+if TYPE_CHECKING:
+    from shared_core.result import ChatResult
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConnectionFailedError",
+    "ContentFilterError",
+    "ContextLengthExceededError",
+    "ConversationError",
+    "DeploymentNotFoundError",
+    "ErrorContext",
+    "FilterCategory",
+    "GatewayError",
+    "InvalidResponseError",
+    "MissingExtraError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "StreamInterruptedError",
+    "UnsupportedParameterError",
+]
+
+
+class ErrorContext(TypedDict, total=False):
+    """Context every error can carry; see :class:`GatewayError`."""
+
+    deployment: str | None
+    endpoint: str | None
+    status: int | None
+    code: str | None
+    request_id: str | None
+    retry_after: float | None
+
+
+class GatewayError(Exception):
+    """Base of every error this package raises.
+
+    Attributes:
+        message: What went wrong and how to fix it.
+        deployment: The Azure deployment the request went to, when known.
+        endpoint: The Azure endpoint (scheme and host), when known.
+        status: The HTTP status, when there was a response.
+        code: Azure's error code (``DeploymentNotFound``, ``content_filter``, ``429`` ...), when given.
+        request_id: Azure's ``apim-request-id`` header, for support tickets.
+        retry_after: Seconds the server asked us to wait, when it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deployment: str | None = None,
+        endpoint: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.deployment = deployment
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+    def context(self) -> dict[str, str | int | float]:
+        """The non-empty context fields, for logs and debug events."""
+        fields: dict[str, str | int | float | None] = {
+            "deployment": self.deployment,
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "code": self.code,
+            "request_id": self.request_id,
+            "retry_after": self.retry_after,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
+    def __str__(self) -> str:
+        ctx = self.context()
+        if not ctx:
+            return self.message
+        details = ", ".join(f"{k}={v}" for k, v in ctx.items())
+        return f"{self.message} [{details}]"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigurationError(GatewayError, ValueError):
+    """A setting is missing or malformed.
+
+    Attributes:
+        source: Where the bad value came from: ``kwarg 'x'``, ``file cfg.toml key 'y'``, ``env AZURE_...``.
+        fix: How to fix it, in one sentence.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, fix: str | None = None) -> None:
+        text = message
+        if source:
+            text = f"{text} (from {source})"
+        if fix:
+            text = f"{text}. Fix: {fix}"
+        super().__init__(text)
+        self.source = source
+        self.fix = fix
+
+
+class MissingExtraError(ConfigurationError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{module}' package, which is not installed",
+            fix=f"pip install 'azure-openai-gateway[{extra}]'",
+        )
+        self.extra = extra
+        self.module = module
+
+
+class AuthenticationError(GatewayError):
+    """Azure refused the credential, or the credential could not produce a token.
+
+    Attributes:
+        credential: The kind of credential used (``api_key``, ``managed_identity`` ...), never its value.
+        scope: The Entra scope requested, for token credentials.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        credential: str | None = None,
+        scope: str | None = None,
+        **ctx: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **ctx)
+        self.credential = credential
+        self.scope = scope
+
+
+class DeploymentNotFoundError(GatewayError):
+    """The deployment does not exist on that endpoint (404 ``DeploymentNotFound``, 400 ``unknown_model``)."""
+
+
+class RateLimitError(GatewayError):
+    """Azure throttled the request (429); ``retry_after`` says how long it asked us to wait."""
+
+
+@dataclass(frozen=True, slots=True)
+class FilterCategory:
+    """One content-filter category as Azure reported it."""
+
+    name: str
+    filtered: bool
+    severity: str | None = None
+    detected: bool | None = None
+
+
+class ContentFilterError(GatewayError):
+    """Azure's content filter fired.
+
+    Attributes:
+        side: ``"prompt"`` when the input was rejected, ``"completion"`` when the output was cut.
+        categories: Every category Azure reported, filtered or not.
+        partial: What the model produced before the filter fired (text and tool calls), if anything.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        side: Literal["prompt", "completion"],
+        categories: Sequence[FilterCategory] = (),
+        partial: ChatResult | None = None,
+        **ctx: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **ctx)
+        self.side: Literal["prompt", "completion"] = side
+        self.categories = tuple(categories)
+        self.partial = partial
+
+    @property
+    def filtered_categories(self) -> tuple[str, ...]:
+        """Names of the categories that caused the filtering."""
+        return tuple(c.name for c in self.categories if c.filtered)
+
+    @property
+    def partial_text(self) -> str:
+        """The text produced before the filter fired ('' when none)."""
+        return self.partial.text if self.partial is not None else ""
+
+
+class ContextLengthExceededError(GatewayError):
+    """The prompt plus the requested output exceed the model's context window."""
+
+
+class UnsupportedParameterError(GatewayError):
+    """The model or api-version does not accept a parameter (for example ``temperature`` on a reasoning model).
+
+    Attributes:
+        parameter: The parameter Azure named, when it did.
+        model: The model the rules were applied for.
+        api_version: The api-version of the request.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        parameter: str | None = None,
+        model: str | None = None,
+        api_version: str | None = None,
+        **ctx: Unpack[ErrorContext],
+    ) -> None:
+        super().__init__(message, **ctx)
+        self.parameter = parameter
+        self.model = model
+        self.api_version = api_version
+
+
+class BadRequestError(GatewayError):
+    """Azure rejected the request (4xx) for a reason with no more specific class."""
+
+
+class ServerError(GatewayError):
+    """Azure failed (5xx)."""
+
+
+class RequestTimeoutError(GatewayError):
+    """The request, a stream chunk, or the whole call's deadline timed out."""
+
+
+class ConnectionFailedError(GatewayError):
+    """The connection could not be made or was reset before a response."""
+
+
+class InvalidResponseError(GatewayError):
+    """The response could not be decoded (an HTML page from a proxy, truncated or non-JSON body)."""
+
+
+class StreamInterruptedError(GatewayError):
+    """A stream broke after it had started; ``partial`` holds everything received until then."""
+
+    def __init__(
+        self, message: str, *, partial: ChatResult | None = None, **ctx: Unpack[ErrorContext]
+    ) -> None:
+        super().__init__(message, **ctx)
+        self.partial = partial
+
+
+class ConversationError(GatewayError, ValueError):
+    """The conversation would be rejected by Azure (for example a tool call without its result)."""

@@ -1,0 +1,163 @@
+"""A chat request in our own types: messages, tools, tool choice and generation settings.
+
+The wire codecs turn a :class:`ChatRequest` into Chat Completions or Responses JSON; nothing here knows about
+either shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from shared_core.errors import ConfigurationError
+from shared_core.messages import JsonValue, Message
+
+__all__ = [
+    "ChatRequest",
+    "GenerationSettings",
+    "NamedToolChoice",
+    "ReasoningEffort",
+    "ResponseFormat",
+    "ToolChoice",
+    "ToolSpec",
+]
+
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function tool the model may call.
+
+    Attributes:
+        name: The function name.
+        description: What it does, for the model.
+        parameters: The JSON schema of its arguments.
+        strict: Ask Azure to enforce the schema exactly (structured outputs); ``None`` leaves it unset.
+    """
+
+    name: str
+    description: str | None = None
+    parameters: Mapping[str, JsonValue] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @classmethod
+    def from_dict(cls, tool: Mapping[str, JsonValue]) -> ToolSpec:
+        """Read a tool in any of the three shapes users hold.
+
+        Accepted: the Chat Completions ``{"type": "function", "function": {...}}``, the Responses
+        ``{"type": "function", "name": ..., "parameters": ...}``, and ``{name, description, input_schema}``.
+
+        Raises:
+            ConfigurationError: The dict is none of those shapes.
+        """
+        body: Mapping[str, JsonValue] = tool
+        function = tool.get("function")
+        if isinstance(function, dict):
+            body = function
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"tool definition has no 'name': {sorted(tool)}",
+                fix="pass {'type': 'function', 'function': {'name': ..., 'parameters': {...}}}",
+            )
+        schema: JsonValue = body.get("parameters", body.get("input_schema"))
+        if schema is None:
+            schema = {"type": "object", "properties": {}}
+        if not isinstance(schema, dict):
+            raise ConfigurationError(f"tool '{name}' has parameters that are not a JSON schema object")
+        description = body.get("description")
+        strict = body.get("strict")
+        return cls(
+            name=name,
+            description=description if isinstance(description, str) else None,
+            parameters=schema,
+            strict=strict if isinstance(strict, bool) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NamedToolChoice:
+    """Force the model to call this one tool."""
+
+    name: str
+
+
+ToolChoice: TypeAlias = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """The shape the answer must take.
+
+    Attributes:
+        type: ``text``, ``json_object`` (any JSON), or ``json_schema`` (JSON matching ``schema``).
+        name: The schema's name (``json_schema`` only).
+        schema: The JSON schema (``json_schema`` only).
+        strict: Ask Azure to enforce the schema exactly.
+    """
+
+    type: Literal["text", "json_object", "json_schema"]
+    name: str | None = None
+    schema: Mapping[str, JsonValue] | None = None
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSettings:
+    """Sampling and output settings. ``None`` means "do not send; let Azure use its default".
+
+    Attributes:
+        temperature: Sampling temperature (dropped for reasoning models, with a warning).
+        top_p: Nucleus sampling (dropped for reasoning models, with a warning).
+        max_tokens: Output token limit; encoded as ``max_tokens``, ``max_completion_tokens`` or
+            ``max_output_tokens`` by model and api-version.
+        stop: Stop sequences.
+        seed: Sampling seed.
+        presence_penalty: Presence penalty.
+        frequency_penalty: Frequency penalty.
+        response_format: Structured output.
+        parallel_tool_calls: Allow several tool calls in one turn.
+        reasoning_effort: Effort for reasoning models.
+        user: End-user id for Azure abuse monitoring.
+        logprobs: Return log probabilities.
+        extra_body: Extra top-level JSON fields, passed through as given (they win over ours).
+    """
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    response_format: ResponseFormat | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    user: str | None = None
+    logprobs: bool | None = None
+    extra_body: Mapping[str, JsonValue] = field(default_factory=lambda: {})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """Everything needed for one model call, independent of the API shape.
+
+    Attributes:
+        messages: The conversation, oldest first.
+        tools: Tools the model may call.
+        tool_choice: Whether and which tool must be called.
+        settings: Sampling and output settings.
+        model: The model (or deployment) the caller asked for; the deployment map resolves it.
+        previous_response_id: Responses API only: continue a stored response.
+        store: Responses API only: ask Azure to store the response.
+    """
+
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    model: str | None = None
+    previous_response_id: str | None = None
+    store: bool | None = None

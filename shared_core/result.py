@@ -1,0 +1,352 @@
+"""Results in our own types: a finished call, the events of a stream, and the fold from one to the other.
+
+A streamed call and a non-streamed call of the same exchange fold to equal :class:`ChatResult` s: the
+:class:`StreamAccumulator` is the only place that knows how.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal, TypeAlias, assert_never
+
+from shared_core.messages import JsonValue, Message, MessagePart, ReasoningPart, TextPart
+from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler
+
+__all__ = [
+    "ChatResult",
+    "ContentFilterDelta",
+    "FinishEvent",
+    "FinishReason",
+    "PromptFilterEvent",
+    "PromptFilterResult",
+    "ReasoningDelta",
+    "ReasoningItemEvent",
+    "RefusalDelta",
+    "ResponseMetadata",
+    "StreamAccumulator",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCallDelta",
+    "Usage",
+    "UsageEvent",
+    "merge_filter_results",
+]
+
+FinishReason = Literal[
+    "stop", "length", "tool_calls", "content_filter", "function_call", "incomplete", "other"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts Azure reported.
+
+    Attributes:
+        input_tokens: Prompt tokens.
+        output_tokens: Completion tokens (reasoning included).
+        total_tokens: As Azure reported it.
+        cached_input_tokens: Prompt tokens served from the prompt cache.
+        reasoning_tokens: Output tokens spent on reasoning.
+    """
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFilterResult:
+    """Azure's content-filter verdict on one prompt (``prompt_filter_results[i]``)."""
+
+    prompt_index: int
+    content_filter_results: Mapping[str, JsonValue]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """The outcome of one model call.
+
+    Attributes:
+        message: The assistant message (reasoning, text and tool-call parts, in order).
+        tool_calls: Calls whose arguments parsed.
+        invalid_tool_calls: Calls whose arguments did not parse, with the raw text and the error.
+        finish_reason: Why generation stopped, normalised (``other`` keeps the raw one in provider_details).
+        usage: Token counts, when Azure reported them.
+        response_id: Azure's id (``chatcmpl-...`` or ``resp_...``).
+        model: The model Azure says answered (versioned, e.g. ``gpt-4o-mini-2024-07-18``).
+        deployment: The deployment the request went to.
+        request_id: Azure's ``apim-request-id``.
+        system_fingerprint: As returned (often ``None`` on Azure).
+        created: Unix time of creation, as returned.
+        refusal: The model's refusal text, when it refused.
+        prompt_filter_results: Azure's verdicts on the prompt.
+        content_filter_results: Azure's verdict on the completion (merged over a stream).
+        provider_details: Other fields Azure sent that have no place above (kept, not dropped).
+    """
+
+    message: Message
+    tool_calls: tuple[ToolCall, ...] = ()
+    invalid_tool_calls: tuple[InvalidToolCall, ...] = ()
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+    response_id: str | None = None
+    model: str | None = None
+    deployment: str | None = None
+    request_id: str | None = None
+    system_fingerprint: str | None = None
+    created: int | None = None
+    refusal: str | None = None
+    prompt_filter_results: tuple[PromptFilterResult, ...] = ()
+    content_filter_results: Mapping[str, JsonValue] = field(default_factory=lambda: {})
+    provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
+
+    @property
+    def text(self) -> str:
+        """The assistant's text."""
+        return self.message.text
+
+    def with_transport(self, *, deployment: str | None, request_id: str | None) -> ChatResult:
+        """A copy carrying what only the transport knows."""
+        return replace(self, deployment=deployment, request_id=request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseMetadata:
+    """Identity of the response, sent on (almost) every chunk; the last non-empty value wins."""
+
+    response_id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    system_fingerprint: str | None = None
+    provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
+    kind: Literal["metadata"] = "metadata"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer's text (never empty)."""
+
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalDelta:
+    """A piece of a refusal."""
+
+    text: str
+    kind: Literal["refusal"] = "refusal"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of reasoning summary text."""
+
+    text: str
+    kind: Literal["reasoning"] = "reasoning"
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningItemEvent:
+    """A finished reasoning item (Responses API), with its id and encrypted content."""
+
+    part: ReasoningPart
+    kind: Literal["reasoning_item"] = "reasoning_item"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of a tool call; ``id`` and ``name`` usually come only with the first fragment of an index.
+
+    ``complete`` marks ``arguments`` as the whole argument text (Responses ``...arguments.done``), replacing
+    the fragments received so far.
+    """
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    complete: bool = False
+    kind: Literal["tool_call_delta"] = "tool_call_delta"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFilterEvent:
+    """Azure's verdicts on the prompt (the stream's first, ``choices: []`` chunk)."""
+
+    results: tuple[PromptFilterResult, ...]
+    kind: Literal["prompt_filter"] = "prompt_filter"
+
+
+@dataclass(frozen=True, slots=True)
+class ContentFilterDelta:
+    """Azure's per-chunk verdict on the completion (categories present in this chunk only)."""
+
+    results: Mapping[str, JsonValue]
+    kind: Literal["content_filter"] = "content_filter"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """Token counts (the trailing usage chunk, or ``response.completed``)."""
+
+    usage: Usage
+    kind: Literal["usage"] = "usage"
+
+
+@dataclass(frozen=True, slots=True)
+class FinishEvent:
+    """Generation stopped."""
+
+    reason: FinishReason
+    raw_reason: str | None = None
+    kind: Literal["finish"] = "finish"
+
+
+StreamEvent: TypeAlias = (
+    ResponseMetadata
+    | TextDelta
+    | RefusalDelta
+    | ReasoningDelta
+    | ReasoningItemEvent
+    | ToolCallDelta
+    | PromptFilterEvent
+    | ContentFilterDelta
+    | UsageEvent
+    | FinishEvent
+)
+
+
+def merge_filter_results(into: dict[str, JsonValue], new: Mapping[str, JsonValue]) -> None:
+    """Merge one chunk's filter verdicts into the running verdict; a ``filtered: true`` is never undone."""
+    for category, verdict in new.items():
+        before = into.get(category)
+        if isinstance(before, dict) and before.get("filtered") is True and isinstance(verdict, dict):
+            into[category] = {**verdict, "filtered": True}
+        else:
+            into[category] = verdict
+
+
+class StreamAccumulator:
+    """Folds stream events into the :class:`ChatResult` a non-streaming call of the same exchange gives.
+
+    It also serves as the record of "what was received so far" when a stream breaks or a filter fires.
+    """
+
+    __slots__ = (
+        "_content_filter",
+        "_details",
+        "_finish",
+        "_meta",
+        "_prompt_filter",
+        "_reasoning_items",
+        "_reasoning_text",
+        "_refusal",
+        "_text",
+        "_tools",
+        "_usage",
+        "events_seen",
+    )
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._refusal: list[str] = []
+        self._reasoning_text: list[str] = []
+        self._reasoning_items: list[ReasoningPart] = []
+        self._tools = ToolCallAssembler()
+        self._prompt_filter: list[PromptFilterResult] = []
+        self._content_filter: dict[str, JsonValue] = {}
+        self._usage: Usage | None = None
+        self._finish: FinishEvent | None = None
+        self._meta = ResponseMetadata()
+        self._details: dict[str, JsonValue] = {}
+        self.events_seen = 0
+
+    def add(self, event: StreamEvent) -> None:
+        """Fold one event in."""
+        self.events_seen += 1
+        match event:
+            case TextDelta(text=text):
+                self._text.append(text)
+            case RefusalDelta(text=text):
+                self._refusal.append(text)
+            case ReasoningDelta(text=text):
+                self._reasoning_text.append(text)
+            case ReasoningItemEvent(part=part):
+                self._reasoning_items.append(part)
+            case ToolCallDelta():
+                if event.complete:
+                    self._tools.add(event.index, id=event.id, name=event.name)
+                    self._tools.set_arguments(event.index, event.arguments)
+                else:
+                    self._tools.add(event.index, id=event.id, name=event.name, arguments=event.arguments)
+            case PromptFilterEvent(results=results):
+                self._prompt_filter.extend(results)
+            case ContentFilterDelta(results=results):
+                merge_filter_results(self._content_filter, results)
+            case UsageEvent(usage=usage):
+                self._usage = usage
+            case FinishEvent():
+                self._finish = event
+            case ResponseMetadata():
+                self._merge_meta(event)
+            case _:
+                assert_never(event)
+
+    def _merge_meta(self, event: ResponseMetadata) -> None:
+        m = self._meta
+        self._meta = ResponseMetadata(
+            response_id=event.response_id or m.response_id,
+            model=event.model or m.model,
+            created=event.created or m.created,
+            system_fingerprint=event.system_fingerprint or m.system_fingerprint,
+        )
+        self._details.update(event.provider_details)
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._text)
+
+    def result(self, *, deployment: str | None = None, request_id: str | None = None) -> ChatResult:
+        """The result so far (complete once the stream has ended)."""
+        parts: list[MessagePart] = []
+        parts.extend(self._reasoning_parts())
+        text = self.text
+        if text:
+            parts.append(TextPart(text))
+        parts.extend(self._tools.as_parts())
+        valid, invalid = self._tools.finish()
+        details = dict(self._details)
+        if self._finish is not None and self._finish.reason == "other" and self._finish.raw_reason:
+            details["finish_reason"] = self._finish.raw_reason
+        return ChatResult(
+            message=Message("assistant", tuple(parts)),
+            tool_calls=valid,
+            invalid_tool_calls=invalid,
+            finish_reason=self._finish.reason if self._finish else None,
+            usage=self._usage,
+            response_id=self._meta.response_id,
+            model=self._meta.model,
+            deployment=deployment,
+            request_id=request_id,
+            system_fingerprint=self._meta.system_fingerprint,
+            created=self._meta.created,
+            refusal="".join(self._refusal) or None,
+            prompt_filter_results=tuple(self._prompt_filter),
+            content_filter_results=dict(self._content_filter),
+            provider_details=details,
+        )
+
+    def _reasoning_parts(self) -> list[ReasoningPart]:
+        if self._reasoning_items:
+            items = list(self._reasoning_items)
+            summary = "".join(self._reasoning_text)
+            if summary and not any(p.text for p in items):
+                items[0] = replace(items[0], text=summary)
+            return items
+        summary = "".join(self._reasoning_text)
+        return [ReasoningPart(text=summary)] if summary else []

@@ -1,0 +1,139 @@
+"""Import boundaries (DESIGN.md §4.1), the public surface (§4.7) and module size (§4.6), read from the source."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("shared_core", "langchain_azure_gateway", "llamaindex_azure_gateway")
+FRAMEWORKS = ("langchain", "langchain_core", "langgraph", "llama_index")
+
+
+def source_files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (lazy imports inside functions count too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def imports_any(path: Path, prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in imported_modules(path) if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def test_architecture_core_never_imports_a_framework_or_openai() -> None:
+    offenders = {rel(p): imports_any(p, (*FRAMEWORKS, "openai")) for p in source_files("shared_core")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_architecture_wire_and_transport_never_import_each_other() -> None:
+    wire = {rel(p): imports_any(p, ("shared_core.transport",)) for p in (ROOT / "shared_core/wire").rglob("*.py")}
+    transport = {rel(p): imports_any(p, ("shared_core.wire",)) for p in (ROOT / "shared_core/transport").rglob("*.py")}
+    assert {k: v for k, v in {**wire, **transport}.items() if v} == {}
+
+
+def test_architecture_only_transport_http_imports_httpx() -> None:
+    allowed = {"shared_core/transport/http.py"}
+    users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("httpx", "httpx_aiohttp", "aiohttp"))}
+    assert users <= allowed
+
+
+def test_architecture_only_auth_imports_azure_identity() -> None:
+    users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("azure.identity", "azure.core"))}
+    assert all(Path(u).name.startswith(("auth", "token_cache")) for u in users), users
+
+
+def test_architecture_framework_packages_use_only_the_public_core() -> None:
+    offenders: dict[str, list[str]] = {}
+    for package in PACKAGES[1:]:
+        for path in source_files(package):
+            deep = [m for m in imports_any(path, ("shared_core",)) if m.count(".") > 1 or _is_submodule(m)]
+            if deep:
+                offenders[rel(path)] = deep
+    assert offenders == {}
+
+
+def _is_submodule(module: str) -> bool:
+    """``shared_core.config`` is a submodule; ``shared_core.GatewayConfig`` (from the package) is a public name."""
+    if "." not in module:
+        return False
+    name = module.split(".", 1)[1]
+    return (ROOT / "shared_core" / f"{name}.py").exists() or (ROOT / "shared_core" / name).is_dir()
+
+
+def test_architecture_framework_packages_never_import_each_other() -> None:
+    lc = {rel(p) for p in source_files("langchain_azure_gateway") if imports_any(p, ("llama_index",))}
+    li = {rel(p) for p in source_files("llamaindex_azure_gateway") if imports_any(p, ("langchain_core", "langchain"))}
+    assert lc | li == set()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_architecture_all_is_sorted_and_matches_public_names(package: str) -> None:
+    module = importlib.import_module(package)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=lambda n: (not n.isupper(), n)) or exported == sorted(exported)
+    assert len(set(exported)) == len(exported)
+    tree = ast.parse((ROOT / package / "__init__.py").read_text(encoding="utf-8"))
+    bound: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            bound.update(alias.asname or alias.name for alias in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            bound.add(node.name)
+    public = {name for name in bound if not name.startswith("_")}
+    assert set(exported) == public
+    for name in exported:
+        assert hasattr(module, name), name
+
+
+def test_architecture_submodule_all_entries_exist() -> None:
+    missing: list[str] = []
+    for path in source_files("shared_core"):
+        if path.name in {"__init__.py", "__main__.py"}:
+            continue
+        name = rel(path).removesuffix(".py").replace("/", ".")
+        module = importlib.import_module(name)
+        for entry in getattr(module, "__all__", ()):
+            if not hasattr(module, entry):
+                missing.append(f"{name}.{entry}")
+    assert missing == []
+
+
+def test_architecture_files_stay_under_600_lines() -> None:
+    files = [p for pkg in (*PACKAGES, "tests", "benchmarks") for p in (ROOT / pkg).rglob("*.py")]
+    big = {rel(p): n for p in files if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
+    assert big == {}
+
+
+def test_architecture_no_grab_bag_module_names() -> None:
+    bad = [rel(p) for pkg in PACKAGES for p in source_files(pkg) if p.stem in {"utils", "helpers", "common", "misc"}]
+    assert bad == []
+
+
+def test_architecture_importing_core_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, shared_core; "
+        "heavy = [m for m in ('openai', 'azure.identity', 'langchain_core', 'llama_index.core') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == ""
