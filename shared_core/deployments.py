@@ -234,7 +234,7 @@ class DeploymentMap:
                 "or pass model=<deployment name>",
             )
         validate_deployment_name(deployment, f"deployment for {requested or 'the default model'!r}")
-        model = self.deployment_models.get(deployment) or model
+        model = self.deployment_models.get(deployment) or model or deployment
         resolved = ResolvedDeployment(
             requested=requested,
             deployment=deployment,

@@ -8,6 +8,7 @@ sibling of the repository; when absent, tests skip with a clear message, except 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -201,7 +202,13 @@ def iter_interactions() -> Iterator[Interaction]:
 
 
 def azure_interactions() -> list[Interaction]:
-    """Every interaction with an Azure OpenAI route, hand-edited fixtures included (see ``hand_edited``).
+    """Every interaction with an Azure OpenAI route (cached; treat the result as read-only)."""
+    return list(_azure_interactions())
+
+
+@functools.cache
+def _azure_interactions() -> tuple[Interaction, ...]:
+    """Load every Azure OpenAI interaction once, hand-edited fixtures included (see ``hand_edited``).
 
     dd-trace ships some cassettes twice (YAML and a JSON twin); the JSON twin of a YAML is left out.
     """
@@ -212,4 +219,4 @@ def azure_interactions() -> list[Interaction]:
         if path.suffix == ".json" and path.stem in yaml_stems:
             continue
         out.extend(i for i in _load_file(path) if i.is_azure_openai)
-    return out
+    return tuple(out)

@@ -1,0 +1,126 @@
+"""The one retry loop of the package: attempts, waits, the single token refresh after a 401, and events.
+
+An attempt is a callable that either returns (a response, or an opened stream whose status was 2xx) or raises
+a :class:`GatewayError`. Nothing is retried once an attempt has returned: for a stream, that is before its
+first event reaches the caller, so no output is ever replayed. Multi-deployment failover (issue 7) extends this
+module with a candidate list; the loop below is the per-deployment part of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from shared_core.errors import AuthenticationError, GatewayError
+from shared_core.events import DebugEvent, EventSink
+from shared_core.transport.retry import RetryPolicy
+
+__all__ = ["TOKEN_CREDENTIAL_KINDS", "AttemptHooks", "arun_attempts", "run_attempts"]
+
+T = TypeVar("T")
+
+TOKEN_CREDENTIAL_KINDS = frozenset({"managed_identity", "default_credential", "token_provider"})
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptHooks:
+    """What the loop needs besides the attempt itself.
+
+    Attributes:
+        policy: When to retry and how long to wait.
+        sink: Where attempt, retry and outcome events go.
+        deployment: For the events.
+        credential_kind: The auth provider's kind; a 401 refreshes only token credentials.
+        refresh: Forces a token refresh (sync).
+        arefresh: Forces a token refresh (async).
+        sleep: Injected for tests that must not wait; ``time.sleep`` by default.
+        asleep: Async sleep; ``asyncio.sleep`` by default.
+    """
+
+    policy: RetryPolicy
+    sink: EventSink
+    deployment: str
+    credential_kind: str
+    refresh: Callable[[], None]
+    arefresh: Callable[[], Awaitable[None]]
+    sleep: Callable[[float], None] = time.sleep
+    asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+def _failed(hooks: AttemptHooks, error: GatewayError, attempt: int, decision: str, delay: float) -> None:
+    hooks.sink.emit(
+        DebugEvent(
+            "provider:attempt_failed",
+            {
+                "deployment": hooks.deployment,
+                "attempt": attempt + 1,
+                "error": type(error).__name__,
+                "status": error.status,
+                "code": error.code,
+                "request_id": error.request_id,
+                "retry_after": error.retry_after,
+                "decision": decision,
+                "delay": round(delay, 3),
+            },
+        )
+    )
+
+
+def _should_refresh(hooks: AttemptHooks, error: GatewayError, refreshed: bool) -> bool:
+    return (
+        not refreshed
+        and isinstance(error, AuthenticationError)
+        and error.status == 401
+        and hooks.credential_kind in TOKEN_CREDENTIAL_KINDS
+    )
+
+
+def run_attempts(attempt: Callable[[], T], hooks: AttemptHooks) -> T:
+    """Run ``attempt`` until it returns, retrying as the policy allows.
+
+    Raises:
+        GatewayError: The last attempt's error, when no retry is left (its message unchanged).
+    """
+    started = time.monotonic()
+    retries = 0
+    refreshed = False
+    while True:
+        try:
+            return attempt()
+        except GatewayError as error:
+            if _should_refresh(hooks, error, refreshed):
+                refreshed = True
+                _failed(hooks, error, retries, "refresh the token once and retry", 0.0)
+                hooks.refresh()
+                continue
+            decision = hooks.policy.decide(error, retries, time.monotonic() - started)
+            _failed(hooks, error, retries, decision.reason, decision.delay)
+            if not decision.retry:
+                raise
+            hooks.sleep(decision.delay)
+            retries += 1
+
+
+async def arun_attempts(attempt: Callable[[], Awaitable[T]], hooks: AttemptHooks) -> T:
+    """Async :func:`run_attempts`; waits never block the event loop."""
+    started = time.monotonic()
+    retries = 0
+    refreshed = False
+    while True:
+        try:
+            return await attempt()
+        except GatewayError as error:
+            if _should_refresh(hooks, error, refreshed):
+                refreshed = True
+                _failed(hooks, error, retries, "refresh the token once and retry", 0.0)
+                await hooks.arefresh()
+                continue
+            decision = hooks.policy.decide(error, retries, time.monotonic() - started)
+            _failed(hooks, error, retries, decision.reason, decision.delay)
+            if not decision.retry:
+                raise
+            await hooks.asleep(decision.delay)
+            retries += 1
