@@ -1,0 +1,401 @@
+"""Entra bearer tokens cached in memory and fetched once however many threads or tasks ask for them at once.
+
+:class:`TokenCache` knows nothing about Azure: it is given a sync ``fetch`` and, optionally, an async
+``afetch`` that each return a :class:`CachedToken`. Threads share one ``threading.Lock``; tasks share one
+``asyncio.Lock`` per event loop, because an ``asyncio.Lock`` binds to the first loop that waits on it and
+notebooks start a new loop with every ``asyncio.run``. A thread and a task that both find the token stale
+may each fetch once. :class:`EntraTokenAuth` puts an azure-identity credential behind a cache; it never
+imports ``azure.identity`` itself (``shared_core.auth`` builds the credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shared_core.errors import AuthenticationError
+
+__all__ = [
+    "DEFAULT_REFRESH_MARGIN",
+    "AccessTokenLike",
+    "AsyncTokenCredential",
+    "CachedToken",
+    "EntraTokenAuth",
+    "SyncTokenCredential",
+    "TokenCache",
+    "bearer_header",
+    "safe_cause_text",
+]
+
+DEFAULT_REFRESH_MARGIN = 300.0
+"""Seconds before expiry at which a cached token counts as stale (azure-identity uses the same 5 minutes)."""
+# Azure error texts should never carry a token, but a JWT is cheap to recognise and costly to leak.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_MAX_CAUSE_CHARS = 1500
+
+
+@dataclass(frozen=True, slots=True)
+class CachedToken:
+    """A bearer token and when it expires.
+
+    Attributes:
+        value: The token itself; never shown by ``repr``.
+        expires_on: Expiry as seconds since the epoch.
+    """
+
+    value: str = field(repr=False)
+    expires_on: float
+
+
+class TokenCache:
+    """Holds one token and refreshes it when it is within ``refresh_margin`` seconds of expiry.
+
+    Args:
+        fetch: Gets a new token; called from the calling thread (sync path) or a worker thread (async path
+            without ``afetch``). Its exceptions propagate unchanged.
+        afetch: Gets a new token without blocking the event loop. When ``None`` the async path runs
+            ``fetch`` in a worker thread.
+        refresh_margin: Seconds before expiry at which the token is fetched anew.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], CachedToken],
+        afetch: Callable[[], Awaitable[CachedToken]] | None = None,
+        *,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+    ) -> None:
+        if refresh_margin < 0:
+            raise ValueError(f"refresh_margin must be >= 0, got {refresh_margin}")
+        self._fetch = fetch
+        self._afetch = afetch
+        self.refresh_margin = refresh_margin
+        self._token: CachedToken | None = None
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._loop_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self.fetch_count = 0
+        """How many fetches this cache has started (for diagnostics and tests)."""
+
+    def __repr__(self) -> str:
+        expires = self._token.expires_on if self._token is not None else None
+        return f"TokenCache(expires_on={expires}, refresh_margin={self.refresh_margin})"
+
+    @property
+    def expires_on(self) -> float | None:
+        """Expiry of the cached token (seconds since the epoch), or ``None`` when nothing is cached."""
+        return self._token.expires_on if self._token is not None else None
+
+    def _fresh(self, token: CachedToken | None) -> bool:
+        return token is not None and token.expires_on - time.time() > self.refresh_margin
+
+    def _usable_after_wait(self, seen: CachedToken | None) -> CachedToken | None:
+        # A token fetched by whoever held the lock while we waited is good enough unless it has expired:
+        # a token whose whole lifetime is inside the margin must not cost one fetch per waiter.
+        token = self._token
+        if token is None:
+            return None
+        if self._fresh(token) or (token is not seen and token.expires_on > time.time()):
+            return token
+        return None
+
+    def invalidate(self) -> None:
+        """Forget the cached token, so that the next call fetches a new one."""
+        self._token = None
+
+    # -- sync ---------------------------------------------------------------------------------------------
+
+    def get(self) -> str:
+        """The cached token, fetched first if missing or stale; blocks while another thread fetches.
+
+        Returns:
+            The token value.
+        """
+        seen = self._token
+        if seen is not None and self._fresh(seen):
+            return seen.value
+        return self._get_after_wait(seen)
+
+    def _get_after_wait(self, seen: CachedToken | None) -> str:
+        with self._lock:
+            token = self._usable_after_wait(seen)
+            if token is not None:
+                return token.value
+            return self._store(self._fetch_counted())
+
+    def refresh(self) -> str:
+        """Fetch a new token now, unless another thread replaced the current one while this one waited.
+
+        Returns:
+            The new token value.
+        """
+        return self._refresh_replacing(self._token)
+
+    def _refresh_replacing(self, rejected: CachedToken | None) -> str:
+        with self._lock:
+            current = self._token
+            if current is not None and current is not rejected:
+                return current.value
+            return self._store(self._fetch_counted())
+
+    def _fetch_counted(self) -> CachedToken:
+        self.fetch_count += 1
+        return self._fetch()
+
+    def _store(self, token: CachedToken) -> str:
+        self._token = token
+        return token.value
+
+    # -- async --------------------------------------------------------------------------------------------
+
+    def _loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            lock = self._loop_locks.get(loop)
+            if lock is None:
+                # Drop locks of ended loops, so a notebook's many asyncio.run calls do not pile them up.
+                for dead in [other for other in self._loop_locks if other.is_closed()]:
+                    del self._loop_locks[dead]
+                lock = asyncio.Lock()
+                self._loop_locks[loop] = lock
+            return lock
+
+    async def aget(self) -> str:
+        """The cached token, fetched first if missing or stale; never blocks the event loop.
+
+        Returns:
+            The token value.
+        """
+        seen = self._token
+        if seen is not None and self._fresh(seen):
+            return seen.value
+        async with self._loop_lock():
+            token = self._usable_after_wait(seen)
+            if token is not None:
+                return token.value
+            if self._afetch is None:
+                return await asyncio.to_thread(self._get_after_wait, seen)
+            self.fetch_count += 1
+            return self._store(await self._afetch())
+
+    async def arefresh(self) -> str:
+        """Async :meth:`refresh`: fetch a new token now unless another task already replaced it.
+
+        Returns:
+            The new token value.
+        """
+        rejected = self._token
+        async with self._loop_lock():
+            current = self._token
+            if current is not None and current is not rejected:
+                return current.value
+            if self._afetch is None:
+                return await asyncio.to_thread(self._refresh_replacing, rejected)
+            self.fetch_count += 1
+            return self._store(await self._afetch())
+
+
+class AccessTokenLike(Protocol):
+    """What ``get_token`` returns (``azure.core.credentials.AccessToken`` fits)."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def expires_on(self) -> int: ...
+
+
+class SyncTokenCredential(Protocol):
+    """The part of ``azure.core.credentials.TokenCredential`` this module uses."""
+
+    def get_token(self, *scopes: str) -> AccessTokenLike:
+        """Get a token for ``scopes``."""
+        ...
+
+
+class AsyncTokenCredential(Protocol):
+    """The part of ``azure.core.credentials_async.AsyncTokenCredential`` this module uses."""
+
+    async def get_token(self, *scopes: str) -> AccessTokenLike:
+        """Get a token for ``scopes``."""
+        ...
+
+    async def close(self) -> None:
+        """Close the credential's transport."""
+        ...
+
+
+def safe_cause_text(exc: BaseException) -> str:
+    """``Type: message`` of an exception, with anything shaped like a JWT redacted and the length capped.
+
+    Args:
+        exc: The exception a credential raised.
+
+    Returns:
+        Text safe to put in an error message or a log record.
+    """
+    text = _JWT.sub("<redacted token>", f"{type(exc).__name__}: {exc}".strip())
+    return text if len(text) <= _MAX_CAUSE_CHARS else text[:_MAX_CAUSE_CHARS] + " ..."
+
+
+def bearer_header(token: str) -> dict[str, str]:
+    """The ``Authorization: Bearer`` header for a token.
+
+    Args:
+        token: The bearer token.
+
+    Returns:
+        One header, as a fresh dict.
+    """
+    return {"Authorization": f"Bearer {token}"}
+
+
+class EntraTokenAuth:
+    """Bearer tokens from an azure-identity credential, cached and refreshed before they expire.
+
+    Args:
+        credential_factory: Builds the sync credential (``ManagedIdentityCredential``,
+            ``DefaultAzureCredential`` ...); called once here and again by :meth:`force_refresh`, so that the
+            credential's own token cache cannot hand back the token Azure just rejected.
+        scope: The Entra scope to request, e.g. ``https://cognitiveservices.azure.com/.default``.
+        kind: ``managed_identity`` or ``default_credential`` (or another label for a custom credential).
+        async_credential_factory: Builds an ``azure.identity.aio`` credential for one fetch; it is closed
+            right after. A fresh one per fetch keeps its aiohttp session on the loop that uses it, so the
+            provider survives notebooks that call ``asyncio.run`` repeatedly. ``None``: the async path runs
+            ``credential.get_token`` in a worker thread.
+        refresh_margin: Seconds before expiry at which the token is fetched anew.
+        reason: Why this credential was chosen.
+        detail: Non-secret detail for :meth:`describe`, e.g. ``user-assigned, client_id=...``.
+        hint: One sentence on how to fix a failure, appended to :class:`AuthenticationError` messages.
+    """
+
+    def __init__(
+        self,
+        credential_factory: Callable[[], SyncTokenCredential],
+        *,
+        scope: str,
+        kind: str,
+        async_credential_factory: Callable[[], AsyncTokenCredential] | None = None,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        reason: str = "",
+        detail: str = "",
+        hint: str = "",
+    ) -> None:
+        self.kind = kind
+        self.reason = reason
+        self.scope = scope
+        self.detail = detail
+        self.hint = hint
+        self._credential_factory = credential_factory
+        self._credential = credential_factory()
+        self._renew_credential = False
+        self._async_factory = async_credential_factory
+        self._cache = TokenCache(
+            self._fetch,
+            self._afetch if async_credential_factory is not None else None,
+            refresh_margin=refresh_margin,
+        )
+
+    def __repr__(self) -> str:
+        return f"EntraTokenAuth(kind={self.kind!r}, scope={self.scope!r}, reason={self.reason!r})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    @property
+    def cache(self) -> TokenCache:
+        """The token cache (expiry, fetch count); never shows the token in its repr."""
+        return self._cache
+
+    def describe(self) -> str:
+        """Description without the token.
+
+        Returns:
+            e.g. ``managed_identity (user-assigned, client_id=...; scope https://...)``.
+        """
+        inner = f"{self.detail}; scope {self.scope}" if self.detail else f"scope {self.scope}"
+        return f"{self.kind} ({inner})"
+
+    def headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <token>``, fetching the token first if it is missing or stale.
+
+        Returns:
+            One header.
+
+        Raises:
+            AuthenticationError: The credential could not produce a token.
+        """
+        return bearer_header(self._cache.get())
+
+    async def aheaders(self) -> dict[str, str]:
+        """Async :meth:`headers`; never blocks the event loop.
+
+        Returns:
+            One header.
+
+        Raises:
+            AuthenticationError: The credential could not produce a token.
+        """
+        return bearer_header(await self._cache.aget())
+
+    def force_refresh(self) -> None:
+        """Fetch a new token now (after a 401), from a new credential; concurrent callers share one fetch.
+
+        Raises:
+            AuthenticationError: The credential could not produce a token.
+        """
+        self._renew_credential = True
+        self._cache.refresh()
+
+    async def aforce_refresh(self) -> None:
+        """Async :meth:`force_refresh`.
+
+        Raises:
+            AuthenticationError: The credential could not produce a token.
+        """
+        self._renew_credential = True
+        await self._cache.arefresh()
+
+    def _error(self, exc: BaseException) -> AuthenticationError:
+        message = f"{self.describe()} could not get a token for scope {self.scope}: {safe_cause_text(exc)}"
+        if self.hint:
+            message = f"{message}. Fix: {self.hint}"
+        return AuthenticationError(message, credential=self.kind, scope=self.scope)
+
+    def _checked(self, token: AccessTokenLike) -> CachedToken:
+        if not token.token:
+            raise AuthenticationError(
+                f"{self.describe()} returned an empty token", credential=self.kind, scope=self.scope
+            )
+        return CachedToken(token.token, float(token.expires_on))
+
+    def _fetch(self) -> CachedToken:
+        # Runs under the cache's thread lock, so the credential is swapped by one thread at a time.
+        try:
+            if self._renew_credential:
+                self._renew_credential = False
+                old, self._credential = self._credential, self._credential_factory()
+                close = getattr(old, "close", None)
+                if old is not self._credential and callable(close):
+                    close()
+            token = self._credential.get_token(self.scope)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        return self._checked(token)
+
+    async def _afetch(self) -> CachedToken:
+        assert self._async_factory is not None
+        try:
+            credential = self._async_factory()
+            try:
+                token = await credential.get_token(self.scope)
+            finally:
+                await credential.close()
+        except Exception as exc:
+            raise self._error(exc) from exc
+        return self._checked(token)
