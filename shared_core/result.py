@@ -220,14 +220,29 @@ StreamEvent: TypeAlias = (
 )
 
 
+_SEVERITY_RANK = {"safe": 0, "low": 1, "medium": 2, "high": 3}
+
+
 def merge_filter_results(into: dict[str, JsonValue], new: Mapping[str, JsonValue]) -> None:
-    """Merge one chunk's filter verdicts into the running verdict; a ``filtered: true`` is never undone."""
+    """Merge one chunk's filter verdicts into the running verdict.
+
+    A ``filtered``/``detected`` true is never undone and the highest severity seen is kept, so a stream never
+    ends with a milder verdict than the non-streaming call of the same exchange.
+    """
     for category, verdict in new.items():
         before = into.get(category)
-        if isinstance(before, dict) and before.get("filtered") is True and isinstance(verdict, dict):
-            into[category] = {**verdict, "filtered": True}
-        else:
+        if not (isinstance(before, dict) and isinstance(verdict, dict)):
             into[category] = verdict
+            continue
+        merged: dict[str, JsonValue] = {**before, **verdict}
+        for flag in ("filtered", "detected"):
+            if before.get(flag) is True:
+                merged[flag] = True
+        old, new_severity = before.get("severity"), verdict.get("severity")
+        new_rank = _SEVERITY_RANK.get(new_severity, -1) if isinstance(new_severity, str) else -1
+        if isinstance(old, str) and _SEVERITY_RANK.get(old, -1) > new_rank:
+            merged["severity"] = old
+        into[category] = merged
 
 
 class StreamAccumulator:

@@ -145,9 +145,10 @@ class ToolCallAssembler:
         for index in sorted(self._calls):
             pending = self._calls[index]
             raw = "".join(pending.fragments)
-            if not pending.name:
+            if not pending.id or not pending.name:
+                missing = " and ".join(w for w, v in (("an id", pending.id), ("a name", pending.name)) if not v)
                 invalid.append(
-                    InvalidToolCall(pending.id, "", raw, f"tool call #{index} never received a name")
+                    InvalidToolCall(pending.id, pending.name, raw, f"tool call #{index} never received {missing}")
                 )
                 continue
             parsed = parse_tool_arguments(pending.id, pending.name, raw)

@@ -63,7 +63,9 @@ def test_config_reads_every_env_var() -> None:
 
 
 def test_config_alternate_env_names_and_azure_name_wins() -> None:
-    cfg = load_config(env={"AZURE_OPENAI_BASE_URL": ENDPOINT, "AZURE_OPENAI_KEY": "alt", "OPENAI_API_VERSION": "2024-06-01"})
+    cfg = load_config(
+        env={"AZURE_OPENAI_BASE_URL": ENDPOINT, "AZURE_OPENAI_KEY": "alt", "OPENAI_API_VERSION": "2024-06-01"}
+    )
     assert cfg.endpoint == ENDPOINT and cfg.api_version == "2024-06-01"
     assert cfg.api_key is not None and cfg.api_key.get_secret_value() == "alt"
     both = load_config(env={"AZURE_OPENAI_API_VERSION": "2025-01-01-preview", "OPENAI_API_VERSION": "2024-06-01"})
@@ -261,7 +263,9 @@ def test_config_missing_file_and_bad_toml(tmp_path: Path) -> None:
 def test_config_base_url_with_openai_v1_selects_v1_routes() -> None:
     cfg = load_config(env={"AZURE_OPENAI_BASE_URL": "https://r.openai.azure.com/openai/v1/"})
     assert cfg.endpoint == "https://r.openai.azure.com" and cfg.api_version == "v1"
-    explicit = load_config(env={"AZURE_OPENAI_BASE_URL": "https://r.openai.azure.com/openai/v1"}, api_version="2024-10-21")
+    explicit = load_config(
+        env={"AZURE_OPENAI_BASE_URL": "https://r.openai.azure.com/openai/v1"}, api_version="2024-10-21"
+    )
     assert explicit.api_version == "2024-10-21"
 
 
