@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from shared_core.messages import JsonValue, Message, ReasoningPart, TextPart, ToolCallPart
 from shared_core.result import (
     ChatResult,

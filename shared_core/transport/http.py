@@ -101,14 +101,14 @@ class StreamingResponse:
     def iter_bytes(self) -> Iterator[bytes]:
         """The body's chunks; transport failures become our errors."""
         try:
-            yield from self._response.iter_raw()
+            yield from self._response.iter_bytes()
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body's chunks, async."""
         try:
-            async for chunk in self._response.aiter_raw():
+            async for chunk in self._response.aiter_bytes():
                 yield chunk
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
