@@ -4,6 +4,7 @@ Configuration, the Azure auth chain, deployment mapping, neutral message/request
 transport and the gateway pipeline. Never imports a framework. Framework packages use only the names below.
 """
 
+from shared_core.auth import AI_FOUNDRY_SCOPE, DEFAULT_SCOPE, AuthProvider, resolve_auth, scope_for_endpoint
 from shared_core.config import DEFAULT_API_VERSION, DeploymentConfig, EndpointConfig, GatewayConfig, load_config
 from shared_core.deployments import DeploymentMap, ModelProfile, ResolvedDeployment, profile_for
 from shared_core.errors import (
@@ -25,7 +26,9 @@ from shared_core.errors import (
     StreamInterruptedError,
     UnsupportedParameterError,
 )
+from shared_core.events import DebugEvent, EventSink, ListSink, LoggingSink
 from shared_core.extras import require_extra
+from shared_core.gateway import Gateway
 from shared_core.messages import (
     ImagePart,
     JsonValue,
@@ -36,6 +39,13 @@ from shared_core.messages import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+)
+from shared_core.repair import (
+    REPAIR_EVENT,
+    RepairOutcome,
+    ToolSequenceRepair,
+    check_conversation,
+    repair_conversation,
 )
 from shared_core.request import (
     ChatRequest,
@@ -65,9 +75,15 @@ from shared_core.result import (
     UsageEvent,
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler, parse_tool_arguments
+from shared_core.transport.http import Timeouts
+from shared_core.transport.retry import RetryPolicy
 
 __all__ = [
+    "AI_FOUNDRY_SCOPE",
     "DEFAULT_API_VERSION",
+    "DEFAULT_SCOPE",
+    "REPAIR_EVENT",
+    "AuthProvider",
     "AuthenticationError",
     "BadRequestError",
     "ChatRequest",
@@ -78,13 +94,16 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthExceededError",
     "ConversationError",
+    "DebugEvent",
     "DeploymentConfig",
     "DeploymentMap",
     "DeploymentNotFoundError",
     "EndpointConfig",
+    "EventSink",
     "FilterCategory",
     "FinishEvent",
     "FinishReason",
+    "Gateway",
     "GatewayConfig",
     "GatewayError",
     "GenerationSettings",
@@ -92,6 +111,8 @@ __all__ = [
     "InvalidResponseError",
     "InvalidToolCall",
     "JsonValue",
+    "ListSink",
+    "LoggingSink",
     "Message",
     "MessagePart",
     "MissingExtraError",
@@ -105,10 +126,12 @@ __all__ = [
     "ReasoningItemEvent",
     "ReasoningPart",
     "RefusalDelta",
+    "RepairOutcome",
     "RequestTimeoutError",
     "ResolvedDeployment",
     "ResponseFormat",
     "ResponseMetadata",
+    "RetryPolicy",
     "Role",
     "ServerError",
     "StreamAccumulator",
@@ -116,18 +139,24 @@ __all__ = [
     "StreamInterruptedError",
     "TextDelta",
     "TextPart",
+    "Timeouts",
     "ToolCall",
     "ToolCallAssembler",
     "ToolCallDelta",
     "ToolCallPart",
     "ToolChoice",
     "ToolResultPart",
+    "ToolSequenceRepair",
     "ToolSpec",
     "UnsupportedParameterError",
     "Usage",
     "UsageEvent",
+    "check_conversation",
     "load_config",
     "parse_tool_arguments",
     "profile_for",
+    "repair_conversation",
     "require_extra",
+    "resolve_auth",
+    "scope_for_endpoint",
 ]
