@@ -1,0 +1,321 @@
+"""ChatRequest -> Responses API request (``/openai/responses`` preview, ``/openai/v1/responses`` GA).
+
+Shapes follow what real clients sent to Azure (the recordings in ``azure-recordings``): a text-only turn is
+the short ``{"role": ..., "content": "<text>"}`` item, a turn with images is a ``"type": "message"`` item
+with ``input_text`` / ``input_image`` parts, tool calls and results are ``function_call`` /
+``function_call_output`` items. System and developer text stay input items with their own role (no client
+in the recordings used ``instructions``, and an item keeps its place in the conversation).
+
+Parameters the Responses API does not have (``stop``, ``seed``, ``presence_penalty``,
+``frequency_penalty``) and parameters a reasoning model rejects (``temperature``, ``top_p``) are dropped
+with a warning that names the parameter and the model: the same :class:`ChatRequest` must work on both API
+shapes, and Azure answers an unknown parameter with a 400.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import assert_never
+
+from shared_core.deployments import ResolvedDeployment
+from shared_core.errors import ConfigurationError, ConversationError, UnsupportedParameterError
+from shared_core.messages import (
+    ImagePart,
+    JsonValue,
+    Message,
+    ReasoningPart,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+from shared_core.request import ChatRequest, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
+from shared_core.wire.envelope import EncodedRequest, route_family
+
+__all__ = ["MIN_PREVIEW_API_VERSION", "encode_request"]
+
+_log = logging.getLogger("shared_core.wire")
+
+MIN_PREVIEW_API_VERSION = "2025-03-01-preview"
+"""The first api-version that serves ``/openai/responses`` on the preview route."""
+
+_API_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+
+JsonObject = dict[str, JsonValue]
+
+
+def encode_request(
+    request: ChatRequest, target: ResolvedDeployment, *, api_version: str, stream: bool
+) -> EncodedRequest:
+    """Encode a request for the Responses API.
+
+    Args:
+        request: The neutral request.
+        target: The deployment (``model`` in the body) and the model profile whose rules apply.
+        api_version: ``v1`` / ``latest`` / ``preview`` for the GA ``/openai/v1/responses`` route, or a dated
+            version (``2025-03-01-preview`` or later) for ``/openai/responses?api-version=``.
+        stream: Ask for a server-sent event stream.
+
+    Returns:
+        The path, query and body; ``warnings`` lists every parameter that was dropped, naming the model.
+
+    Raises:
+        UnsupportedParameterError: A dated api-version older than ``2025-03-01-preview`` (checked before
+            anything is sent).
+        ConversationError: A message holds content the Responses API cannot carry (an image in an assistant
+            turn, a tool call outside one).
+        ConfigurationError: A ``json_schema`` response format without a name or schema.
+    """
+    path, query = _route(api_version, target)
+    warnings: list[str] = []
+    body: JsonObject = {"model": target.deployment, "input": _encode_input(request.messages, warnings)}
+    _encode_settings(request, target, body, warnings)
+    if request.tools:
+        body["tools"] = [_encode_tool(tool) for tool in request.tools]
+    if request.tool_choice is not None:
+        body["tool_choice"] = _encode_tool_choice(request.tool_choice)
+    if request.previous_response_id is not None:
+        body["previous_response_id"] = request.previous_response_id
+    if request.store is not None:
+        body["store"] = request.store
+    if stream:
+        body["stream"] = True
+    merged = _merge_extra(body, request.settings.extra_body)
+    for warning in warnings:
+        _log.warning("%s", warning)
+    return EncodedRequest(
+        path=path,
+        query=query,
+        body=merged,
+        stream=stream,
+        api="responses",
+        deployment=target.deployment,
+        warnings=tuple(warnings),
+    )
+
+
+def _route(api_version: str, target: ResolvedDeployment) -> tuple[str, dict[str, str]]:
+    if route_family(api_version) == "v1":
+        return "/openai/v1/responses", {}
+    match = _API_DATE.match(api_version)
+    minimum = _API_DATE.match(MIN_PREVIEW_API_VERSION)
+    assert minimum is not None
+    if match is None or match.groups() < minimum.groups():
+        raise UnsupportedParameterError(
+            f"the Responses API needs api-version {MIN_PREVIEW_API_VERSION} or later (or 'v1' for the GA "
+            f"/openai/v1/responses route); got api-version {api_version!r}",
+            parameter="api-version",
+            model=target.model,
+            api_version=api_version,
+            deployment=target.deployment,
+        )
+    return "/openai/responses", {"api-version": api_version}
+
+
+# --- input items -------------------------------------------------------------------------------------
+
+
+def _encode_input(messages: tuple[Message, ...], warnings: list[str]) -> list[JsonValue]:
+    items: list[JsonValue] = []
+    for message in messages:
+        if message.name is not None:
+            warnings.append(
+                f"the Responses API has no message 'name'; dropped name {message.name!r} of a {message.role} message"
+            )
+        items.extend(_encode_message(message))
+    return items
+
+
+def _encode_message(message: Message) -> list[JsonValue]:
+    """One message -> input items, in part order.
+
+    Consecutive content parts (text, images) form one message item; tool calls, tool results and reasoning
+    are items of their own, because that is how the Responses API models them.
+    """
+    items: list[JsonValue] = []
+    content: list[TextPart | ImagePart] = []
+    for part in message.parts:
+        match part:
+            case TextPart() | ImagePart():
+                _check_content_part(message, part)
+                content.append(part)
+                continue
+            case ToolCallPart():
+                _require_role(message, part.kind, "assistant")
+                item = _function_call(part)
+            case ToolResultPart():
+                item = _function_call_output(part)
+            case ReasoningPart():
+                _require_role(message, part.kind, "assistant")
+                reasoning = _reasoning_item(part)
+                if reasoning is None:
+                    continue
+                item = reasoning
+            case _:
+                assert_never(part)
+        if content:
+            items.append(_message_item(message, content))
+            content = []
+        items.append(item)
+    if content:
+        items.append(_message_item(message, content))
+    return items
+
+
+def _check_content_part(message: Message, part: TextPart | ImagePart) -> None:
+    if message.role == "tool":
+        raise ConversationError(
+            f"a tool message holds a {part.kind} part; the Responses API carries tool output only as "
+            "function_call_output (put the text in the ToolResultPart's content)"
+        )
+    if isinstance(part, ImagePart) and message.role == "assistant":
+        raise ConversationError("an assistant message holds an image; the Responses API accepts images only as input")
+
+
+def _require_role(message: Message, kind: str, role: str) -> None:
+    if message.role != role:
+        raise ConversationError(f"a {message.role} message holds a {kind} part; only {role} messages can carry one")
+
+
+def _message_item(message: Message, content: list[TextPart | ImagePart]) -> JsonObject:
+    role = message.role
+    if all(isinstance(p, TextPart) for p in content):
+        # The short form is what clients send for text (recordings): {"role", "content": "<text>"}.
+        return {"role": role, "content": "".join(p.text for p in content if isinstance(p, TextPart))}
+    parts: list[JsonValue] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            parts.append({"type": "input_text", "text": part.text})
+        else:
+            # `detail` is required by the API schema; "auto" is Azure's own default.
+            parts.append({"type": "input_image", "image_url": part.url, "detail": part.detail or "auto"})
+    return {"type": "message", "role": role, "content": parts}
+
+
+def _function_call(part: ToolCallPart) -> JsonObject:
+    # The output item id (fc_...) is not kept in our types and is optional on input; call_id links the result.
+    return {"type": "function_call", "call_id": part.id, "name": part.name, "arguments": part.arguments}
+
+
+def _function_call_output(part: ToolResultPart) -> JsonObject:
+    return {"type": "function_call_output", "call_id": part.tool_call_id, "output": part.content}
+
+
+def _reasoning_item(part: ReasoningPart) -> JsonObject | None:
+    """A reasoning item to send back, or ``None`` when the part has no ``rs_`` id.
+
+    Azure accepts a reasoning item only with the id it issued (the item points at stored or encrypted
+    reasoning state); summary-only reasoning (from Chat Completions, or a stream cut before the item ended)
+    cannot be replayed, and turning it into text would change what the model sees. It is left out.
+    """
+    if part.id is None:
+        return None
+    summary: list[JsonValue] = [{"type": "summary_text", "text": part.text}] if part.text else []
+    item: JsonObject = {"type": "reasoning", "id": part.id, "summary": summary}
+    if part.encrypted_content is not None:
+        item["encrypted_content"] = part.encrypted_content
+    return item
+
+
+# --- settings ----------------------------------------------------------------------------------------
+
+
+def _encode_settings(request: ChatRequest, target: ResolvedDeployment, body: JsonObject, warnings: list[str]) -> None:
+    s = request.settings
+    profile = target.profile
+    model = target.model or target.deployment
+    sampling = (("temperature", s.temperature, profile.accepts_temperature), ("top_p", s.top_p, profile.accepts_top_p))
+    for name, value, accepted in sampling:
+        if value is None:
+            continue
+        if accepted:
+            body[name] = value
+        else:
+            warnings.append(f"model {model!r} is a reasoning model and rejects '{name}'; dropped {name}={value}")
+    if s.max_tokens is not None:
+        body["max_output_tokens"] = s.max_tokens
+    unsupported: dict[str, object] = {
+        "stop": s.stop,
+        "seed": s.seed,
+        "presence_penalty": s.presence_penalty,
+        "frequency_penalty": s.frequency_penalty,
+    }
+    for name, value in unsupported.items():
+        if value is not None:
+            warnings.append(f"the Responses API has no '{name}' parameter; dropped it for model {model!r}")
+    if s.reasoning_effort is not None:
+        known_non_reasoning = profile.family != "unknown" and not profile.supports_reasoning_effort
+        if known_non_reasoning:
+            warnings.append(f"model {model!r} does not take 'reasoning_effort'; dropped it")
+        else:
+            body["reasoning"] = {"effort": s.reasoning_effort}
+    if s.response_format is not None:
+        body["text"] = {"format": _encode_format(s.response_format)}
+    if s.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = s.parallel_tool_calls
+    if s.user is not None:
+        body["user"] = s.user
+    include = _include(request, target)
+    if include:
+        body["include"] = include
+
+
+def _include(request: ChatRequest, target: ResolvedDeployment) -> list[JsonValue]:
+    include: list[JsonValue] = []
+    # With store=false Azure keeps no reasoning state, so the next turn can replay a reasoning item only if
+    # it carries the encrypted reasoning; ask for it whenever a reasoning model answers statelessly.
+    if request.store is False and target.profile.reasoning:
+        include.append("reasoning.encrypted_content")
+    # Responses has no `logprobs` flag: log probabilities are an includable of the output text.
+    if request.settings.logprobs:
+        include.append("message.output_text.logprobs")
+    return include
+
+
+def _encode_format(fmt: ResponseFormat) -> JsonObject:
+    if fmt.type != "json_schema":
+        return {"type": fmt.type}
+    if not fmt.name or fmt.schema is None:
+        raise ConfigurationError(
+            "a json_schema response format needs a name and a schema",
+            source="ResponseFormat",
+            fix="pass ResponseFormat('json_schema', name='MyType', schema={...})",
+        )
+    out: JsonObject = {"type": "json_schema", "name": fmt.name, "schema": dict(fmt.schema)}
+    if fmt.strict is not None:
+        out["strict"] = fmt.strict
+    return out
+
+
+def _encode_tool(tool: ToolSpec) -> JsonObject:
+    # `strict` unset means false, as on Chat Completions: the Responses API would otherwise default to strict
+    # schemas and reject a tool that works on the chat route (the API schema also requires the key).
+    out: JsonObject = {"type": "function", "name": tool.name}
+    if tool.description is not None:
+        out["description"] = tool.description
+    out["parameters"] = dict(tool.parameters)
+    out["strict"] = bool(tool.strict)
+    return out
+
+
+def _encode_tool_choice(choice: ToolChoice) -> JsonValue:
+    if isinstance(choice, NamedToolChoice):
+        return {"type": "function", "name": choice.name}
+    return choice
+
+
+def _merge_extra(body: JsonObject, extra: Mapping[str, JsonValue]) -> JsonObject:
+    """``extra_body`` wins; where both sides hold an object, the objects are merged key by key.
+
+    So ``extra_body={"reasoning": {"summary": "auto"}}`` adds a summary request without losing the
+    encoded ``reasoning.effort``.
+    """
+    out = dict(body)
+    for key, value in extra.items():
+        before = out.get(key)
+        if isinstance(before, dict) and isinstance(value, dict):
+            out[key] = _merge_extra(before, value)
+        else:
+            out[key] = value
+    return out
