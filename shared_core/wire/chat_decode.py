@@ -1,0 +1,429 @@
+"""Azure Chat Completions responses -> ChatResult and stream events.
+
+Everything Azure sends is kept: ``prompt_filter_results`` (``prompt_annotations`` on 2023 api-versions; each
+verdict under ``content_filter_results``, or ``content_filter_result`` when the prompt held an image), the
+choice's ``content_filter_results``, the versioned ``model``, a ``null`` ``system_fingerprint``, cached and
+reasoning token counts, ``refusal``. Fields with no place in :class:`ChatResult` go to ``provider_details``:
+unknown top-level fields under their own name (``service_tier``, ``latency_checkpoint`` ...), unknown choice and
+message fields as ``choice.<name>`` / ``message.<name>`` (``message.annotations``, ``choice.logprobs``), usage
+counters we do not model as ``usage`` (the raw object, when one of them is non-zero), and a finish reason we do
+not know as ``finish_reason``. ``null`` and empty values carry nothing and are not kept.
+
+Streams (one :class:`ChatStreamDecoder` per stream) follow the real wire, not the spec: the first chunk has
+``choices: []`` and only ``prompt_filter_results``; the role chunk has ``"content": ""``, which never becomes a
+:class:`TextDelta`; every chunk carries ``content_filter_results`` (often ``{}``, which is skipped); filter
+annotation chunks come with no ``delta`` or ``delta: null``; with ``include_usage`` every chunk has
+``"usage": null`` and a trailing ``choices: []`` chunk carries the usage. Metadata (id, model, created,
+fingerprint, unknown top-level fields) is emitted only when it changes, so a text chunk costs one small event.
+``obfuscation`` is random padding that Azure puts on every chunk to hide token lengths; it carries no content
+and is not kept on streams. A :class:`ChatResult` holds one answer: choice 0 is decoded, and the encoder never
+asks for ``n``; should ``n`` come in through ``extra_body``, a response keeps the other choices raw under
+``additional_choices``, and a stream's other choices are skipped. Per-chunk ``logprobs`` are not decoded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
+from shared_core.messages import JsonValue, Message, MessagePart, TextPart, ToolCallPart
+from shared_core.result import (
+    ChatResult,
+    ContentFilterDelta,
+    FinishEvent,
+    FinishReason,
+    PromptFilterEvent,
+    PromptFilterResult,
+    RefusalDelta,
+    ResponseMetadata,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+    UsageEvent,
+)
+from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
+from shared_core.wire.content_filter import prompt_filter_error
+
+__all__ = [
+    "ChatStreamDecoder",
+    "decode_error",
+    "decode_finish_reason",
+    "decode_prompt_filters",
+    "decode_response",
+    "decode_usage",
+]
+
+JsonObject = dict[str, JsonValue]
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+    "function_call": "function_call",
+}
+_KNOWN_TOP = frozenset(
+    {
+        "id",
+        "object",
+        "created",
+        "model",
+        "system_fingerprint",
+        "choices",
+        "usage",
+        "prompt_filter_results",
+        "prompt_annotations",
+    }
+)
+_KNOWN_CHOICE = frozenset({"index", "message", "delta", "finish_reason", "content_filter_results"})
+_KNOWN_MESSAGE = frozenset({"role", "content", "refusal", "tool_calls"})
+_KNOWN_USAGE = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
+_MODELLED_DETAILS = {"prompt_tokens_details": "cached_tokens", "completion_tokens_details": "reasoning_tokens"}
+_NO_META: tuple[None, None, None, None] = (None, None, None, None)
+# Stream fields never reported as provider details: the modelled ones, and per-chunk padding (module docstring).
+_IGNORED_STREAM_TOP = _KNOWN_TOP | {"obfuscation"}
+
+
+def decode_response(payload: JsonValue) -> ChatResult:
+    """Decode the parsed JSON of a successful (200) Chat Completions response.
+
+    Raises:
+        InvalidResponseError: The body is not a chat completion (not an object, no ``choices`` list, an error
+            body under a success status, a message whose content is not text).
+    """
+    if not isinstance(payload, dict):
+        raise InvalidResponseError(f"chat completion body is a JSON {type(payload).__name__}, not an object")
+    choices = payload.get("choices")
+    if not isinstance(choices, list):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            raise InvalidResponseError(f"Azure sent an error body with a success status: {error.get('message')!r}")
+        raise InvalidResponseError(f"chat completion body has no 'choices' list (keys: {sorted(payload)})")
+    details: JsonObject = {k: v for k, v in payload.items() if k not in _KNOWN_TOP and _kept(v)}
+    choice = _first_choice(choices, details)
+    parts: list[MessagePart] = []
+    valid: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    refusal: str | None = None
+    finish: FinishReason | None = None
+    filters: JsonObject = {}
+    if choice is not None:
+        _extras(choice, _KNOWN_CHOICE, "choice.", details)
+        message = choice.get("message")
+        if isinstance(message, dict):
+            refusal = _decode_message(message, parts, valid, invalid, details)
+        finish, raw_finish = decode_finish_reason(choice.get("finish_reason"))
+        if finish == "other":
+            details["finish_reason"] = raw_finish
+        cfr = choice.get("content_filter_results")
+        if isinstance(cfr, dict):
+            filters = cfr
+    return ChatResult(
+        message=Message("assistant", tuple(parts)),
+        tool_calls=tuple(valid),
+        invalid_tool_calls=tuple(invalid),
+        finish_reason=finish,
+        usage=decode_usage(payload.get("usage"), details),
+        response_id=_str(payload.get("id")),
+        model=_str(payload.get("model")),
+        system_fingerprint=_str(payload.get("system_fingerprint")),
+        created=_int(payload.get("created")),
+        refusal=refusal,
+        prompt_filter_results=decode_prompt_filters(
+            payload.get("prompt_filter_results", payload.get("prompt_annotations"))
+        ),
+        content_filter_results=filters,
+        provider_details=details,
+    )
+
+
+def _first_choice(choices: list[JsonValue], details: JsonObject) -> JsonObject | None:
+    picked: JsonObject | None = None
+    others: list[JsonValue] = []
+    for choice in choices:
+        if picked is None and isinstance(choice, dict) and choice.get("index", 0) == 0:
+            picked = choice
+        else:
+            others.append(choice)
+    if others:
+        details["additional_choices"] = others
+    return picked
+
+
+def _decode_message(
+    message: JsonObject,
+    parts: list[MessagePart],
+    valid: list[ToolCall],
+    invalid: list[InvalidToolCall],
+    details: JsonObject,
+) -> str | None:
+    _extras(message, _KNOWN_MESSAGE, "message.", details)
+    content = message.get("content")
+    if isinstance(content, str):
+        if content:
+            parts.append(TextPart(content))
+    elif content is not None:
+        raise InvalidResponseError(f"assistant message content is a JSON {type(content).__name__}, not text")
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        for call in calls:
+            part, parsed = _decode_tool_call(call)
+            parts.append(part)
+            if isinstance(parsed, ToolCall):
+                valid.append(parsed)
+            else:
+                invalid.append(parsed)
+    refusal = message.get("refusal")
+    return refusal if isinstance(refusal, str) and refusal else None
+
+
+def _decode_tool_call(call: JsonValue) -> tuple[ToolCallPart, ToolCall | InvalidToolCall]:
+    if not isinstance(call, dict):
+        raw = json.dumps(call)
+        return ToolCallPart("", "", raw), InvalidToolCall("", "", raw, "tool call is not a JSON object")
+    call_id = _str(call.get("id")) or ""
+    function = call.get("function")
+    if not isinstance(function, dict):
+        kind = call.get("type")
+        raw = json.dumps(call)
+        error = f"tool call of type {kind!r} has no 'function' object; only function tools are supported"
+        return ToolCallPart(call_id, "", raw), InvalidToolCall(call_id, "", raw, error)
+    name = _str(function.get("name")) or ""
+    arguments = function.get("arguments")
+    raw = arguments if isinstance(arguments, str) else "" if arguments is None else json.dumps(arguments)
+    part = ToolCallPart(call_id, name, raw)
+    if not name:
+        return part, InvalidToolCall(call_id, "", raw, "tool call has no function name")
+    return part, parse_tool_arguments(call_id, name, raw)
+
+
+def decode_finish_reason(raw: JsonValue) -> tuple[FinishReason | None, str | None]:
+    """Normalise a ``finish_reason``: a known one maps to itself, an unknown one to ``other``.
+
+    Returns:
+        The normalised reason (``None`` when Azure sent none) and the raw string.
+    """
+    if not isinstance(raw, str):
+        return None, None
+    return _FINISH_REASONS.get(raw, "other"), raw
+
+
+def decode_usage(raw: JsonValue, details: JsonObject | None = None) -> Usage | None:
+    """Read a ``usage`` object (``None`` for ``null`` or a non-object).
+
+    Args:
+        raw: The ``usage`` value.
+        details: When given, receives the raw usage under ``usage`` if it holds a non-zero counter that
+            :class:`Usage` does not model (audio or prediction tokens).
+    """
+    if not isinstance(raw, dict):
+        return None
+    prompt = _int(raw.get("prompt_tokens")) or 0
+    completion = _int(raw.get("completion_tokens")) or 0
+    total = _int(raw.get("total_tokens"))
+    counts = {"cached_tokens": 0, "reasoning_tokens": 0}
+    unmodelled = False
+    for key, value in raw.items():
+        if key in _KNOWN_USAGE:
+            continue
+        if isinstance(value, dict):
+            modelled = _MODELLED_DETAILS.get(key)
+            for name, count in value.items():
+                if name == modelled:
+                    counts[name] = _int(count) or 0
+                elif count:
+                    unmodelled = True
+        elif _kept(value):
+            unmodelled = True
+    if unmodelled and details is not None:
+        details["usage"] = raw
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=completion,
+        total_tokens=total if total is not None else prompt + completion,
+        cached_input_tokens=counts["cached_tokens"],
+        reasoning_tokens=counts["reasoning_tokens"],
+    )
+
+
+def decode_prompt_filters(raw: JsonValue) -> tuple[PromptFilterResult, ...]:
+    """Read ``prompt_filter_results`` (or the 2023 ``prompt_annotations``): one verdict per prompt."""
+    if not isinstance(raw, list):
+        return ()
+    out: list[PromptFilterResult] = []
+    for position, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        index = _int(item.get("prompt_index"))
+        # Prompts with images come back with the singular key (recorded on gpt-5-mini, 2025).
+        results = item.get("content_filter_results", item.get("content_filter_result"))
+        out.append(
+            PromptFilterResult(
+                prompt_index=position if index is None else index,
+                content_filter_results=results if isinstance(results, dict) else {},
+            )
+        )
+    return tuple(out)
+
+
+def decode_error(status: int, payload: JsonValue) -> ContentFilterError | None:
+    """The typed error for a rejected prompt, or ``None`` when the error body is not a content filter.
+
+    Azure answers a filtered prompt with a 400 whose ``code`` is ``content_filter`` (as plain JSON, even when a
+    stream was asked for); every other error is left to the transport's error table.
+    """
+    return prompt_filter_error(payload, status=status)
+
+
+class ChatStreamDecoder:
+    """Decodes one Chat Completions stream, one server-sent event at a time.
+
+    Attributes:
+        done: True once ``data: [DONE]`` arrived.
+    """
+
+    __slots__ = ("_extras", "_meta", "done")
+
+    def __init__(self) -> None:
+        self.done = False
+        self._meta: tuple[str | None, str | None, int | None, str | None] = (None, None, None, None)
+        self._extras: JsonObject = {}
+
+    def decode(self, event: str | None, data: str) -> tuple[StreamEvent, ...]:
+        """Decode one SSE record's data into stream events (none, for ``[DONE]`` or an empty keep-alive).
+
+        Args:
+            event: The SSE event name (Chat Completions sends none; unused).
+            data: The record's data.
+
+        Raises:
+            InvalidResponseError: The data is not a JSON object.
+            ServerError: Azure reported an error inside the stream.
+        """
+        if data == "[DONE]" or data.strip() == "[DONE]":
+            self.done = True
+            return ()
+        try:
+            chunk: JsonValue = json.loads(data)
+        except ValueError as exc:
+            raise InvalidResponseError(f"stream chunk is not JSON ({exc}): {data[:200]!r}") from exc
+        if not isinstance(chunk, dict):
+            raise InvalidResponseError(f"stream chunk is a JSON {type(chunk).__name__}, not an object")
+        out: list[StreamEvent] = []
+        self._metadata(chunk, out)
+        filters = chunk.get("prompt_filter_results", chunk.get("prompt_annotations"))
+        if filters:
+            out.append(PromptFilterEvent(decode_prompt_filters(filters)))
+        choices = chunk.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                    _decode_choice_delta(choice, out)
+        elif isinstance(chunk.get("error"), dict):
+            raise _stream_error(chunk)
+        usage = chunk.get("usage")
+        if usage is not None:
+            details: JsonObject = {}
+            decoded = decode_usage(usage, details)
+            if decoded is not None:
+                out.append(UsageEvent(decoded))
+            if details:
+                out.append(ResponseMetadata(provider_details=details))
+        return tuple(out)
+
+    def _metadata(self, chunk: JsonObject, out: list[StreamEvent]) -> None:
+        created = chunk.get("created")
+        meta = (
+            _str(chunk.get("id")),
+            _str(chunk.get("model")),
+            created if isinstance(created, int) and created else None,
+            _str(chunk.get("system_fingerprint")),
+        )
+        changed: JsonObject = {}
+        if not chunk.keys() <= _IGNORED_STREAM_TOP:
+            for key, value in chunk.items():
+                if key not in _IGNORED_STREAM_TOP and self._extras.get(key) != value and _kept(value):
+                    changed[key] = value
+        if not changed and meta in (self._meta, _NO_META):
+            return
+        self._meta = meta
+        self._extras.update(changed)
+        out.append(
+            ResponseMetadata(
+                response_id=meta[0],
+                model=meta[1],
+                created=meta[2],
+                system_fingerprint=meta[3],
+                provider_details=changed,
+            )
+        )
+
+
+def _decode_choice_delta(choice: JsonObject, out: list[StreamEvent]) -> None:
+    filters = choice.get("content_filter_results")
+    if filters and isinstance(filters, dict):
+        out.append(ContentFilterDelta(filters))
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            out.append(TextDelta(content))
+        refusal = delta.get("refusal")
+        if refusal and isinstance(refusal, str):
+            out.append(RefusalDelta(refusal))
+        calls = delta.get("tool_calls")
+        if calls and isinstance(calls, list):
+            out.extend(_tool_call_delta(call) for call in calls)
+    finish = choice.get("finish_reason")
+    if finish is not None:
+        reason, raw = decode_finish_reason(finish)
+        if reason is not None:
+            out.append(FinishEvent(reason, raw))
+
+
+def _tool_call_delta(call: JsonValue) -> ToolCallDelta:
+    if not isinstance(call, dict):
+        raise InvalidResponseError(f"stream tool call delta is a JSON {type(call).__name__}, not an object")
+    index = call.get("index")
+    function = call.get("function")
+    name: str | None = None
+    arguments = ""
+    if isinstance(function, dict):
+        name = _str(function.get("name"))
+        fragment = function.get("arguments")
+        if isinstance(fragment, str):
+            arguments = fragment
+    return ToolCallDelta(
+        index=index if isinstance(index, int) else 0, id=_str(call.get("id")), name=name, arguments=arguments
+    )
+
+
+def _stream_error(chunk: JsonObject) -> ServerError:
+    error = chunk.get("error")
+    body: Mapping[str, JsonValue] = error if isinstance(error, dict) else {}
+    code = body.get("code")
+    message = body.get("message")
+    return ServerError(
+        f"Azure reported an error inside the stream: {message if isinstance(message, str) else body!r}",
+        code=str(code) if code is not None else None,
+    )
+
+
+def _extras(obj: JsonObject, known: frozenset[str], prefix: str, details: JsonObject) -> None:
+    for key, value in obj.items():
+        if key not in known and _kept(value):
+            details[prefix + key] = value
+
+
+def _kept(value: JsonValue) -> bool:
+    return value is not None and value not in ([], {})
+
+
+def _str(value: JsonValue) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: JsonValue) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
