@@ -197,9 +197,7 @@ def _parse_number(raw: object, source: str, *, lo: float, hi: float, integer: bo
             f"{raw!r} is not {kind}", source=source, fix=f"use {kind} between {lo} and {hi}"
         ) from None
     if not (lo <= value <= hi) or math.isnan(value):
-        raise ConfigurationError(
-            f"{value} is out of range", source=source, fix=f"use a value between {lo} and {hi}"
-        )
+        raise ConfigurationError(f"{value} is out of range", source=source, fix=f"use a value between {lo} and {hi}")
     return value
 
 
@@ -335,9 +333,7 @@ def _endpoints(raw: object, source: str) -> tuple[EndpointConfig, ...]:
         elif isinstance(item, Mapping):
             out.append(_endpoint_from_table(cast(Mapping[str, object], item), f"{source}[{i}]"))
         else:
-            raise ConfigurationError(
-                "each endpoint must be a table or EndpointConfig", source=f"{source}[{i}]"
-            )
+            raise ConfigurationError("each endpoint must be a table or EndpointConfig", source=f"{source}[{i}]")
     names = [e.name for e in out]
     if len(set(names)) != len(names):
         raise ConfigurationError(

@@ -137,9 +137,7 @@ def _normalise_endpoints(value: object, where: str) -> list[dict[str, object]]:
                 raise ConfigurationError("each endpoint must be a table", source=f"{where}[{i}]")
             out.append(cast(dict[str, object], item))
         return out
-    raise ConfigurationError(
-        "'endpoints' must be tables", source=where, fix="use [[endpoints]] or [endpoints.NAME]"
-    )
+    raise ConfigurationError("'endpoints' must be tables", source=where, fix="use [[endpoints]] or [endpoints.NAME]")
 
 
 def _check_endpoint_keys(endpoints: list[dict[str, object]], where: str) -> None:
@@ -152,9 +150,7 @@ def _check_endpoint_keys(endpoints: list[dict[str, object]], where: str) -> None
             raise ConfigurationError("'deployments' must be an array of tables", source=f"{where}[{i}]")
         for j, dep in enumerate(cast(list[object], deployments)):
             if not isinstance(dep, dict):
-                raise ConfigurationError(
-                    "each deployment must be a table", source=f"{where}[{i}].deployments[{j}]"
-                )
+                raise ConfigurationError("each deployment must be a table", source=f"{where}[{i}].deployments[{j}]")
             for key in cast(dict[str, object], dep):
                 if key not in DEPLOYMENT_KEYS:
                     raise unknown_key_error(key, DEPLOYMENT_KEYS, f"{where}[{i}].deployments[{j}]")
@@ -175,9 +171,7 @@ def read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> di
             fix="pass an existing path as config_file, or unset AZURE_GATEWAY_CONFIG",
         ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(
-            f"config file {file} is not valid TOML: {exc}", source=f"file {file}"
-        ) from None
+        raise ConfigurationError(f"config file {file} is not valid TOML: {exc}", source=f"file {file}") from None
     table, prefix = _select_table(data, file)
     out: dict[str, tuple[object, str]] = {}
     for key, raw in table.items():

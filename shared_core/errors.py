@@ -279,9 +279,7 @@ class InvalidResponseError(GatewayError):
 class StreamInterruptedError(GatewayError):
     """A stream broke after it had started; ``partial`` holds everything received until then."""
 
-    def __init__(
-        self, message: str, *, partial: ChatResult | None = None, **ctx: Unpack[ErrorContext]
-    ) -> None:
+    def __init__(self, message: str, *, partial: ChatResult | None = None, **ctx: Unpack[ErrorContext]) -> None:
         super().__init__(message, **ctx)
         self.partial = partial
 

@@ -33,9 +33,7 @@ __all__ = [
     "merge_filter_results",
 ]
 
-FinishReason = Literal[
-    "stop", "length", "tool_calls", "content_filter", "function_call", "incomplete", "other"
-]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call", "incomplete", "other"]
 
 
 @dataclass(frozen=True, slots=True)

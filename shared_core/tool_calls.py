@@ -77,9 +77,7 @@ def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall | Invali
     except json.JSONDecodeError as exc:
         return InvalidToolCall(call_id, name, raw, f"arguments are not valid JSON: {exc}")
     if not isinstance(value, dict):
-        return InvalidToolCall(
-            call_id, name, raw, f"arguments must be a JSON object, got {type(value).__name__}"
-        )
+        return InvalidToolCall(call_id, name, raw, f"arguments must be a JSON object, got {type(value).__name__}")
     return ToolCall(call_id, name, value, raw)
 
 

@@ -152,7 +152,10 @@ deployments = [{ name = "gpt4o-se", model = "gpt-4o-2024-08-06" }]
 name = "eastus"
 endpoint = "https://east.openai.azure.com"
 api_key = "east-key"
-deployments = [{ name = "gpt4o-ptu", model = "gpt-4o", ptu = true }, { name = "gpt4o-paygo", model = "gpt-4o", priority = 1, weight = 2.5 }]
+deployments = [
+  { name = "gpt4o-ptu", model = "gpt-4o", ptu = true },
+  { name = "gpt4o-paygo", model = "gpt-4o", priority = 1, weight = 2.5 },
+]
 [[endpoints]]
 name = "swedencentral"
 endpoint = "https://sweden.openai.azure.com"
