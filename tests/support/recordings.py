@@ -22,9 +22,7 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RECORDINGS_DIR = Path(
-    os.environ.get("AZURE_RECORDINGS_DIR", REPO_ROOT.parent / "shared" / "azure-recordings")
-)
+RECORDINGS_DIR = Path(os.environ.get("AZURE_RECORDINGS_DIR", REPO_ROOT.parent / "shared" / "azure-recordings"))
 SPECS_DIR = Path(os.environ.get("AZURE_SPECS_DIR", REPO_ROOT.parent / "shared" / "specs"))
 
 # traceloop's content-filtering cassettes were hand-edited by their authors (README): fixtures, not wire truth.
@@ -178,6 +176,11 @@ def _from_vcr(source: Path, index: int, raw: dict[str, Any]) -> Interaction:
         response_body=_decode_body(body, resp_headers),
         hand_edited=HAND_EDITED_MARK in source.name,
     )
+
+
+def load_recording_file(path: Path) -> list[Interaction]:
+    """Every interaction in one recording file."""
+    return _load_file(path)
 
 
 def _load_file(path: Path) -> list[Interaction]:
