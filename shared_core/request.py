@@ -94,6 +94,7 @@ class ResponseFormat:
     Attributes:
         type: ``text``, ``json_object`` (any JSON), or ``json_schema`` (JSON matching ``schema``).
         name: The schema's name (``json_schema`` only).
+        description: What the answer is for, shown to the model (``json_schema`` only).
         schema: The JSON schema (``json_schema`` only).
         strict: Ask Azure to enforce the schema exactly.
     """
@@ -102,6 +103,7 @@ class ResponseFormat:
     name: str | None = None
     schema: Mapping[str, JsonValue] | None = None
     strict: bool | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

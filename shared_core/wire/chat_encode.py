@@ -221,6 +221,8 @@ def _encode_response_format(fmt: ResponseFormat, target: ResolvedDeployment, api
             fix="pass ResponseFormat('json_schema', name='MyModel', schema={...})",
         )
     schema: JsonObject = {"name": fmt.name, "schema": dict(fmt.schema)}
+    if fmt.description is not None:
+        schema["description"] = fmt.description
     if fmt.strict is not None:
         schema["strict"] = fmt.strict
     return {"type": "json_schema", "json_schema": schema}

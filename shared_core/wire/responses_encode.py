@@ -283,6 +283,8 @@ def _encode_format(fmt: ResponseFormat) -> JsonObject:
             fix="pass ResponseFormat('json_schema', name='MyType', schema={...})",
         )
     out: JsonObject = {"type": "json_schema", "name": fmt.name, "schema": dict(fmt.schema)}
+    if fmt.description is not None:
+        out["description"] = fmt.description
     if fmt.strict is not None:
         out["strict"] = fmt.strict
     return out

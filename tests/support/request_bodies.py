@@ -138,8 +138,13 @@ def _response_format(raw: dict[str, Any]) -> ResponseFormat:
     if kind != "json_schema":
         return ResponseFormat(kind)
     schema = raw["json_schema"]
-    # json_schema.description has no field in ResponseFormat: the comparison table lists it.
-    return ResponseFormat(kind, name=schema.get("name"), schema=schema.get("schema"), strict=schema.get("strict"))
+    return ResponseFormat(
+        kind,
+        name=schema.get("name"),
+        schema=schema.get("schema"),
+        strict=schema.get("strict"),
+        description=schema.get("description"),
+    )
 
 
 def _tool_choice(raw: Any) -> ToolChoice | None:

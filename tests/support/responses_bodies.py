@@ -81,9 +81,15 @@ def _format(fmt: dict[str, Any]) -> ResponseFormat:
     if fmt["type"] in {"text", "json_object"}:
         return ResponseFormat(fmt["type"])
     if fmt["type"] == "json_schema":
-        if set(fmt) - {"type", "name", "schema", "strict"}:
+        if set(fmt) - {"type", "name", "schema", "strict", "description"}:
             raise Inexpressible(f"json_schema keys {sorted(fmt)}")
-        return ResponseFormat("json_schema", name=fmt["name"], schema=fmt["schema"], strict=fmt.get("strict"))
+        return ResponseFormat(
+            "json_schema",
+            name=fmt["name"],
+            schema=fmt["schema"],
+            strict=fmt.get("strict"),
+            description=fmt.get("description"),
+        )
     raise Inexpressible(f"text.format type {fmt['type']!r}")
 
 

@@ -401,11 +401,6 @@ def _assistant_echo(body: dict[str, Any], _: dict[str, Any]) -> bool:
     return applied
 
 
-def _schema_description(body: dict[str, Any], _: dict[str, Any]) -> bool:
-    schema = (body.get("response_format") or {}).get("json_schema")
-    return isinstance(schema, dict) and _pop_if(schema, "description", True)
-
-
 def _add_stream_options(body: dict[str, Any], _: dict[str, Any]) -> bool:
     if body.get("stream") is True and "stream_options" not in body:
         body["stream_options"] = {"include_usage": True}
@@ -446,9 +441,6 @@ DIFFERENCES = [
         "assistant echo fields",
         "clients echo the response message: 'annotations' is an output field, and a missing content is sent as null",
         _assistant_echo,
-    ),
-    Difference(
-        "json_schema.description", "ResponseFormat has no description field (change requested)", _schema_description
     ),
 ]
 
