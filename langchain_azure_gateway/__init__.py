@@ -1,4 +1,4 @@
-"""LangChain integration: a ``BaseChatModel`` on ``shared_core`` (the model itself lands with issue 5).
+"""LangChain integration: :class:`AzureGatewayChatModel`, a ``BaseChatModel`` on ``shared_core``.
 
 Importing this package without ``langchain-core`` raises an ImportError that names the extra to install.
 """
@@ -9,4 +9,30 @@ from shared_core import require_extra as _require_extra
 
 _require_extra("langchain_core", feature="langchain_azure_gateway", extra="langchain", package="langchain-core")
 
-__all__: list[str] = []
+from langchain_azure_gateway.chat_model import AzureGatewayChatModel  # noqa: E402
+from langchain_azure_gateway.errors import (  # noqa: E402
+    AzureAuthenticationError,
+    AzureBadRequestError,
+    AzureConnectionError,
+    AzureContentFilterError,
+    AzureContextLengthError,
+    AzureDeploymentNotFoundError,
+    AzureRateLimitError,
+    AzureServerError,
+    AzureStreamInterruptedError,
+    AzureTimeoutError,
+)
+
+__all__ = [
+    "AzureAuthenticationError",
+    "AzureBadRequestError",
+    "AzureConnectionError",
+    "AzureContentFilterError",
+    "AzureContextLengthError",
+    "AzureDeploymentNotFoundError",
+    "AzureGatewayChatModel",
+    "AzureRateLimitError",
+    "AzureServerError",
+    "AzureStreamInterruptedError",
+    "AzureTimeoutError",
+]

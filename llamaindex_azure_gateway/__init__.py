@@ -1,4 +1,4 @@
-"""LlamaIndex integration: a ``FunctionCallingLLM`` on ``shared_core`` (the LLM itself lands with issue 6).
+"""LlamaIndex integration: a ``FunctionCallingLLM`` on ``shared_core``.
 
 Importing this package without ``llama-index-core`` raises an ImportError that names the extra to install.
 """
@@ -9,4 +9,7 @@ from shared_core import require_extra as _require_extra
 
 _require_extra("llama_index.core", feature="llamaindex_azure_gateway", extra="llamaindex", package="llama-index-core")
 
-__all__: list[str] = []
+from llamaindex_azure_gateway.convert import InvalidToolCallError, UnsupportedContentError  # noqa: E402
+from llamaindex_azure_gateway.llm import AzureGatewayLLM  # noqa: E402
+
+__all__ = ["AzureGatewayLLM", "InvalidToolCallError", "UnsupportedContentError"]

@@ -1,0 +1,116 @@
+"""Core stream events to LangChain ``ChatGenerationChunk`` s, one chunk per delta.
+
+Identity, usage and filter verdicts arrive spread over the stream; LangChain concatenates string metadata when
+it adds chunks, so they are folded here and sent once, on the closing ``chunk_position="last"`` chunk, which
+carries the same ``response_metadata`` and ``usage_metadata`` an ``invoke`` of the same exchange gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, assert_never
+
+from langchain_core.messages import AIMessageChunk
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.outputs import ChatGenerationChunk
+
+from langchain_azure_gateway.convert import from_core_usage, response_metadata
+from shared_core import (
+    ContentFilterDelta,
+    FinishEvent,
+    PromptFilterEvent,
+    ReasoningDelta,
+    ReasoningItemEvent,
+    RefusalDelta,
+    ResponseMetadata,
+    StreamAccumulator,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+
+__all__ = ["StreamChunker"]
+
+
+class StreamChunker:
+    """Turns one stream's events into chunks and folds them for the closing chunk.
+
+    The closing chunk is built by :meth:`final`, given what only the transport knows (deployment, request id).
+    """
+
+    __slots__ = ("_accumulator", "_response_id", "_sent_arguments")
+
+    def __init__(self) -> None:
+        self._accumulator = StreamAccumulator()
+        self._response_id: str | None = None
+        self._sent_arguments: dict[int, str] = {}
+
+    def feed(self, event: StreamEvent) -> ChatGenerationChunk | None:
+        """Fold one event; return the chunk to yield for it, if it carries content."""
+        self._accumulator.add(event)
+        match event:
+            case TextDelta(text=text):
+                return self._chunk(AIMessageChunk(content=text, id=self._response_id))
+            case ToolCallDelta():
+                return self._tool_chunk(event)
+            case ReasoningDelta(text=text):
+                return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_content": text}))
+            case RefusalDelta(text=text):
+                return self._chunk(AIMessageChunk(content="", additional_kwargs={"refusal": text}))
+            case ReasoningItemEvent(part=part):
+                item = {"id": part.id, "text": part.text, "encrypted_content": part.encrypted_content}
+                return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_items": [item]}))
+            case ResponseMetadata(response_id=response_id):
+                self._response_id = self._response_id or response_id
+                return None
+            case PromptFilterEvent() | ContentFilterDelta() | UsageEvent() | FinishEvent():
+                return None
+            case _:
+                assert_never(event)
+
+    def _chunk(self, message: AIMessageChunk) -> ChatGenerationChunk:
+        if message.id is None and self._response_id:
+            message.id = self._response_id
+        return ChatGenerationChunk(message=message)
+
+    def _tool_chunk(self, event: ToolCallDelta) -> ChatGenerationChunk | None:
+        arguments = event.arguments
+        sent = self._sent_arguments.get(event.index, "")
+        if event.complete:
+            # Responses sends the whole argument text again at the end; LangChain would append it twice.
+            if not arguments.startswith(sent):
+                return None
+            arguments = arguments[len(sent) :]
+            if not arguments and event.id is None and event.name is None:
+                return None
+        self._sent_arguments[event.index] = sent + arguments
+        chunk = tool_call_chunk(name=event.name, args=arguments, id=event.id, index=event.index)
+        return self._chunk(AIMessageChunk(content="", tool_call_chunks=[chunk]))
+
+    def final(
+        self,
+        *,
+        deployment: str | None = None,
+        request_id: str | None = None,
+        extra_metadata: Mapping[str, Any] | None = None,
+    ) -> ChatGenerationChunk:
+        """The closing chunk: usage, response metadata and ``chunk_position="last"``.
+
+        Args:
+            deployment: The deployment the request went to (stream events do not say).
+            request_id: Azure's ``apim-request-id``.
+            extra_metadata: Added to ``response_metadata`` (conversation repairs).
+        """
+        result = self._accumulator.result(deployment=deployment, request_id=request_id)
+        meta = response_metadata(result)
+        if extra_metadata:
+            meta.update(extra_metadata)
+        message = AIMessageChunk(
+            content="",
+            id=result.response_id,
+            usage_metadata=from_core_usage(result.usage) if result.usage else None,
+            response_metadata=meta,
+            chunk_position="last",
+        )
+        return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
