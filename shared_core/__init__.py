@@ -6,6 +6,7 @@ transport and the gateway pipeline. Never imports a framework. Framework package
 
 from shared_core.auth import AI_FOUNDRY_SCOPE, DEFAULT_SCOPE, AuthProvider, resolve_auth, scope_for_endpoint
 from shared_core.config import DEFAULT_API_VERSION, DeploymentConfig, EndpointConfig, GatewayConfig, load_config
+from shared_core.costs import CallCost, CostTotals, CostTracker, ModelPrice, PriceTable, cost_of
 from shared_core.deployments import DeploymentMap, ModelProfile, ResolvedDeployment, profile_for
 from shared_core.errors import (
     AuthenticationError,
@@ -75,6 +76,7 @@ from shared_core.result import (
     UsageEvent,
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler, parse_tool_arguments
+from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore
 from shared_core.transport.http import Timeouts
 from shared_core.transport.retry import RetryPolicy
 
@@ -86,6 +88,7 @@ __all__ = [
     "AuthProvider",
     "AuthenticationError",
     "BadRequestError",
+    "CallCost",
     "ChatRequest",
     "ChatResult",
     "ConfigurationError",
@@ -94,6 +97,8 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthExceededError",
     "ConversationError",
+    "CostTotals",
+    "CostTracker",
     "DebugEvent",
     "DeploymentConfig",
     "DeploymentMap",
@@ -107,7 +112,10 @@ __all__ = [
     "GatewayConfig",
     "GatewayError",
     "GenerationSettings",
+    "HealthPolicy",
+    "HealthStore",
     "ImagePart",
+    "InMemoryHealthStore",
     "InvalidResponseError",
     "InvalidToolCall",
     "JsonValue",
@@ -116,8 +124,10 @@ __all__ = [
     "Message",
     "MessagePart",
     "MissingExtraError",
+    "ModelPrice",
     "ModelProfile",
     "NamedToolChoice",
+    "PriceTable",
     "PromptFilterEvent",
     "PromptFilterResult",
     "RateLimitError",
@@ -152,6 +162,7 @@ __all__ = [
     "Usage",
     "UsageEvent",
     "check_conversation",
+    "cost_of",
     "load_config",
     "parse_tool_arguments",
     "profile_for",
