@@ -31,7 +31,7 @@ from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
-from shared_core.transport.sse import SSEParser
+from shared_core.transport.sse import SSEParser, SSERecord
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
@@ -235,6 +235,13 @@ class Gateway:
                 status=response.status,
                 request_id=rid,
             ) from None
+        if self.config.raw_debug:
+            self.sink.emit(
+                DebugEvent(
+                    "llm:response:raw",
+                    {"deployment": call.target.deployment, "status": response.status, "body": payload},
+                )
+            )
         codec = chat_completions if self.api == "chat" else responses
         result = codec.decode_response(payload).with_transport(deployment=call.target.deployment, request_id=rid)
         return self._finish(call, result, latency=response.elapsed)
@@ -262,6 +269,14 @@ class Gateway:
         if filtered is not None:
             raise filtered
         return result
+
+    def _locate(self, call: _Call, error: GatewayError) -> None:
+        # Transport and token errors are raised below the layer that knows the deployment; every error the
+        # caller sees names it (and the endpoint), as those raised from a response do.
+        if error.deployment is None:
+            error.deployment = call.target.deployment
+        if error.endpoint is None:
+            error.endpoint = self.endpoint
 
     def _hooks(self, deployment: str) -> AttemptHooks:
         return AttemptHooks(
@@ -291,8 +306,12 @@ class Gateway:
         client = self._sync_client()
 
         def attempt() -> http.HttpResponse:
-            req = replace(call.http_request, headers={**call.http_request.headers, **self.auth.headers()})
-            response = http.send(client, req, self.timeouts)
+            try:
+                req = replace(call.http_request, headers={**call.http_request.headers, **self.auth.headers()})
+                response = http.send(client, req, self.timeouts)
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
             if response.status >= 300:
                 raise self._error(call, response.status, dict(response.headers), response.body)
             return response
@@ -305,9 +324,13 @@ class Gateway:
         client = self._async_client()
 
         async def attempt() -> http.HttpResponse:
-            auth_headers = await self.auth.aheaders()
-            req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
-            response = await http.asend(client, req, self.timeouts)
+            try:
+                auth_headers = await self.auth.aheaders()
+                req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
+                response = await http.asend(client, req, self.timeouts)
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
             if response.status >= 300:
                 raise self._error(call, response.status, dict(response.headers), response.body)
             return response
@@ -327,8 +350,12 @@ class Gateway:
         client = self._sync_client()
 
         def attempt() -> http.StreamingResponse:
-            req = replace(call.http_request, headers={**call.http_request.headers, **self.auth.headers()})
-            opened = http.stream(client, req, self.timeouts)
+            try:
+                req = replace(call.http_request, headers={**call.http_request.headers, **self.auth.headers()})
+                opened = http.stream(client, req, self.timeouts)
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
             if opened.status >= 300:
                 body = opened.read()
                 opened.close()
@@ -355,9 +382,13 @@ class Gateway:
         client = self._async_client()
 
         async def attempt() -> http.StreamingResponse:
-            auth_headers = await self.auth.aheaders()
-            req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
-            opened = await http.astream(client, req, self.timeouts)
+            try:
+                auth_headers = await self.auth.aheaders()
+                req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
+                opened = await http.astream(client, req, self.timeouts)
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
             if opened.status >= 300:
                 body = await opened.aread()
                 await opened.aclose()
@@ -384,7 +415,7 @@ class Gateway:
 class _StreamFolder:
     """SSE bytes → events, folded as they pass, so a break or a filter can report everything received."""
 
-    __slots__ = ("_call", "_decoder", "_gateway", "_parser", "_request_id", "_started", "accumulator")
+    __slots__ = ("_call", "_decoder", "_gateway", "_parser", "_raw", "_request_id", "_started", "accumulator")
 
     def __init__(self, gateway: Gateway, call: _Call, opened: http.StreamingResponse) -> None:
         self._gateway = gateway
@@ -396,14 +427,21 @@ class _StreamFolder:
         self._request_id = request_id(opened.headers)
         self._started = time.perf_counter() - opened.elapsed_to_headers
         self.accumulator = StreamAccumulator()
+        # The raw events are kept only when raw debug is on: the per-chunk path stays a parse and a fold.
+        self._raw: list[JsonValue] | None = [] if gateway.config.raw_debug else None
 
     @property
     def done(self) -> bool:
         return self._decoder.done
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return self._decode(self._parser.feed(chunk))
+
+    def _decode(self, records: list[SSERecord]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for record in self._parser.feed(chunk):
+        for record in records:
+            if self._raw is not None:
+                self._raw.append({"event": record.event, "data": record.data})
             for event in self._decoder.decode(record.event, record.data):
                 self.accumulator.add(event)
                 out.append(event)
@@ -426,12 +464,7 @@ class _StreamFolder:
         return error
 
     def close(self) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        if not self._decoder.done:
-            for record in self._parser.close():
-                for event in self._decoder.decode(record.event, record.data):
-                    self.accumulator.add(event)
-                    out.append(event)
+        out = [] if self._decoder.done else self._decode(self._parser.close())
         if not self._decoder.done:
             raise (
                 StreamInterruptedError(
@@ -446,5 +479,12 @@ class _StreamFolder:
         return out
 
     def finish(self) -> None:
+        if self._raw is not None:
+            data: dict[str, JsonValue] = {
+                "deployment": self._call.target.deployment,
+                "status": 200,
+                "events": self._raw,
+            }
+            self._gateway.sink.emit(DebugEvent("llm:response:raw", data))
         latency = time.perf_counter() - self._started
         self._gateway._finish(self._call, self.partial(), latency=latency)  # pyright: ignore[reportPrivateUsage]

@@ -4,6 +4,10 @@ An attempt is a callable that either returns (a response, or an opened stream wh
 a :class:`GatewayError`. Nothing is retried once an attempt has returned: for a stream, that is before its
 first event reaches the caller, so no output is ever replayed. Multi-deployment failover (issue 7) extends this
 module with a candidate list; the loop below is the per-deployment part of it.
+
+Events: ``provider:attempt_failed`` for every failed attempt (with the decision taken), and one
+``provider:outcome`` when the loop ends, saying how many HTTP attempts it made and how it ended (for a stream,
+"ok" means it opened; a break later is the stream's own error).
 """
 
 from __future__ import annotations
@@ -69,6 +73,23 @@ def _failed(hooks: AttemptHooks, error: GatewayError, attempt: int, decision: st
     )
 
 
+def _outcome(hooks: AttemptHooks, attempts: int, started: float, error: GatewayError | None = None) -> None:
+    hooks.sink.emit(
+        DebugEvent(
+            "provider:outcome",
+            {
+                "deployment": hooks.deployment,
+                "outcome": "ok" if error is None else "failed",
+                "attempts": attempts,
+                "elapsed": round(time.monotonic() - started, 4),
+                "error": None if error is None else type(error).__name__,
+                "status": None if error is None else error.status,
+                "request_id": None if error is None else error.request_id,
+            },
+        )
+    )
+
+
 def _should_refresh(hooks: AttemptHooks, error: GatewayError, refreshed: bool) -> bool:
     return (
         not refreshed
@@ -86,10 +107,12 @@ def run_attempts(attempt: Callable[[], T], hooks: AttemptHooks) -> T:
     """
     started = time.monotonic()
     retries = 0
+    attempts = 0
     refreshed = False
     while True:
+        attempts += 1
         try:
-            return attempt()
+            result = attempt()
         except GatewayError as error:
             if _should_refresh(hooks, error, refreshed):
                 refreshed = True
@@ -99,19 +122,25 @@ def run_attempts(attempt: Callable[[], T], hooks: AttemptHooks) -> T:
             decision = hooks.policy.decide(error, retries, time.monotonic() - started)
             _failed(hooks, error, retries, decision.reason, decision.delay)
             if not decision.retry:
+                _outcome(hooks, attempts, started, error)
                 raise
             hooks.sleep(decision.delay)
             retries += 1
+        else:
+            _outcome(hooks, attempts, started)
+            return result
 
 
 async def arun_attempts(attempt: Callable[[], Awaitable[T]], hooks: AttemptHooks) -> T:
     """Async :func:`run_attempts`; waits never block the event loop."""
     started = time.monotonic()
     retries = 0
+    attempts = 0
     refreshed = False
     while True:
+        attempts += 1
         try:
-            return await attempt()
+            result = await attempt()
         except GatewayError as error:
             if _should_refresh(hooks, error, refreshed):
                 refreshed = True
@@ -121,6 +150,10 @@ async def arun_attempts(attempt: Callable[[], Awaitable[T]], hooks: AttemptHooks
             decision = hooks.policy.decide(error, retries, time.monotonic() - started)
             _failed(hooks, error, retries, decision.reason, decision.delay)
             if not decision.retry:
+                _outcome(hooks, attempts, started, error)
                 raise
             await hooks.asleep(decision.delay)
             retries += 1
+        else:
+            _outcome(hooks, attempts, started)
+            return result
