@@ -76,9 +76,17 @@ from shared_core.result import (
     UsageEvent,
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler, parse_tool_arguments
-from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore
+from shared_core.transport.health import DeploymentHealth, HealthPolicy, HealthStore, InMemoryHealthStore
 from shared_core.transport.http import Timeouts
 from shared_core.transport.retry import RetryPolicy
+from shared_core.transport.strategies import (
+    LeastLatency,
+    PriorityFailover,
+    RouteCandidate,
+    RoutingStrategy,
+    WeightedRoundRobin,
+    strategy_for,
+)
 
 __all__ = [
     "AI_FOUNDRY_SCOPE",
@@ -101,6 +109,7 @@ __all__ = [
     "CostTracker",
     "DebugEvent",
     "DeploymentConfig",
+    "DeploymentHealth",
     "DeploymentMap",
     "DeploymentNotFoundError",
     "EndpointConfig",
@@ -119,6 +128,7 @@ __all__ = [
     "InvalidResponseError",
     "InvalidToolCall",
     "JsonValue",
+    "LeastLatency",
     "ListSink",
     "LoggingSink",
     "Message",
@@ -128,6 +138,7 @@ __all__ = [
     "ModelProfile",
     "NamedToolChoice",
     "PriceTable",
+    "PriorityFailover",
     "PromptFilterEvent",
     "PromptFilterResult",
     "RateLimitError",
@@ -143,6 +154,8 @@ __all__ = [
     "ResponseMetadata",
     "RetryPolicy",
     "Role",
+    "RouteCandidate",
+    "RoutingStrategy",
     "ServerError",
     "StreamAccumulator",
     "StreamEvent",
@@ -161,6 +174,7 @@ __all__ = [
     "UnsupportedParameterError",
     "Usage",
     "UsageEvent",
+    "WeightedRoundRobin",
     "check_conversation",
     "cost_of",
     "load_config",
@@ -170,4 +184,5 @@ __all__ = [
     "require_extra",
     "resolve_auth",
     "scope_for_endpoint",
+    "strategy_for",
 ]

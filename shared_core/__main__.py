@@ -1,8 +1,11 @@
-"""The main job: ``python -m shared_core [--prompt TEXT] [--plan] [--no-stream]``.
+"""The main job: ``python -m shared_core [--prompt TEXT] [--plan] [--no-stream]``, and ``doctor``.
 
 Resolves the configuration (kwargs > file > environment), prints which endpoint, deployment, route and
 credential a request would use (secrets masked), and, when an endpoint and a credential are configured,
 streams one answer through the gateway. With nothing configured it says what to set and exits 0.
+
+``python -m shared_core doctor [--no-send] [--model NAME] [--config FILE]`` checks the configuration,
+credential, token and every deployment instead (see :mod:`shared_core.doctor`); it exits 1 on any failure.
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ _NEEDS = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared_core", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m shared_core",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="subcommands:\n  doctor    check configuration, credential, token and deployments "
+        "('python -m shared_core doctor --help')",
+    )
     parser.add_argument("--prompt", default="Say hello in five words.", help="the user message to send")
     parser.add_argument("--model", default=None, help="model or deployment name (else the configured default)")
     parser.add_argument("--api", choices=("chat", "responses"), default="chat", help="API shape")
@@ -39,8 +48,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the main job; returns the process exit status."""
-    args = _parser().parse_args(argv)
+    """Run the main job (or ``doctor`` when it is the first argument); returns the process exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["doctor"]:
+        from shared_core.doctor import main as doctor_main  # noqa: PLC0415  (only the doctor needs it)
+
+        return doctor_main(arguments[1:])
+    args = _parser().parse_args(arguments)
     try:
         config = load_config(config_file=args.config)
     except ConfigurationError as exc:

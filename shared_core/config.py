@@ -20,12 +20,14 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from shared_core.config_file import read_config_file
+from shared_core.costs import ModelPrice, PriceTable, parse_prices
 from shared_core.deployments import DeploymentMap, validate_deployment_name
 from shared_core.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_API_VERSION",
     "ENV_VARS",
+    "ROUTING_STRATEGIES",
     "DeploymentConfig",
     "EndpointConfig",
     "GatewayConfig",
@@ -49,6 +51,7 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "temperature": ("AZURE_OPENAI_TEMPERATURE",),
 }
 CONFIG_FILE_ENV = "AZURE_GATEWAY_CONFIG"
+ROUTING_STRATEGIES = ("priority", "least_latency", "weighted_round_robin")
 
 _API_VERSION = re.compile(r"^(v1|latest|preview|\d{4}-\d{2}-\d{2}(-preview)?)$")
 _TRUE = {"true", "1", "yes", "on"}
@@ -117,6 +120,15 @@ class GatewayConfig:
         debug: Emit request/response summary events.
         raw_debug: Also emit full request/response bodies (never credentials).
         endpoints: Named endpoints (regions) for multi-deployment routing.
+        routing: How a route's deployments are ordered: ``priority`` (failover by priority number),
+            ``least_latency`` (fastest time to first byte) or ``weighted_round_robin``.
+        prices: Price overrides by base model (USD per 1M tokens) over the shipped table.
+        gateway_url: Base URL of an OpenAI-compatible gateway in front of Azure (``https://gw.example.com/v1``);
+            when set, every request goes there as ``POST {gateway_url}/chat/completions`` with model
+            ``azure/<deployment>``, and nothing is sent to Azure directly.
+        gateway_key: The gateway's key, sent as ``X-API-Key``.
+        forward_azure_credentials: Also send the Azure endpoint and key to the gateway (``X-Azure-Endpoint``,
+            ``X-Azure-API-Key``), for gateways that call Azure with the caller's credentials. Off by default.
         config_file: The file that was read, if any.
         sources: Field name -> where its value came from (``kwarg``, ``file ... key ...``, ``env VAR``, ``default``).
     """
@@ -140,6 +152,11 @@ class GatewayConfig:
     debug: bool = False
     raw_debug: bool = False
     endpoints: tuple[EndpointConfig, ...] = ()
+    routing: str = "priority"
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: {})
+    gateway_url: str | None = None
+    gateway_key: SecretStr | None = None
+    forward_azure_credentials: bool = False
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=lambda: {}, compare=False)
 
@@ -157,11 +174,16 @@ class GatewayConfig:
             deployment_models=models,
         )
 
+    def price_table(self) -> PriceTable:
+        """The shipped price table with this configuration's ``prices`` put over it."""
+        table = PriceTable.default()
+        return table.with_overrides(self.prices) if self.prices else table
+
     def describe(self) -> dict[str, str]:
         """Each set value with its source, secrets masked; for printing and the doctor."""
         out: dict[str, str] = {}
         for f in fields(self):
-            if f.name in {"sources", "endpoints"}:
+            if f.name in {"sources", "endpoints", "prices"}:
                 continue
             value: object = getattr(self, f.name)
             if value is None or value == {}:
@@ -171,6 +193,8 @@ class GatewayConfig:
         for endpoint in self.endpoints:
             deps = ", ".join(d.name for d in endpoint.deployments)
             out[f"endpoints.{endpoint.name}"] = f"{endpoint.endpoint} [{deps}]"
+        if self.prices:
+            out["prices"] = f"{', '.join(sorted(self.prices))}  ({self.sources.get('prices', 'default')})"
         return out
 
 
@@ -249,6 +273,51 @@ def normalise_endpoint(raw: object, source: str) -> tuple[str, bool]:
             fix="give the resource URL only, e.g. https://<resource>.openai.azure.com",
         )
     return f"{parts.scheme}://{parts.netloc}", is_v1
+
+
+def normalise_gateway_url(raw: object, source: str) -> str:
+    """Check the base URL of an OpenAI-compatible gateway; a path (``/v1``) is kept, a trailing ``/`` dropped.
+
+    Raises:
+        ConfigurationError: Not a URL, credentials/query/fragment in it, or plain ``http`` to a host that is
+            not loopback (the gateway key, and perhaps the Azure key, travel with every request).
+    """
+    text = str(raw).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError(
+            f"gateway_url {text!r} is not a URL", source=source, fix="use https://<gateway host>/v1"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"gateway_url {text!r} uses plain http",
+            source=source,
+            fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError(
+            f"gateway_url {parts.scheme}://{parts.hostname} has a query, fragment or credentials in the URL",
+            source=source,
+            fix="give scheme, host and path only; put the key in gateway_key",
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _check_routing(raw: object, source: str) -> str:
+    text = str(raw).strip().lower().replace("-", "_")
+    if text not in ROUTING_STRATEGIES:
+        raise ConfigurationError(
+            f"unknown routing strategy {raw!r}", source=source, fix=f"use one of {', '.join(ROUTING_STRATEGIES)}"
+        )
+    return text
+
+
+def _prices(raw: object, source: str) -> dict[str, ModelPrice]:
+    if isinstance(raw, PriceTable):
+        return dict(raw.prices)
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError("'prices' must be a table of model = {input, output, cached_input}", source=source)
+    return parse_prices(cast(Mapping[str, object], raw), source=source)
 
 
 def _check_api_version(raw: object, source: str) -> str:
@@ -346,11 +415,11 @@ def _convert(name: str, raw: object, source: str) -> object:
     match name:
         case "endpoint":
             return normalise_endpoint(raw, source)[0]
-        case "api_key" | "azure_ad_token":
+        case "api_key" | "azure_ad_token" | "gateway_key":
             return _secret(raw, source)
         case "api_version":
             return _check_api_version(raw, source)
-        case "use_managed_identity" | "use_default_credential" | "debug" | "raw_debug":
+        case "use_managed_identity" | "use_default_credential" | "debug" | "raw_debug" | "forward_azure_credentials":
             return parse_bool(raw, source)
         case "temperature":
             return _parse_number(raw, source, lo=0.0, hi=2.0, integer=False)
@@ -368,6 +437,12 @@ def _convert(name: str, raw: object, source: str) -> object:
             return _str_map(raw, source, deployments_are="keys")
         case "endpoints":
             return _endpoints(raw, source)
+        case "routing":
+            return _check_routing(raw, source)
+        case "prices":
+            return _prices(raw, source)
+        case "gateway_url":
+            return normalise_gateway_url(raw, source)
         case _:
             return None if raw is None or raw == "" else str(raw)
 

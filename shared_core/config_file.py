@@ -48,6 +48,12 @@ FILE_KEYS: Mapping[str, str] = {
     "debug": "debug",
     "raw_debug": "raw_debug",
     "endpoints": "endpoints",
+    "routing": "routing",
+    "strategy": "routing",
+    "prices": "prices",
+    "gateway_url": "gateway_url",
+    "gateway_key": "gateway_key",
+    "forward_azure_credentials": "forward_azure_credentials",
 }
 
 ENDPOINT_KEYS = frozenset(

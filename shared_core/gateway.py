@@ -1,37 +1,37 @@
-"""The pipeline: neutral request → repair → wire encode → retry loop → HTTP → decode → neutral result.
+"""The pipeline: neutral request → repair → wire encode → route (failover, retries) → HTTP → decode → result.
 
-This is the only module that knows the whole flow; each step is a call into the module that owns it.
+This is the only module that knows the whole flow; each step is a call into the module that owns it: the
+route's deployments come from :mod:`shared_core.routes`, a route of one runs the retry loop of
+:mod:`~shared_core.transport.router`, a route of several the failover loop of
+:mod:`~shared_core.transport.failover`, and every result is priced by :mod:`shared_core.costs`.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
-from shared_core.auth import AuthProvider, resolve_auth, scope_for_endpoint
+from shared_core.auth import AuthProvider
 from shared_core.config import GatewayConfig, load_config
-from shared_core.deployments import DeploymentMap, ResolvedDeployment
-from shared_core.errors import (
-    ConfigurationError,
-    ConnectionFailedError,
-    GatewayError,
-    InvalidResponseError,
-    RequestTimeoutError,
-    StreamInterruptedError,
-)
+from shared_core.costs import CallCost, CostTracker, cost_of
+from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
+from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
-from shared_core.result import ChatResult, StreamAccumulator, StreamEvent
+from shared_core.result import ChatResult, StreamEvent
+from shared_core.routes import RouteTable, RouteTarget
+from shared_core.stream_folder import StreamFolder
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
+from shared_core.transport.failover import FailoverHooks, arun_route, run_route
+from shared_core.transport.health import HealthStore, InMemoryHealthStore, failure_kind_of
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
-from shared_core.transport.sse import SSEParser, SSERecord
+from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
@@ -39,30 +39,64 @@ from shared_core.wire.envelope import EncodedRequest
 __all__ = ["Gateway"]
 
 Api = Literal["chat", "responses"]
+T = TypeVar("T")
 _USER_AGENT = "azure-openai-gateway/0.1"
+_V1_PREFIX = "/openai/v1"
 
 
 @dataclass(frozen=True, slots=True)
 class _Call:
-    """One prepared call: where it goes, what it sends, and the context for its errors."""
+    """One prepared request to one deployment: where it goes, what it sends, and the context for its errors."""
 
     target: ResolvedDeployment
+    route: RouteTarget
     encoded: EncodedRequest
     http_request: http.HttpRequest
     ctx: RequestContext
-    started: float
+
+
+class _Plan:
+    """One call: resolved, repaired and routed once; each route target encoded on first use."""
+
+    __slots__ = ("_calls", "_gateway", "by_key", "request", "resolved", "stream", "targets")
+
+    def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
+        self._gateway = gateway
+        self.resolved = gateway.deployments.resolve(request.model)
+        self.request = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
+        self.stream = stream
+        self.targets = gateway.routes.targets(self.resolved)
+        self.by_key = {t.candidate.key: t for t in self.targets}
+        self._calls: dict[str, _Call] = {}
+
+    @property
+    def candidates(self) -> tuple[RouteCandidate, ...]:
+        return tuple(t.candidate for t in self.targets)
+
+    def call_for(self, candidate: RouteCandidate) -> _Call:
+        call = self._calls.get(candidate.key)
+        if call is None:
+            call = self._calls[candidate.key] = self._gateway._encode(self, self.by_key[candidate.key])  # pyright: ignore[reportPrivateUsage]
+        return call
 
 
 class Gateway:
     """Runs neutral chat requests against Azure OpenAI, sync and async, streaming and not.
 
     Building one is cheap (no network, no client construction): HTTP clients are shared per process, and
-    credentials fetch tokens on first use.
+    credentials fetch tokens on first use. With ``endpoints`` configured, a model spans every deployment of its
+    base model in every region, ordered by ``routing``, failing over as :mod:`shared_core.transport.failover`
+    describes; with ``gateway_url``, requests go to an OpenAI-compatible gateway instead of Azure.
+
+    Events: attempt, retry, failover, repair, parameter and outcome events always go to the sink (they are
+    rare and say what happened to the call). The per-call summaries (``llm:request:debug``,
+    ``llm:response:debug``, the latter with the call's cost) go only when ``debug`` or ``raw_debug`` is on or
+    an ``event_sink`` was passed; the full bodies (``llm:*:raw``) only with ``raw_debug``.
 
     Args:
         config: A resolved configuration; when omitted, ``config_kwargs`` (and the file and environment) are used.
         api: ``chat`` (Chat Completions) or ``responses`` (Responses API).
-        auth: An auth provider to use instead of the configured chain.
+        auth: An auth provider to use instead of the configured chain (for every endpoint without its own).
         token_provider: ``() -> str`` bearer token source (LangChain's ``azure_ad_token_provider``).
         async_token_provider: ``async () -> str`` bearer token source.
         http_client: An ``httpx.Client`` to use for sync calls instead of the shared one.
@@ -74,6 +108,10 @@ class Gateway:
         proxy: A proxy URL for the shared clients.
         verify: TLS verification (``False`` or a CA bundle path).
         config_file: A TOML config file (else ``$AZURE_GATEWAY_CONFIG``), when ``config`` is not given.
+        health: Where deployment health lives; a new in-process store by default (pass one store to several
+            gateways to share what they learn).
+        strategy: Orders a route's deployments; from the config's ``routing`` by default.
+        costs: Receives the cost of every call; a new tracker by default (``gateway.costs``).
         **config_kwargs: Any :class:`GatewayConfig` field, with the precedence of :func:`load_config`.
     """
 
@@ -94,6 +132,9 @@ class Gateway:
         proxy: str | None = None,
         verify: bool | str = True,
         config_file: str | None = None,
+        health: HealthStore | None = None,
+        strategy: RoutingStrategy | None = None,
+        costs: CostTracker | None = None,
         **config_kwargs: object,
     ) -> None:
         self.config = (
@@ -101,70 +142,66 @@ class Gateway:
             if config is not None
             else load_config(config_file=config_file, **cast(dict[str, Any], config_kwargs))
         )
-        if not self.config.endpoint:
-            raise ConfigurationError(
-                "no Azure OpenAI endpoint is configured",
-                fix="set AZURE_OPENAI_ENDPOINT=https://<resource>.openai.azure.com, or pass endpoint=...",
-            )
-        self.endpoint: str = self.config.endpoint
-        self.api: Api = api
-        self.auth: AuthProvider = auth or resolve_auth(
-            endpoint=self.endpoint,
-            api_key=self.config.api_key,
-            azure_ad_token=self.config.azure_ad_token,
-            use_managed_identity=self.config.use_managed_identity,
-            managed_identity_client_id=self.config.managed_identity_client_id,
-            use_default_credential=self.config.use_default_credential,
-            token_provider=token_provider,
-            async_token_provider=async_token_provider,
-            scope=self.config.token_scope,
-            sources=self.config.sources,
+        self.routes = RouteTable(
+            self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider
         )
+        first = self.config.endpoints[0].endpoint if self.config.endpoints else ""
+        self.endpoint: str = self.config.gateway_url or self.config.endpoint or first
+        self.api: Api = api
+        self.auth: AuthProvider = self.routes.primary_auth
         self.deployments: DeploymentMap = self.config.deployment_map()
         self.repair = repair
         self.sink: EventSink = event_sink or LoggingSink()
+        self._summaries = self.config.debug or self.config.raw_debug or event_sink is not None
         self.retry_policy = retry_policy or RetryPolicy(max_retries=self.config.max_retries)
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self._client_key = http.ClientKey(self.endpoint, proxy, verify, self.timeouts)
+        self.health: HealthStore = health or InMemoryHealthStore()
+        self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
+        self.prices = self.config.price_table()
+        self.costs = costs or CostTracker()
+        self._client_keys: dict[str, http.ClientKey] = {}
+        self._proxy, self._verify = proxy, verify
         self._http_client = http_client
         self._async_http_client = async_http_client
-        self._scope = scope_for_endpoint(self.endpoint, self.config.token_scope)
 
     def __repr__(self) -> str:
-        return f"Gateway(endpoint={self.endpoint!r}, api={self.api!r}, auth={self.auth.describe()!r})"
+        return (
+            f"Gateway(endpoint={self.endpoint!r}, api={self.api!r}, auth={self.auth.describe()!r}, "
+            f"routing={self.strategy.name!r})"
+        )
 
     # -- preparation (pure apart from events) ------------------------------------------------------------
 
     def prepare(self, request: ChatRequest, *, stream: bool) -> _Call:
-        """Resolve, repair, fill defaults and encode a request; no I/O. Public for tests and the doctor."""
-        target = self.deployments.resolve(request.model)
-        request = self._repaired(request)
-        request = replace(request, settings=self._with_defaults(request, target))
-        codec = chat_completions if self.api == "chat" else responses
-        encoded = codec.encode_request(request, target, api_version=self.config.api_version, stream=stream)
-        for warning in encoded.warnings:
-            self.sink.emit(
-                DebugEvent("provider:parameter_adjusted", {"deployment": target.deployment, "warning": warning})
-            )
-        body = json.dumps(encoded.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        headers = {"content-type": "application/json", "accept": "application/json", "user-agent": _USER_AGENT}
-        if stream:
-            headers["accept"] = "text/event-stream"
-        version = encoded.query.get("api-version")
-        ctx = RequestContext(
-            deployment=target.deployment,
-            endpoint=self.endpoint,
-            api_version=version or self.config.api_version,
-            model=target.model,
-            credential=f"{self.auth.kind} ({self.auth.reason})",
-            scope=self._scope if self.auth.kind not in {"api_key", "azure_ad_token"} else None,
-            deployment_rule=target.rule,
-        )
-        call = _Call(
-            target, encoded, http.HttpRequest(self.endpoint + encoded.path, encoded.query, body, headers), ctx, 0.0
-        )
-        self._emit_request(call, request)
-        return call
+        """Resolve, repair, fill defaults and encode a request for its route's first deployment; no I/O.
+
+        Public for tests and the doctor.
+        """
+        plan = self._plan(request, stream=stream)
+        return plan.call_for(plan.targets[0].candidate)
+
+    def _plan(self, request: ChatRequest, *, stream: bool) -> _Plan:
+        plan = _Plan(self, request, stream=stream)
+        first = plan.call_for(plan.targets[0].candidate)
+        if self._summaries:
+            summary: dict[str, JsonValue] = {
+                "deployment": first.target.deployment,
+                "model": first.target.model,
+                "rule": first.target.rule,
+                "api": first.encoded.api,
+                "path": first.encoded.path,
+                "stream": stream,
+                "message_count": len(plan.request.messages),
+                "tool_count": len(plan.request.tools),
+            }
+            if len(plan.targets) > 1:
+                summary["route"] = [t.candidate.key for t in plan.targets]
+                summary["routing"] = self.strategy.name
+            self.sink.emit(DebugEvent("llm:request:debug", summary))
+        if self.config.raw_debug:
+            body = dict(first.encoded.body)
+            self.sink.emit(DebugEvent("llm:request:raw", {"path": first.encoded.path, "body": body}))
+        return plan
 
     def _repaired(self, request: ChatRequest) -> ChatRequest:
         if not self.repair:
@@ -185,22 +222,40 @@ class Gateway:
             settings = replace(settings, temperature=self.config.temperature)
         return settings
 
-    def _emit_request(self, call: _Call, request: ChatRequest) -> None:
-        summary: dict[str, JsonValue] = {
-            "deployment": call.target.deployment,
-            "model": call.target.model,
-            "rule": call.target.rule,
-            "api": call.encoded.api,
-            "path": call.encoded.path,
-            "stream": call.encoded.stream,
-            "message_count": len(request.messages),
-            "tool_count": len(request.tools),
-        }
-        self.sink.emit(DebugEvent("llm:request:debug", summary))
-        if self.config.raw_debug:
-            self.sink.emit(DebugEvent("llm:request:raw", {"path": call.encoded.path, "body": dict(call.encoded.body)}))
+    def _encode(self, plan: _Plan, route: RouteTarget) -> _Call:
+        resolved, candidate = plan.resolved, route.candidate
+        target = resolved
+        if (candidate.deployment, candidate.model) != (resolved.deployment, resolved.model):
+            target = replace(resolved, deployment=candidate.deployment, model=candidate.model)
+            target = replace(target, profile=profile_for(candidate.model))
+        request = replace(plan.request, settings=self._with_defaults(plan.request, target))
+        codec = chat_completions if self.api == "chat" else responses
+        # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
+        wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
+        encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
+        for warning in encoded.warnings:
+            data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
+            self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
+        body = json.dumps(encoded.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = {"content-type": "application/json", "accept": "application/json", "user-agent": _USER_AGENT}
+        if plan.stream:
+            headers["accept"] = "text/event-stream"
+        path, query = encoded.path, dict(encoded.query)
+        if route.via_gateway:
+            path, query = path.removeprefix(_V1_PREFIX), {}
+        ctx = RequestContext(
+            deployment=target.deployment,
+            endpoint=route.endpoint_url,
+            api_version=None if route.via_gateway else encoded.query.get("api-version") or route.api_version,
+            model=target.model,
+            credential=f"{route.auth.kind} ({route.auth.reason})",
+            scope=route.scope,
+            deployment_rule=target.rule,
+        )
+        request_out = http.HttpRequest(route.endpoint_url + path, query, body, headers)
+        return _Call(target, route, encoded, request_out, ctx)
 
-    # -- errors and results ------------------------------------------------------------------------------
+    # -- errors, results and costs -------------------------------------------------------------------------
 
     def _error(self, call: _Call, status: int, headers: dict[str, str] | object, body: bytes) -> GatewayError:
         hdrs: dict[str, str] = dict(headers) if isinstance(headers, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
@@ -212,7 +267,7 @@ class Gateway:
         filtered = prompt_filter_error(
             payload,
             deployment=call.target.deployment,
-            endpoint=self.endpoint,
+            endpoint=call.route.endpoint_url,
             status=status,
             code="content_filter",
             request_id=request_id(hdrs),
@@ -231,44 +286,74 @@ class Gateway:
                 f"Azure answered {response.status} with a body that is not JSON: {snippet!r}; "
                 "a proxy between you and Azure may have answered instead",
                 deployment=call.target.deployment,
-                endpoint=self.endpoint,
+                endpoint=call.route.endpoint_url,
                 status=response.status,
                 request_id=rid,
             ) from None
         if self.config.raw_debug:
-            self.sink.emit(
-                DebugEvent(
-                    "llm:response:raw",
-                    {"deployment": call.target.deployment, "status": response.status, "body": payload},
-                )
-            )
+            data: dict[str, JsonValue] = {
+                "deployment": call.target.deployment,
+                "status": response.status,
+                "body": payload,
+            }
+            self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
         result = codec.decode_response(payload).with_transport(deployment=call.target.deployment, request_id=rid)
         return self._finish(call, result, latency=response.elapsed)
 
+    def _price(self, call: _Call, result: ChatResult) -> CallCost:
+        candidate = call.route.candidate
+        model = candidate.model
+        configured = (model is not None and model != candidate.deployment) or (
+            candidate.deployment in self.deployments.deployment_models
+        )
+        if not configured:
+            # A deployment named like its model ("gpt-4o-mini") was never told its base model: the versioned
+            # name Azure reports is the better guess. A configured base model always wins.
+            model = result.model or model
+        return cost_of(
+            result.usage,
+            deployment=candidate.deployment,
+            model=model,
+            ptu=candidate.ptu,
+            prices=self.prices,
+            endpoint=call.route.named_endpoint,
+        )
+
     def _finish(self, call: _Call, result: ChatResult, *, latency: float) -> ChatResult:
+        cost = self._price(call, result)
+        self.costs.record(cost)
+        result = replace(result, cost=cost)
         filtered = completion_filter_error(
-            result, deployment=call.target.deployment, endpoint=self.endpoint, request_id=result.request_id
+            result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
-        usage = result.usage
-        self.sink.emit(
-            DebugEvent(
-                "llm:response:debug",
-                {
-                    "deployment": call.target.deployment,
-                    "model": result.model,
-                    "request_id": result.request_id,
-                    "finish_reason": result.finish_reason,
-                    "latency": round(latency, 4),
-                    "input_tokens": usage.input_tokens if usage else None,
-                    "output_tokens": usage.output_tokens if usage else None,
-                    "tool_calls": len(result.tool_calls) + len(result.invalid_tool_calls),
-                },
-            )
-        )
+        if self._summaries:
+            usage = result.usage
+            priced: dict[str, JsonValue] = {
+                "amount": cost.amount,
+                "currency": cost.currency,
+                "model": cost.model,
+                "priced_as": cost.priced_as,
+                "reason": cost.reason,
+            }
+            data: dict[str, JsonValue] = {
+                "deployment": call.target.deployment,
+                "endpoint": call.route.named_endpoint,
+                "model": result.model,
+                "request_id": result.request_id,
+                "finish_reason": result.finish_reason,
+                "latency": round(latency, 4),
+                "input_tokens": usage.input_tokens if usage else None,
+                "output_tokens": usage.output_tokens if usage else None,
+                "tool_calls": len(result.tool_calls) + len(result.invalid_tool_calls),
+                "cost": priced,
+            }
+            self.sink.emit(DebugEvent("llm:response:debug", data))
         if filtered is not None:
             raise filtered
         return result
+
+    # -- sending -------------------------------------------------------------------------------------------
 
     def _locate(self, call: _Call, error: GatewayError) -> None:
         # Transport and token errors are raised below the layer that knows the deployment; every error the
@@ -276,100 +361,173 @@ class Gateway:
         if error.deployment is None:
             error.deployment = call.target.deployment
         if error.endpoint is None:
-            error.endpoint = self.endpoint
+            error.endpoint = call.route.endpoint_url
 
-    def _hooks(self, deployment: str) -> AttemptHooks:
+    def _client_key(self, route: RouteTarget) -> http.ClientKey:
+        key = self._client_keys.get(route.endpoint_url)
+        if key is None:
+            key = http.ClientKey(route.endpoint_url, self._proxy, self._verify, self.timeouts)
+            self._client_keys[route.endpoint_url] = key
+        return key
+
+    def _sync_client(self, route: RouteTarget) -> http.SyncClient:
+        return self._http_client or http.SHARED_CLIENTS.sync_client(self._client_key(route))
+
+    def _async_client(self, route: RouteTarget) -> http.AsyncClient:
+        return self._async_http_client or http.SHARED_CLIENTS.async_client(self._client_key(route))
+
+    def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+        call = plan.call_for(candidate)
+        try:
+            req = replace(call.http_request, headers={**call.http_request.headers, **call.route.auth.headers()})
+            response = http.send(self._sync_client(call.route), req, self.timeouts)
+        except GatewayError as error:
+            self._locate(call, error)
+            raise
+        if response.status >= 300:
+            raise self._error(call, response.status, dict(response.headers), response.body)
+        return response
+
+    async def _asend(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+        call = plan.call_for(candidate)
+        try:
+            auth_headers = await call.route.auth.aheaders()
+            req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
+            response = await http.asend(self._async_client(call.route), req, self.timeouts)
+        except GatewayError as error:
+            self._locate(call, error)
+            raise
+        if response.status >= 300:
+            raise self._error(call, response.status, dict(response.headers), response.body)
+        return response
+
+    def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
+        call = plan.call_for(candidate)
+        try:
+            req = replace(call.http_request, headers={**call.http_request.headers, **call.route.auth.headers()})
+            opened = http.stream(self._sync_client(call.route), req, self.timeouts)
+        except GatewayError as error:
+            self._locate(call, error)
+            raise
+        if opened.status >= 300:
+            body = opened.read()
+            opened.close()
+            raise self._error(call, opened.status, dict(opened.headers), body)
+        return opened
+
+    async def _aopen(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
+        call = plan.call_for(candidate)
+        try:
+            auth_headers = await call.route.auth.aheaders()
+            req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
+            opened = await http.astream(self._async_client(call.route), req, self.timeouts)
+        except GatewayError as error:
+            self._locate(call, error)
+            raise
+        if opened.status >= 300:
+            body = await opened.aread()
+            await opened.aclose()
+            raise self._error(call, opened.status, dict(opened.headers), body)
+        return opened
+
+    # -- routing -------------------------------------------------------------------------------------------
+
+    def _hooks(self, route: RouteTarget) -> AttemptHooks:
         return AttemptHooks(
             policy=self.retry_policy,
             sink=self.sink,
-            deployment=deployment,
-            credential_kind=self.auth.kind,
-            refresh=self.auth.force_refresh,
-            arefresh=self.auth.aforce_refresh,
+            deployment=route.candidate.deployment,
+            credential_kind=route.auth.kind,
+            refresh=route.auth.force_refresh,
+            arefresh=route.auth.aforce_refresh,
         )
 
-    def _sync_client(self) -> http.SyncClient:
-        return self._http_client or http.SHARED_CLIENTS.sync_client(self._client_key)
+    def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
+        by_key = plan.by_key
+        return FailoverHooks(
+            policy=self.retry_policy,
+            sink=self.sink,
+            store=self.health,
+            strategy=self.strategy,
+            credential_kind=lambda c: by_key[c.key].auth.kind,
+            refresh=lambda c: by_key[c.key].auth.force_refresh(),
+            arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
+        )
 
-    def _async_client(self) -> http.AsyncClient:
-        return self._async_http_client or http.SHARED_CLIENTS.async_client(self._client_key)
+    def _run(
+        self, plan: _Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
+    ) -> tuple[_Call, T]:
+        if len(plan.targets) == 1:
+            only = plan.targets[0]
+            return plan.call_for(only.candidate), run_attempts(lambda: attempt(only.candidate), self._hooks(only))
+        winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        return plan.call_for(winner), result
 
-    # -- non-streaming -----------------------------------------------------------------------------------
+    async def _arun(
+        self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
+    ) -> tuple[_Call, T]:
+        if len(plan.targets) == 1:
+            only = plan.targets[0]
+            result = await arun_attempts(lambda: attempt(only.candidate), self._hooks(only))
+            return plan.call_for(only.candidate), result
+        winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        return plan.call_for(winner), result
+
+    def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:
+        if len(plan.targets) > 1:
+            kind = failure_kind_of(error)
+            self.health.record_failure(call.route.candidate.key, kind, None, message=f"stream broke: {error.message}")
+
+    def _folder(self, call: _Call, opened: http.StreamingResponse) -> StreamFolder:
+        return StreamFolder(
+            api=self.api,
+            deployment=call.target.deployment,
+            endpoint=call.route.endpoint_url,
+            opened=opened,
+            sink=self.sink,
+            raw_debug=self.config.raw_debug,
+            finish=lambda result, latency: self._finish(call, result, latency=latency),
+        )
+
+    # -- the four calls --------------------------------------------------------------------------------------
 
     def complete(self, request: ChatRequest) -> ChatResult:
-        """Send a request and return the whole result.
+        """Send a request and return the whole result (with its cost).
 
         Raises:
             GatewayError: A subclass saying what failed (see ``shared_core.errors``).
         """
-        call = self.prepare(request, stream=False)
-        client = self._sync_client()
-
-        def attempt() -> http.HttpResponse:
-            try:
-                req = replace(call.http_request, headers={**call.http_request.headers, **self.auth.headers()})
-                response = http.send(client, req, self.timeouts)
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            if response.status >= 300:
-                raise self._error(call, response.status, dict(response.headers), response.body)
-            return response
-
-        return self._decode(call, run_attempts(attempt, self._hooks(call.target.deployment)))
+        plan = self._plan(request, stream=False)
+        call, response = self._run(plan, lambda c: self._send(plan, c), _elapsed)
+        return self._decode(call, response)
 
     async def acomplete(self, request: ChatRequest) -> ChatResult:
         """Async :meth:`complete`."""
-        call = self.prepare(request, stream=False)
-        client = self._async_client()
-
-        async def attempt() -> http.HttpResponse:
-            try:
-                auth_headers = await self.auth.aheaders()
-                req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
-                response = await http.asend(client, req, self.timeouts)
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            if response.status >= 300:
-                raise self._error(call, response.status, dict(response.headers), response.body)
-            return response
-
-        return self._decode(call, await arun_attempts(attempt, self._hooks(call.target.deployment)))
-
-    # -- streaming ---------------------------------------------------------------------------------------
+        plan = self._plan(request, stream=False)
+        call, response = await self._arun(plan, lambda c: self._asend(plan, c), _elapsed)
+        return self._decode(call, response)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         """Send a request and yield its events as they arrive; nothing is retried after the first one.
+
+        The first event is a :class:`~shared_core.result.ResponseMetadata` naming the deployment that answered
+        and Azure's request id.
 
         Raises:
             StreamInterruptedError: The stream broke; ``partial`` holds everything received.
             ContentFilterError: The filter stopped the answer; ``partial`` holds what came before.
         """
-        call = self.prepare(request, stream=True)
-        client = self._sync_client()
-
-        def attempt() -> http.StreamingResponse:
-            try:
-                req = replace(call.http_request, headers={**call.http_request.headers, **self.auth.headers()})
-                opened = http.stream(client, req, self.timeouts)
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            if opened.status >= 300:
-                body = opened.read()
-                opened.close()
-                raise self._error(call, opened.status, dict(opened.headers), body)
-            return opened
-
-        opened = run_attempts(attempt, self._hooks(call.target.deployment))
-        folder = _StreamFolder(self, call, opened)
+        plan = self._plan(request, stream=True)
+        call, opened = self._run(plan, lambda c: self._open(plan, c), _to_headers)
+        folder = self._folder(call, opened)
+        yield folder.opening()
         try:
             for chunk in opened.iter_bytes():
                 yield from folder.feed(chunk)
                 if folder.done:
                     break
         except GatewayError as error:
+            self._stream_broke(plan, call, error)
             raise folder.interrupted(error) from error
         finally:
             opened.close()
@@ -378,25 +536,10 @@ class Gateway:
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
-        call = self.prepare(request, stream=True)
-        client = self._async_client()
-
-        async def attempt() -> http.StreamingResponse:
-            try:
-                auth_headers = await self.auth.aheaders()
-                req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
-                opened = await http.astream(client, req, self.timeouts)
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            if opened.status >= 300:
-                body = await opened.aread()
-                await opened.aclose()
-                raise self._error(call, opened.status, dict(opened.headers), body)
-            return opened
-
-        opened = await arun_attempts(attempt, self._hooks(call.target.deployment))
-        folder = _StreamFolder(self, call, opened)
+        plan = self._plan(request, stream=True)
+        call, opened = await self._arun(plan, lambda c: self._aopen(plan, c), _to_headers)
+        folder = self._folder(call, opened)
+        yield folder.opening()
         try:
             async for chunk in opened.aiter_bytes():
                 for event in folder.feed(chunk):
@@ -404,6 +547,7 @@ class Gateway:
                 if folder.done:
                     break
         except GatewayError as error:
+            self._stream_broke(plan, call, error)
             raise folder.interrupted(error) from error
         finally:
             await opened.aclose()
@@ -412,79 +556,10 @@ class Gateway:
         folder.finish()
 
 
-class _StreamFolder:
-    """SSE bytes → events, folded as they pass, so a break or a filter can report everything received."""
+def _elapsed(response: http.HttpResponse) -> float:
+    # The whole response time: http.send reads the body before returning, so time to first byte is not kept.
+    return response.elapsed
 
-    __slots__ = ("_call", "_decoder", "_gateway", "_parser", "_raw", "_request_id", "_started", "accumulator")
 
-    def __init__(self, gateway: Gateway, call: _Call, opened: http.StreamingResponse) -> None:
-        self._gateway = gateway
-        self._call = call
-        self._parser = SSEParser()
-        self._decoder = (
-            chat_completions.ChatStreamDecoder() if gateway.api == "chat" else responses.ResponsesStreamDecoder()
-        )
-        self._request_id = request_id(opened.headers)
-        self._started = time.perf_counter() - opened.elapsed_to_headers
-        self.accumulator = StreamAccumulator()
-        # The raw events are kept only when raw debug is on: the per-chunk path stays a parse and a fold.
-        self._raw: list[JsonValue] | None = [] if gateway.config.raw_debug else None
-
-    @property
-    def done(self) -> bool:
-        return self._decoder.done
-
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        return self._decode(self._parser.feed(chunk))
-
-    def _decode(self, records: list[SSERecord]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        for record in records:
-            if self._raw is not None:
-                self._raw.append({"event": record.event, "data": record.data})
-            for event in self._decoder.decode(record.event, record.data):
-                self.accumulator.add(event)
-                out.append(event)
-        return out
-
-    def partial(self) -> ChatResult:
-        return self.accumulator.result(deployment=self._call.target.deployment, request_id=self._request_id)
-
-    def interrupted(self, error: GatewayError) -> GatewayError:
-        if isinstance(error, ConnectionFailedError | RequestTimeoutError | InvalidResponseError):
-            received = len(self.accumulator.text)
-            return StreamInterruptedError(
-                f"the stream broke after {self.accumulator.events_seen} events ({received} characters of text): "
-                f"{error.message}; the partial answer is in .partial",
-                partial=self.partial(),
-                deployment=self._call.target.deployment,
-                endpoint=self._gateway.endpoint,
-                request_id=self._request_id,
-            )
-        return error
-
-    def close(self) -> list[StreamEvent]:
-        out = [] if self._decoder.done else self._decode(self._parser.close())
-        if not self._decoder.done:
-            raise (
-                StreamInterruptedError(
-                    "the stream ended without its terminal event ([DONE] or response.completed); "
-                    "the partial answer is in .partial",
-                    partial=self.partial(),
-                    deployment=self._call.target.deployment,
-                    endpoint=self._gateway.endpoint,
-                    request_id=self._request_id,
-                )
-            )
-        return out
-
-    def finish(self) -> None:
-        if self._raw is not None:
-            data: dict[str, JsonValue] = {
-                "deployment": self._call.target.deployment,
-                "status": 200,
-                "events": self._raw,
-            }
-            self._gateway.sink.emit(DebugEvent("llm:response:raw", data))
-        latency = time.perf_counter() - self._started
-        self._gateway._finish(self._call, self.partial(), latency=latency)  # pyright: ignore[reportPrivateUsage]
+def _to_headers(opened: http.StreamingResponse) -> float:
+    return opened.elapsed_to_headers

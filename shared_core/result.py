@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeAlias, assert_never
+from typing import TYPE_CHECKING, Literal, TypeAlias, assert_never
 
 from shared_core.messages import JsonValue, Message, MessagePart, ReasoningPart, TextPart
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler
+
+if TYPE_CHECKING:
+    from shared_core.costs import CallCost
 
 __all__ = [
     "ChatResult",
@@ -83,6 +86,7 @@ class ChatResult:
         prompt_filter_results: Azure's verdicts on the prompt.
         content_filter_results: Azure's verdict on the completion (merged over a stream).
         provider_details: Other fields Azure sent that have no place above (kept, not dropped).
+        cost: What the call cost, priced by the deployment's base model (set by the gateway).
     """
 
     message: Message
@@ -100,6 +104,7 @@ class ChatResult:
     prompt_filter_results: tuple[PromptFilterResult, ...] = ()
     content_filter_results: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
+    cost: CallCost | None = None
 
     @property
     def text(self) -> str:
@@ -113,13 +118,19 @@ class ChatResult:
 
 @dataclass(frozen=True, slots=True)
 class ResponseMetadata:
-    """Identity of the response, sent on (almost) every chunk; the last non-empty value wins."""
+    """Identity of the response, sent on (almost) every chunk; the last non-empty value wins.
+
+    The gateway sends one more as the first event of every stream, carrying what only the transport knows:
+    the deployment that answered (after any failover) and Azure's request id.
+    """
 
     response_id: str | None = None
     model: str | None = None
     created: int | None = None
     system_fingerprint: str | None = None
     provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
+    deployment: str | None = None
+    request_id: str | None = None
     kind: Literal["metadata"] = "metadata"
 
 
@@ -316,6 +327,8 @@ class StreamAccumulator:
             model=event.model or m.model,
             created=event.created or m.created,
             system_fingerprint=event.system_fingerprint or m.system_fingerprint,
+            deployment=event.deployment or m.deployment,
+            request_id=event.request_id or m.request_id,
         )
         self._details.update(event.provider_details)
 
@@ -325,7 +338,10 @@ class StreamAccumulator:
         return "".join(self._text)
 
     def result(self, *, deployment: str | None = None, request_id: str | None = None) -> ChatResult:
-        """The result so far (complete once the stream has ended)."""
+        """The result so far (complete once the stream has ended).
+
+        ``deployment`` and ``request_id`` default to the ones the stream's metadata carried.
+        """
         parts: list[MessagePart] = []
         parts.extend(self._reasoning_parts())
         text = self.text
@@ -344,8 +360,8 @@ class StreamAccumulator:
             usage=self._usage,
             response_id=self._meta.response_id,
             model=self._meta.model,
-            deployment=deployment,
-            request_id=request_id,
+            deployment=deployment or self._meta.deployment,
+            request_id=request_id or self._meta.request_id,
             system_fingerprint=self._meta.system_fingerprint,
             created=self._meta.created,
             refusal="".join(self._refusal) or None,

@@ -53,8 +53,35 @@ def test_architecture_wire_and_transport_never_import_each_other() -> None:
 
 def test_architecture_only_transport_http_imports_httpx() -> None:
     allowed = {"shared_core/transport/http.py"}
-    users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("httpx", "httpx_aiohttp", "aiohttp"))}
+    users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("httpx", "httpx_aiohttp"))}
     assert users <= allowed
+
+
+def test_architecture_only_transport_http_and_the_emulator_import_aiohttp() -> None:
+    users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("aiohttp",))}
+    outside = {u for u in users if u != "shared_core/transport/http.py" and not u.startswith("shared_core/emulator/")}
+    assert outside == set()
+    assert "shared_core/emulator/server.py" in users  # the rule is live: the emulator does serve with aiohttp
+
+
+def test_architecture_no_core_module_imports_the_emulator() -> None:
+    users = {
+        rel(p)
+        for p in source_files("shared_core")
+        if not rel(p).startswith("shared_core/emulator/") and imports_any(p, ("shared_core.emulator",))
+    }
+    assert users == set()
+
+
+def test_architecture_emulator_is_independent_of_the_client_code() -> None:
+    # The emulator stands in for Azure: it must not share the code it tests (wire, transport, gateway, config).
+    allowed = ("shared_core.emulator", "shared_core.messages", "shared_core.extras")
+    offenders: dict[str, list[str]] = {}
+    for path in (ROOT / "shared_core/emulator").rglob("*.py"):
+        used = [m for m in imports_any(path, ("shared_core",)) if m != "shared_core" and not m.startswith(allowed)]
+        if used:
+            offenders[rel(path)] = used
+    assert offenders == {}
 
 
 def test_architecture_only_auth_imports_azure_identity() -> None:
@@ -86,13 +113,13 @@ def test_architecture_framework_packages_never_import_each_other() -> None:
     assert lc | li == set()
 
 
-@pytest.mark.parametrize("package", PACKAGES)
+@pytest.mark.parametrize("package", [*PACKAGES, "shared_core.emulator"])
 def test_architecture_all_is_sorted_and_matches_public_names(package: str) -> None:
     module = importlib.import_module(package)
     exported = list(module.__all__)
     assert exported == sorted(exported, key=lambda n: (not n.isupper(), n)) or exported == sorted(exported)
     assert len(set(exported)) == len(exported)
-    tree = ast.parse((ROOT / package / "__init__.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / package.replace(".", "/") / "__init__.py").read_text(encoding="utf-8"))
     bound: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module != "__future__":
@@ -132,7 +159,8 @@ def test_architecture_no_grab_bag_module_names() -> None:
 def test_architecture_importing_core_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, shared_core; "
-        "heavy = [m for m in ('openai', 'azure.identity', 'langchain_core', 'llama_index.core') if m in sys.modules]; "
+        "heavy = [m for m in ('openai', 'azure.identity', 'langchain_core', 'llama_index.core', 'shared_core.emulator')"
+        " if m in sys.modules]; "
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)

@@ -2,8 +2,10 @@
 
 An attempt is a callable that either returns (a response, or an opened stream whose status was 2xx) or raises
 a :class:`GatewayError`. Nothing is retried once an attempt has returned: for a stream, that is before its
-first event reaches the caller, so no output is ever replayed. Multi-deployment failover (issue 7) extends this
-module with a candidate list; the loop below is the per-deployment part of it.
+first event reaches the caller, so no output is ever replayed. This loop serves a route of one deployment
+(at most ``max_retries + 1`` HTTP attempts, plus one after a token refresh); routes of several deployments run
+the failover loop of :mod:`shared_core.transport.failover`, which shares :data:`TOKEN_CREDENTIAL_KINDS` and the
+event names.
 
 Events: ``provider:attempt_failed`` for every failed attempt (with the decision taken), and one
 ``provider:outcome`` when the loop ends, saying how many HTTP attempts it made and how it ended (for a stream,

@@ -1,0 +1,143 @@
+"""One opened stream, from SSE bytes to events, folded as they pass.
+
+The fold is what lets a break or a filter report everything received so far, and what the gateway prices when
+the stream ends. The gateway owns the stream's I/O; this module only decodes, folds and builds the errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from shared_core.errors import (
+    ConnectionFailedError,
+    GatewayError,
+    InvalidResponseError,
+    RequestTimeoutError,
+    StreamInterruptedError,
+)
+from shared_core.events import DebugEvent, EventSink
+from shared_core.messages import JsonValue
+from shared_core.result import ChatResult, ResponseMetadata, StreamAccumulator, StreamEvent
+from shared_core.transport.error_map import request_id
+from shared_core.transport.http import StreamingResponse
+from shared_core.transport.sse import SSEParser, SSERecord
+from shared_core.wire import chat_completions, responses
+
+__all__ = ["StreamFolder"]
+
+
+class StreamFolder:
+    """SSE bytes → events, folded as they pass, so a break or a filter can report everything received.
+
+    Args:
+        api: Which decoder reads the stream.
+        deployment: The deployment that answered (after any failover).
+        endpoint: Its endpoint (or the gateway's URL), for errors.
+        opened: The opened 2xx stream (its headers carry the request id).
+        sink: Where the raw stream goes when ``raw_debug`` is on.
+        raw_debug: Keep every raw SSE record for one ``llm:response:raw`` event at the end.
+        finish: Called with the folded result and the latency when the stream ended cleanly (prices it, emits
+            the summary, raises a completion filter error).
+    """
+
+    __slots__ = (
+        "_decoder",
+        "_deployment",
+        "_endpoint",
+        "_finish",
+        "_parser",
+        "_raw",
+        "_request_id",
+        "_sink",
+        "_started",
+        "accumulator",
+    )
+
+    def __init__(
+        self,
+        *,
+        api: Literal["chat", "responses"],
+        deployment: str,
+        endpoint: str,
+        opened: StreamingResponse,
+        sink: EventSink,
+        raw_debug: bool,
+        finish: Callable[[ChatResult, float], object],
+    ) -> None:
+        self._deployment = deployment
+        self._endpoint = endpoint
+        self._sink = sink
+        self._finish = finish
+        self._parser = SSEParser()
+        self._decoder = chat_completions.ChatStreamDecoder() if api == "chat" else responses.ResponsesStreamDecoder()
+        self._request_id = request_id(opened.headers)
+        self._started = time.perf_counter() - opened.elapsed_to_headers
+        self.accumulator = StreamAccumulator()
+        # The raw events are kept only when raw debug is on: the per-chunk path stays a parse and a fold.
+        self._raw: list[JsonValue] | None = [] if raw_debug else None
+
+    @property
+    def done(self) -> bool:
+        """The terminal event arrived."""
+        return self._decoder.done
+
+    def opening(self) -> ResponseMetadata:
+        """The stream's first event: the deployment that answered and Azure's request id."""
+        event = ResponseMetadata(deployment=self._deployment, request_id=self._request_id)
+        self.accumulator.add(event)
+        return event
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
+        """Decode and fold one chunk of bytes."""
+        return self._decode(self._parser.feed(chunk))
+
+    def _decode(self, records: list[SSERecord]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for record in records:
+            if self._raw is not None:
+                self._raw.append({"event": record.event, "data": record.data})
+            for event in self._decoder.decode(record.event, record.data):
+                self.accumulator.add(event)
+                out.append(event)
+        return out
+
+    def partial(self) -> ChatResult:
+        """Everything received so far."""
+        return self.accumulator.result(deployment=self._deployment, request_id=self._request_id)
+
+    def interrupted(self, error: GatewayError) -> GatewayError:
+        """The error to raise for a transport failure mid-stream (with the partial answer)."""
+        if isinstance(error, ConnectionFailedError | RequestTimeoutError | InvalidResponseError):
+            received = len(self.accumulator.text)
+            return StreamInterruptedError(
+                f"the stream broke after {self.accumulator.events_seen} events ({received} characters of text): "
+                f"{error.message}; the partial answer is in .partial",
+                partial=self.partial(),
+                deployment=self._deployment,
+                endpoint=self._endpoint,
+                request_id=self._request_id,
+            )
+        return error
+
+    def close(self) -> list[StreamEvent]:
+        """The events held back by the parser; raises when the terminal event never came."""
+        out = [] if self._decoder.done else self._decode(self._parser.close())
+        if not self._decoder.done:
+            raise StreamInterruptedError(
+                "the stream ended without its terminal event ([DONE] or response.completed); "
+                "the partial answer is in .partial",
+                partial=self.partial(),
+                deployment=self._deployment,
+                endpoint=self._endpoint,
+                request_id=self._request_id,
+            )
+        return out
+
+    def finish(self) -> None:
+        """Emit the raw stream (raw debug) and hand the folded result to the gateway."""
+        if self._raw is not None:
+            data: dict[str, JsonValue] = {"deployment": self._deployment, "status": 200, "events": self._raw}
+            self._sink.emit(DebugEvent("llm:response:raw", data))
+        self._finish(self.partial(), time.perf_counter() - self._started)
