@@ -1,0 +1,277 @@
+"""Run the benchmark: ``python -m benchmarks.run [--quick] [--json out.json] [--clients a,b] [--profile]``.
+
+One run starts the fixed-response server in its own process, measures import times in fresh interpreters,
+then measures every installed client in a fresh worker process per repetition (clients interleaved, so a
+slow spell on the machine hits all of them alike), and prints the figures as ratios against plain httpx,
+with the gateway's targets marked pass or fail. Targets are reported, never asserted: timing belongs here,
+not in the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import select
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.clients import ADAPTERS, Target, unavailable_reason
+from benchmarks.report import environment, render_markdown, summarize
+from benchmarks.server import FixedResponses
+from benchmarks.worker import InflightPlan, WorkerPlan
+
+__all__ = ["IMPORTS", "RunPlan", "main", "run"]
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "bench-key"
+API_VERSION = "2024-10-21"
+
+IMPORTS: tuple[tuple[str, str], ...] = (
+    ("httpx", "httpx"),
+    ("shared_core", "shared_core"),
+    ("openai", "openai"),
+    ("langchain_openai", "langchain_openai"),
+    ("llama-index AzureOpenAI", "llama_index.llms.azure_openai"),
+    ("langchain_core chat model (floor)", "langchain_core.language_models.chat_models"),
+    ("langchain_azure_gateway", "langchain_azure_gateway"),
+    ("llama_index.core FunctionCallingLLM (floor)", "llama_index.core.llms.function_calling"),
+    ("llamaindex_azure_gateway", "llamaindex_azure_gateway"),
+)
+"""(label, module) pairs timed as ``python -c "import <module>"`` minus a bare interpreter start."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunPlan:
+    """A whole run: repetitions, server settings, import runs, and each worker's plan."""
+
+    reps: int = 3
+    chunks: int = 100
+    hold_ms: float = 250.0
+    chunk_gap_ms: float = 0.0
+    import_runs: int = 3
+    imports: tuple[str, ...] = tuple(module for _, module in IMPORTS)
+    worker: WorkerPlan = dataclasses.field(default_factory=WorkerPlan)
+
+
+FULL = RunPlan()
+QUICK = RunPlan(
+    reps=1,
+    hold_ms=100.0,
+    import_runs=1,
+    imports=("httpx", "shared_core"),
+    worker=WorkerPlan(
+        construct_max=20,
+        construct_seconds=0.05,
+        warmup_calls=5,
+        calls=30,
+        warmup_streams=1,
+        streams=3,
+        batches=1,
+        inflight=InflightPlan(
+            concurrency=50, settle_min=0.3, settle_max=1.0, window_min=0.2, window_max=0.6, min_completions=50
+        ),
+    ),
+)
+
+
+@contextlib.contextmanager
+def bench_server(plan: RunPlan) -> Iterator[str]:
+    """Start ``benchmarks.server`` in its own process and yield its endpoint; it stops when we close its stdin."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.server",
+        "--port",
+        "0",
+        "--print-endpoint",
+        "--stop-on-stdin-eof",
+        "--api-key",
+        API_KEY,
+        "--chunks",
+        str(plan.chunks),
+        "--hold-ms",
+        str(plan.hold_ms),
+        "--chunk-gap-ms",
+        str(plan.chunk_gap_ms),
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 20.0)
+        line = server.stdout.readline().decode().strip() if ready else ""
+        if not line.startswith("http://"):
+            raise RuntimeError(f"the benchmark server did not start (exit code {server.poll()})")
+        yield line
+    finally:
+        if server.stdin is not None:
+            server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def gateway_bodies(endpoint: str) -> tuple[bytes, bytes]:
+    """The bytes the gateway sends for one user message, non-streaming and streaming."""
+    from shared_core import ChatRequest, Gateway, Message
+
+    gateway = Gateway(endpoint=endpoint, api_key=API_KEY, default_deployment="bench", env={})
+    request = ChatRequest((Message.user("hi"),))
+    return (
+        gateway.prepare(request, stream=False).http_request.body,
+        gateway.prepare(request, stream=True).http_request.body,
+    )
+
+
+def _interpreter_seconds(code: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def import_times(modules: Sequence[str], runs: int) -> dict[str, dict[str, float] | str]:
+    """Milliseconds to import each module in a fresh interpreter, bare start-up subtracted.
+
+    Returns the median and the minimum of ``runs`` per module: importing is fixed work, so load from elsewhere
+    on the machine can only add to it, and the minimum is the least disturbed observation.
+    """
+    import importlib.util
+
+    bare_runs = [_interpreter_seconds("pass") for _ in range(max(3, runs))]
+    bare_median, bare_min = statistics.median(bare_runs), min(bare_runs)
+    out: dict[str, dict[str, float] | str] = {}
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            out[module] = "not installed"
+            continue
+        try:
+            seconds = [_interpreter_seconds(f"import {module}") for _ in range(runs)]
+        except subprocess.CalledProcessError as exc:
+            out[module] = "error: " + exc.stderr.decode(errors="replace").strip().splitlines()[-1][:200]
+            continue
+        out[module] = {
+            "median": (statistics.median(seconds) - bare_median) * 1e3,
+            "min": (min(seconds) - bare_min) * 1e3,
+        }
+    return out
+
+
+def run_worker(client: str, target: Target, plan: WorkerPlan, *, profile: bool = False) -> dict[str, Any]:
+    """Measure one client in a fresh process; a crash becomes an ``errors`` entry."""
+    spec = {
+        "client": client,
+        "target": {
+            **{
+                f.name: getattr(target, f.name)
+                for f in dataclasses.fields(target)
+                if f.name not in ("body", "stream_body")
+            },
+            "body": target.body.decode("utf-8"),
+            "stream_body": target.stream_body.decode("utf-8"),
+        },
+        "plan": dataclasses.asdict(plan),
+        "profile": profile,
+    }
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker"],
+        check=False,
+        cwd=ROOT,
+        input=json.dumps(spec).encode(),
+        capture_output=True,
+        timeout=300,
+        env=env,
+    )
+    lines = done.stdout.decode().strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        return {"client": client, "errors": {"worker": " | ".join(tail)[:400] or f"exit code {done.returncode}"}}
+    return json.loads(lines[-1])
+
+
+def run(plan: RunPlan, clients: Sequence[str], *, profile: bool = False, log: Any = sys.stderr) -> dict[str, Any]:
+    """Run everything in ``plan`` for ``clients``; returns the report (see ``benchmarks/README.md``)."""
+    started = time.perf_counter()
+    skipped = {name: reason for name in clients if (reason := unavailable_reason(name)) is not None}
+    measured = [name for name in clients if name not in skipped]
+    report: dict[str, Any] = {"environment": environment(), "plan": dataclasses.asdict(plan), "skipped": skipped}
+    chunks_per_stream = FixedResponses(plan.chunks).data_events
+    worker_plan = dataclasses.replace(plan.worker, chunks_per_stream=chunks_per_stream)
+    with bench_server(plan) as endpoint:
+        body, stream_body = gateway_bodies(endpoint)
+        target = Target(endpoint, API_KEY, API_VERSION, "bench", "held", body, stream_body)
+        if plan.imports:
+            print(f"server {endpoint}; timing imports ({plan.import_runs} run(s) each)", file=log, flush=True)
+        report["imports_ms"] = import_times(plan.imports, plan.import_runs) if plan.imports else {}
+        reps: dict[str, list[dict[str, Any]]] = {name: [] for name in measured}
+        for rep in range(plan.reps):
+            for name in measured:
+                began = time.perf_counter()
+                reps[name].append(run_worker(name, target, worker_plan))
+                took = time.perf_counter() - began
+                print(f"rep {rep + 1}/{plan.reps}: {name} ({took:.1f} s)", file=log, flush=True)
+        report["raw"] = reps
+        if profile and "gateway" in measured:
+            print("profiling the gateway (cProfile)", file=log, flush=True)
+            report["profile"] = run_worker("gateway", target, worker_plan, profile=True).get("profile", {})
+    report["summary"] = summarize(reps, plan.worker.inflight.concurrency, plan.hold_ms)
+    report["environment"]["load_average_end"] = os.getloadavg()
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description="Client overhead of the gateway against plain httpx and the anchors.")
+    parser.add_argument(
+        "--quick", action="store_true", help="one short repetition (15-20 s with every anchor on an idle machine)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the whole report (raw figures included) here")
+    parser.add_argument("--clients", help=f"comma-separated subset of: {','.join(ADAPTERS)}")
+    parser.add_argument("--reps", type=int, help="repetitions (3 by default, 1 with --quick)")
+    parser.add_argument("--scenarios", help="comma-separated subset of: construct,call,stream,inflight")
+    parser.add_argument(
+        "--chunk-gap-ms", type=float, help="pause between stream chunks, so each arrives in its own read (default 0)"
+    )
+    parser.add_argument("--no-imports", action="store_true", help="skip the import-time measurements")
+    parser.add_argument("--profile", action="store_true", help="also cProfile the gateway's call and stream loops")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if args.reps:
+        plan = dataclasses.replace(plan, reps=args.reps)
+    if args.chunk_gap_ms:
+        plan = dataclasses.replace(plan, chunk_gap_ms=args.chunk_gap_ms)
+    if args.no_imports:
+        plan = dataclasses.replace(plan, imports=())
+    if args.scenarios:
+        chosen = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
+        plan = dataclasses.replace(plan, worker=dataclasses.replace(plan.worker, scenarios=chosen))
+    clients = list(ADAPTERS) if not args.clients else [c.strip() for c in args.clients.split(",") if c.strip()]
+    unknown = [c for c in clients if c not in ADAPTERS]
+    if unknown:
+        parser.error(f"unknown client(s): {', '.join(unknown)}; choose from {', '.join(ADAPTERS)}")
+    report = run(plan, clients, profile=args.profile)
+    print(render_markdown(report))
+    if args.profile and report.get("profile"):
+        for name, text in report["profile"].items():
+            print(f"\n### cProfile: gateway {name} loop\n\n```\n{text}\n```")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
