@@ -1,9 +1,14 @@
-"""Per-call capture of the gateway's debug events: deployment, request id and conversation repairs.
+"""Per-call capture of conversation repairs, for LangChain callbacks and ``response_metadata``.
 
-A model's gateway is shared by all its calls, so its event sink cannot belong to one call. The sink here
-forwards every event to the user's sink (logging by default) and also records the few facts a LangChain
-message needs into the :class:`CallScope` of the call running in the current context (a ``ContextVar``:
-threads and asyncio tasks each see their own call).
+The gateway sends its repair event to its sink when it had to fix a history Azure would reject. A model's
+gateway, and so its sink, serves all the model's calls, so :class:`RepairSink` records the event into the
+:class:`CallScope` of the call running in the current context (a ``ContextVar``: threads and asyncio tasks
+each see their own call). Deployment and request id do not come this way: they are on the result (invoke)
+and on the stream's first event.
+
+Every event also goes on to the user's sink, or to logging as the gateway does when given none. The gateway
+builds its per-call summaries (``llm:request:debug`` / ``llm:response:debug``) once any sink is passed, so
+this sink drops them unless the user gave a sink or turned debug on, which is when the gateway sends them.
 """
 
 from __future__ import annotations
@@ -14,26 +19,23 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
-from shared_core import REPAIR_EVENT, DebugEvent, EventSink
+from shared_core import REPAIR_EVENT, DebugEvent, EventSink, LoggingSink
 
-__all__ = ["CallScope", "ScopedSink", "enter_scope", "exit_scope"]
+__all__ = ["CallScope", "RepairSink", "enter_scope", "exit_scope"]
 
 _log = logging.getLogger("langchain_azure_gateway")
 _CURRENT: ContextVar[CallScope | None] = ContextVar("azure_gateway_call_scope", default=None)
+_SUMMARIES = frozenset({"llm:request:debug", "llm:response:debug"})
 
 
 @dataclass(slots=True)
 class CallScope:
-    """What the gateway reported about one call.
+    """What the gateway reported about one call that only its events say.
 
     Attributes:
-        deployment: The deployment the request went to.
-        request_id: Azure's ``apim-request-id`` (known once the answer is complete).
         repairs: The repair event's payload when the history was repaired before sending.
     """
 
-    deployment: str | None = None
-    request_id: str | None = None
     repairs: dict[str, Any] | None = None
 
     def metadata(self) -> dict[str, Any]:
@@ -41,32 +43,31 @@ class CallScope:
         return {"conversation_repairs": self.repairs} if self.repairs else {}
 
 
-class ScopedSink:
-    """An :class:`EventSink` that forwards to ``inner`` and records into the current :class:`CallScope`."""
+class RepairSink:
+    """An :class:`EventSink` that records repairs into the current :class:`CallScope` and forwards events.
 
-    __slots__ = ("inner",)
+    Args:
+        user_sink: The sink the user gave, if any; events then go there, else to logging.
+        summaries: Forward the per-call summary events (the user gave a sink, or debug is on).
+    """
 
-    def __init__(self, inner: EventSink) -> None:
-        self.inner = inner
+    __slots__ = ("_inner", "summaries")
+
+    def __init__(self, user_sink: EventSink | None, *, summaries: bool) -> None:
+        self._inner: EventSink = user_sink if user_sink is not None else LoggingSink()
+        self.summaries = summaries
 
     def emit(self, event: DebugEvent) -> None:
-        """Forward the event, then note what the current call needs from it."""
-        self.inner.emit(event)
-        scope = _CURRENT.get()
+        """Note a repair for the current call, then forward what the gateway would have sent."""
         if event.name == REPAIR_EVENT:
             # Azure would have rejected this history with a 400; say so where users look.
             _log.warning("repaired the conversation before sending it to Azure OpenAI: %s", event.data)
-        if scope is None:
+            scope = _CURRENT.get()
+            if scope is not None:
+                scope.repairs = dict(event.data)
+        elif event.name in _SUMMARIES and not self.summaries:
             return
-        payload = event.data
-        if event.name == "llm:request:debug":
-            deployment = payload.get("deployment")
-            scope.deployment = deployment if isinstance(deployment, str) else None
-        elif event.name == "llm:response:debug":
-            request_id = payload.get("request_id")
-            scope.request_id = request_id if isinstance(request_id, str) else None
-        elif event.name == REPAIR_EVENT:
-            scope.repairs = dict(payload)
+        self._inner.emit(event)
 
 
 def enter_scope() -> tuple[CallScope, Token[CallScope | None]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -19,21 +20,29 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from langchain_azure_gateway.call_events import CallScope, ScopedSink, enter_scope, exit_scope
+from langchain_azure_gateway.call_events import CallScope, RepairSink, enter_scope, exit_scope
 from langchain_azure_gateway.chunks import StreamChunker
 from langchain_azure_gateway.convert import from_core_result, to_core_messages, to_core_request
 from langchain_azure_gateway.errors import from_core_error
+from langchain_azure_gateway.routing_fields import (
+    EndpointItem,
+    PriceItem,
+    endpoints_to_json,
+    hide_endpoint_secrets,
+    prices_to_json,
+)
 from langchain_azure_gateway.serialization import register_for_load
+from langchain_azure_gateway.stream_cost import stream_cost
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
 from shared_core import (
     REPAIR_EVENT,
     ChatRequest,
+    CostTracker,
     Gateway,
     GatewayError,
     GenerationSettings,
-    LoggingSink,
     ReasoningEffort,
 )
 from shared_core import ChatResult as CoreResult
@@ -60,6 +69,12 @@ _CONFIG_FIELDS: Mapping[str, str] = {
     "max_retries": "max_retries",
     "debug": "debug",
     "raw_debug": "raw_debug",
+    "endpoints": "endpoints",
+    "routing": "routing",
+    "prices": "prices",
+    "gateway_url": "gateway_url",
+    "gateway_key": "gateway_key",
+    "forward_azure_credentials": "forward_azure_credentials",
 }
 
 
@@ -98,6 +113,11 @@ class AzureGatewayChatModel(BaseChatModel):
     Settings not given here come from a config file (``config_file`` or ``$AZURE_GATEWAY_CONFIG``), then from
     the environment (``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_API_VERSION`` ...).
     ``OPENAI_API_KEY`` is never read.
+
+    With ``endpoints`` (regions, each with deployments) one model spans several deployments, ordered by
+    ``routing`` and failing over on throttling or outages; ``gateway_url`` sends everything through an
+    OpenAI-compatible gateway instead. Every answer's ``response_metadata["cost"]`` says what the call cost
+    (invoke and stream alike), and ``cost_tracker`` totals it per deployment and per model.
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
@@ -137,6 +157,21 @@ class AzureGatewayChatModel(BaseChatModel):
     """Model name -> deployment name, for per-call ``model=``."""
     deployment_models: dict[str, str] | None = None
     """Deployment name -> base model, for deployments whose name says nothing."""
+    endpoints: list[EndpointItem] | None = None
+    """Named endpoints (regions), each with its deployments, as ``EndpointConfig`` s or config-file tables: one
+    model spans every deployment of its base model and fails over between them. Secrets in tables are kept as
+    ``SecretStr`` and left out by ``dumpd`` (``langchain_azure_gateway.routing_fields``)."""
+    routing: str | None = None
+    """How a route's deployments are ordered: ``priority`` (default), ``least_latency``, ``weighted_round_robin``."""
+    prices: dict[str, PriceItem] | None = None
+    """Price overrides by base model: ``{"gpt-4o": {"input": 2.5, "output": 10, "cached_input": 1.25}}``
+    (USD per 1M tokens) or ``ModelPrice`` s, over the shipped table."""
+    gateway_url: str | None = None
+    """Base URL of an OpenAI-compatible gateway in front of Azure; every request then goes there."""
+    gateway_key: SecretStr | None = None
+    """The gateway's key (``X-API-Key``); never serialized (``lc_secrets``)."""
+    forward_azure_credentials: bool | None = None
+    """Also send the Azure endpoint and key to the gateway (off by default)."""
     max_tokens: int | None = Field(default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens"))
     temperature: float | None = None
     top_p: float | None = None
@@ -162,10 +197,16 @@ class AzureGatewayChatModel(BaseChatModel):
     """An ``httpx.AsyncClient`` for async calls instead of the shared pool."""
     proxy: str | None = Field(default=None, validation_alias=AliasChoices("proxy", "openai_proxy"))
     event_sink: Any = Field(default=None, exclude=True)
-    """An ``EventSink`` for the gateway's debug events (logging at DEBUG by default)."""
+    """An ``EventSink`` for the gateway's debug events, per-call summaries included (logging at DEBUG by
+    default, without the summaries unless ``debug`` is on)."""
 
     _gateway: Gateway | None = PrivateAttr(default=None)
     _settings: GenerationSettings | None = PrivateAttr(default=None)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _hide_endpoint_secrets(cls, endpoints: list[EndpointItem] | None) -> list[EndpointItem] | None:
+        return hide_endpoint_secrets(endpoints)
 
     # -- LangChain identity and serialization -----------------------------------------------------------
 
@@ -186,7 +227,21 @@ class AzureGatewayChatModel(BaseChatModel):
     @property
     def lc_secrets(self) -> dict[str, str]:
         """Secret fields and the environment variables ``load`` reads them from."""
-        return {"api_key": "AZURE_OPENAI_API_KEY", "azure_ad_token": "AZURE_OPENAI_AD_TOKEN"}
+        return {
+            "api_key": "AZURE_OPENAI_API_KEY",
+            "azure_ad_token": "AZURE_OPENAI_AD_TOKEN",
+            "gateway_key": "AZURE_GATEWAY_KEY",
+        }
+
+    @property
+    def lc_attributes(self) -> dict[str, Any]:
+        """Endpoints (without their secrets) and prices as JSON that the model accepts back."""
+        out: dict[str, Any] = {}
+        if self.endpoints:
+            out["endpoints"] = endpoints_to_json(self.endpoints)
+        if self.prices:
+            out["prices"] = prices_to_json(self.prices)
+        return out
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
@@ -225,6 +280,11 @@ class AzureGatewayChatModel(BaseChatModel):
             gateway = self._gateway = self._build_gateway()
         return gateway
 
+    @property
+    def cost_tracker(self) -> CostTracker:
+        """What this model's calls cost, per deployment and per model (the gateway's tracker; read-only)."""
+        return self.gateway.costs
+
     def _build_gateway(self) -> Gateway:
         # Only explicitly given fields become kwargs, so a config file still wins over the environment.
         given = self.model_fields_set
@@ -233,18 +293,24 @@ class AzureGatewayChatModel(BaseChatModel):
             value = getattr(self, name)
             if name in given and value is not None:
                 config[config_name] = value
-        return Gateway(
+        # Repairs reach LangChain callbacks only through the gateway's sink; without repair, the user's sink
+        # (or none) is passed as it is.
+        repair_sink = RepairSink(self.event_sink, summaries=self.event_sink is not None) if self.repair else None
+        gateway = Gateway(
             api="responses" if self.use_responses_api else "chat",
             token_provider=self.azure_ad_token_provider,
             async_token_provider=self.azure_ad_async_token_provider,
             http_client=self.http_client,
             async_http_client=self.http_async_client,
-            event_sink=ScopedSink(self.event_sink or LoggingSink()),
+            event_sink=repair_sink or self.event_sink,
             repair=self.repair,
             proxy=self.proxy,
             config_file=self.config_file,
             **config,
         )
+        if repair_sink is not None:
+            repair_sink.summaries = repair_sink.summaries or gateway.config.debug or gateway.config.raw_debug
+        return gateway
 
     def _base_settings(self) -> GenerationSettings:
         settings = self._settings
@@ -340,7 +406,7 @@ class AzureGatewayChatModel(BaseChatModel):
             raise from_core_error(error) from error
         finally:
             exit_scope(token)
-        yield _final_chunk(chunker, scope)
+        yield self._final_chunk(chunker, request, scope)
 
     async def _astream(
         self,
@@ -363,7 +429,12 @@ class AzureGatewayChatModel(BaseChatModel):
             raise from_core_error(error) from error
         finally:
             exit_scope(token)
-        yield _final_chunk(chunker, scope)
+        yield self._final_chunk(chunker, request, scope)
+
+    def _final_chunk(self, chunker: StreamChunker, request: ChatRequest, scope: CallScope) -> ChatGenerationChunk:
+        result = chunker.result()
+        result = replace(result, cost=stream_cost(self.gateway, request.model, result))
+        return chunker.final(result, scope.metadata())
 
     # -- tools and structured output ------------------------------------------------------------------------
 
@@ -418,10 +489,6 @@ def _chat_result(result: CoreResult, scope: CallScope) -> ChatResult:
     message = from_core_result(result, scope.metadata())
     generation = ChatGeneration(message=message, generation_info={"finish_reason": result.finish_reason})
     return ChatResult(generations=[generation], llm_output={"model_name": result.model})
-
-
-def _final_chunk(chunker: StreamChunker, scope: CallScope) -> ChatGenerationChunk:
-    return chunker.final(deployment=scope.deployment, request_id=scope.request_id, extra_metadata=scope.metadata())
 
 
 register_for_load(AzureGatewayChatModel)

@@ -16,6 +16,7 @@ from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_azure_gateway.convert import from_core_usage, response_metadata
 from shared_core import (
+    ChatResult,
     ContentFilterDelta,
     FinishEvent,
     PromptFilterEvent,
@@ -36,7 +37,7 @@ __all__ = ["StreamChunker"]
 class StreamChunker:
     """Turns one stream's events into chunks and folds them for the closing chunk.
 
-    The closing chunk is built by :meth:`final`, given what only the transport knows (deployment, request id).
+    The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
     __slots__ = ("_accumulator", "_response_id", "_sent_arguments")
@@ -88,21 +89,17 @@ class StreamChunker:
         chunk = tool_call_chunk(name=event.name, args=arguments, id=event.id, index=event.index)
         return self._chunk(AIMessageChunk(content="", tool_call_chunks=[chunk]))
 
-    def final(
-        self,
-        *,
-        deployment: str | None = None,
-        request_id: str | None = None,
-        extra_metadata: Mapping[str, Any] | None = None,
-    ) -> ChatGenerationChunk:
+    def result(self) -> ChatResult:
+        """The stream folded so far; deployment and request id come from the stream's first event."""
+        return self._accumulator.result()
+
+    def final(self, result: ChatResult, extra_metadata: Mapping[str, Any] | None = None) -> ChatGenerationChunk:
         """The closing chunk: usage, response metadata and ``chunk_position="last"``.
 
         Args:
-            deployment: The deployment the request went to (stream events do not say).
-            request_id: Azure's ``apim-request-id``.
+            result: The folded stream (:meth:`result`), with its cost when known.
             extra_metadata: Added to ``response_metadata`` (conversation repairs).
         """
-        result = self._accumulator.result(deployment=deployment, request_id=request_id)
         meta = response_metadata(result)
         if extra_metadata:
             meta.update(extra_metadata)

@@ -31,6 +31,7 @@ from langchain_core.utils.function_calling import convert_to_openai_function
 from pydantic import BaseModel
 
 from shared_core import (
+    CallCost,
     ChatRequest,
     ChatResult,
     ConfigurationError,
@@ -53,6 +54,7 @@ from shared_core import (
 )
 
 __all__ = [
+    "from_core_cost",
     "from_core_result",
     "from_core_usage",
     "response_metadata",
@@ -340,8 +342,25 @@ def from_core_usage(usage: Usage) -> UsageMetadata:
     )
 
 
+def from_core_cost(cost: CallCost) -> dict[str, Any]:
+    """A call's cost as ``response_metadata["cost"]``: ``amount`` is ``None`` when unknown, ``reason`` says why.
+
+    ``deployment`` and ``endpoint`` (the region's name, ``None`` for the single top-level endpoint) say where
+    the call was billed; ``model`` is the base model it was priced as.
+    """
+    return {
+        "amount": cost.amount,
+        "currency": cost.currency,
+        "reason": cost.reason,
+        "deployment": cost.deployment,
+        "endpoint": cost.endpoint,
+        "model": cost.model,
+    }
+
+
 def response_metadata(result: ChatResult) -> dict[str, Any]:
-    """The ``response_metadata`` of a result: what Azure says about the answer (invoke and stream alike)."""
+    """The ``response_metadata`` of a result: what Azure says about the answer (invoke and stream alike),
+    and what it cost (``cost``, see :func:`from_core_cost`; ``None`` when the result was not priced)."""
     meta: dict[str, Any] = {
         "model_name": result.model,
         "deployment": result.deployment,
@@ -355,6 +374,7 @@ def response_metadata(result: ChatResult) -> dict[str, Any]:
             for p in result.prompt_filter_results
         ],
         "content_filter_results": dict(result.content_filter_results),
+        "cost": from_core_cost(result.cost) if result.cost is not None else None,
     }
     if result.provider_details:
         meta["provider_details"] = dict(result.provider_details)

@@ -14,11 +14,16 @@ Into the core (``to_core_*``): every block kind Azure can carry is converted; on
         "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {…}}],
         "content_filter_results": {…},  "refusal": str | None,
         "invalid_tool_calls": [{"id", "name", "raw_arguments", "error"}],  "provider_details": {…},
+        "cost": {"amount": float | None, "currency": "USD", "reason": str | None, "deployment": "…",
+                 "endpoint": str | None, "model": str | None} | None,
     }
 
 ``usage`` is what Azure reported (never an estimate), in the OpenAI shape that LlamaIndex's
 ``TokenCountingHandler`` reads from ``raw["usage"]``; ``ChatResponse.additional_kwargs`` repeats the three
-counts (as llama-index's OpenAI class does) plus ``finish_reason`` and ``request_id``.
+counts (as llama-index's OpenAI class does) plus ``finish_reason``, ``request_id`` and ``cost``. ``cost`` is
+what the call cost, priced by the deployment's base model: ``amount`` is ``None`` when unknown (``reason``
+says why; a PTU deployment costs ``0.0`` with a reason too), ``endpoint`` names the region when the route
+has several.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
 from shared_core import (
+    CallCost,
     ChatResult,
     ImagePart,
     JsonValue,
@@ -66,6 +72,7 @@ from shared_core import (
 __all__ = [
     "InvalidToolCallError",
     "UnsupportedContentError",
+    "from_core_cost",
     "from_core_message",
     "from_core_result",
     "response_additional_kwargs",
@@ -389,12 +396,29 @@ def response_raw(result: ChatResult) -> dict[str, Any]:
             for c in result.invalid_tool_calls
         ],
         "provider_details": dict(result.provider_details),
+        "cost": from_core_cost(result.cost) if result.cost is not None else None,
+    }
+
+
+def from_core_cost(cost: CallCost) -> dict[str, Any]:
+    """A call's cost as ``raw["cost"]`` / ``additional_kwargs["cost"]`` (shape in the module docstring)."""
+    return {
+        "amount": cost.amount,
+        "currency": cost.currency,
+        "reason": cost.reason,
+        "deployment": cost.deployment,
+        "endpoint": cost.endpoint,
+        "model": cost.model,
     }
 
 
 def response_additional_kwargs(result: ChatResult) -> dict[str, Any]:
-    """``ChatResponse.additional_kwargs``: the token counts, finish reason and request id."""
-    out: dict[str, Any] = {"finish_reason": result.finish_reason, "request_id": result.request_id}
+    """``ChatResponse.additional_kwargs``: the token counts, finish reason, request id and cost."""
+    out: dict[str, Any] = {
+        "finish_reason": result.finish_reason,
+        "request_id": result.request_id,
+        "cost": from_core_cost(result.cost) if result.cost is not None else None,
+    }
     if result.usage is not None:
         out["prompt_tokens"] = result.usage.input_tokens
         out["completion_tokens"] = result.usage.output_tokens

@@ -6,6 +6,7 @@ Conversion lives in ``convert.py`` / ``options.py`` / ``stream.py``, the pipelin
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.llms.generic_utils import (
@@ -32,7 +33,16 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher  # what llama_index.core.instrumentation re-exports
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+)
 
 from llamaindex_azure_gateway.convert import (
     from_core_result,
@@ -42,12 +52,21 @@ from llamaindex_azure_gateway.convert import (
     tool_selections_from_response,
 )
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
+from llamaindex_azure_gateway.routing_fields import (
+    EndpointItem,
+    PriceItem,
+    endpoints_to_json,
+    hide_endpoint_secrets,
+    prices_to_json,
+)
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
+from llamaindex_azure_gateway.stream_cost import stream_cost
 from llamaindex_azure_gateway.structured import json_schema_allowed, parse_structured_response
 from shared_core import (
     ChatRequest,
     ChatResult,
     ConfigurationError,
+    CostTracker,
     Gateway,
     GenerationSettings,
     ModelProfile,
@@ -75,9 +94,14 @@ class AzureGatewayLLM(FunctionCallingLLM):
     and never serialises a secret.
 
     ``ChatResponse.raw`` is a dict in the shape documented in ``llamaindex_azure_gateway.convert`` (``usage`` as
-    Azure reported it, ``finish_reason``, filter verdicts, ``request_id`` ...); ``additional_kwargs`` holds the
-    token counts, the finish reason and the request id. While streaming, each chunk carries one text, tool-call
-    or reasoning delta (``additional_kwargs['thinking_delta']``) and the last one the final ``raw``.
+    Azure reported it, ``finish_reason``, filter verdicts, ``request_id``, ``cost`` ...); ``additional_kwargs``
+    holds the token counts, the finish reason, the request id and the cost. While streaming, each chunk carries
+    one text, tool-call or reasoning delta (``additional_kwargs['thinking_delta']``) and the last one the final
+    ``raw``.
+
+    With ``endpoints`` (regions, each with deployments) one LLM spans several deployments, ordered by
+    ``routing`` and failing over on throttling or outages; ``gateway_url`` sends everything through an
+    OpenAI-compatible gateway instead. ``cost_tracker`` totals what the calls cost, per deployment and model.
 
     Configuration (endpoint, auth, api-version, deployment) is read once, at construction; settings not given
     fall back to the config file and the ``AZURE_OPENAI_*`` environment variables.
@@ -112,6 +136,23 @@ class AzureGatewayLLM(FunctionCallingLLM):
     use_default_credential: bool = Field(default=False, description="Use azure-identity's DefaultAzureCredential.")
     deployment_mapping: dict[str, str] = Field(default_factory=dict, description="Model name -> deployment.")
     deployment_models: dict[str, str] = Field(default_factory=dict, description="Deployment -> base model.")
+    endpoints: list[EndpointItem] | None = Field(
+        default=None,
+        description="Named endpoints (regions) with their deployments (EndpointConfig or config-file tables): one "
+        "LLM spans them and fails over. Serialized without their secrets.",
+    )
+    routing: str | None = Field(
+        default=None, description="'priority' (default), 'least_latency' or 'weighted_round_robin'."
+    )
+    prices: dict[str, PriceItem] | None = Field(
+        default=None,
+        description="Price overrides by base model, USD per 1M tokens: {'gpt-4o': {'input': 2.5, 'output': 10}}.",
+    )
+    gateway_url: str | None = Field(default=None, description="An OpenAI-compatible gateway in front of Azure.")
+    gateway_key: SecretStr | None = Field(default=None, exclude=True, repr=False, description="The gateway's key.")
+    forward_azure_credentials: bool = Field(
+        default=False, description="Also send the Azure endpoint and key to the gateway."
+    )
     use_responses_api: bool = Field(default=False, description="Use the Responses API instead of Chat Completions.")
     temperature: float | None = Field(default=None, description="Sampling temperature (dropped for reasoning models).")
     max_tokens: int | None = Field(default=None, description="Output token limit.")
@@ -128,6 +169,19 @@ class AzureGatewayLLM(FunctionCallingLLM):
     _gateway: Gateway = PrivateAttr()
     _profile: ModelProfile = PrivateAttr()
     _model_name: str = PrivateAttr(default="")
+
+    @field_validator("endpoints")
+    @classmethod
+    def _hide_endpoint_secrets(cls, endpoints: list[EndpointItem] | None) -> list[EndpointItem] | None:
+        return hide_endpoint_secrets(endpoints)
+
+    @field_serializer("endpoints")
+    def _endpoints_without_secrets(self, endpoints: list[EndpointItem] | None) -> list[dict[str, Any]] | None:
+        return None if endpoints is None else endpoints_to_json(endpoints)
+
+    @field_serializer("prices")
+    def _prices_as_tables(self, prices: dict[str, PriceItem] | None) -> dict[str, dict[str, Any]] | None:
+        return None if prices is None else prices_to_json(prices)
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the gateway (no network): configuration errors surface here, not on the first call."""
@@ -159,6 +213,12 @@ class AzureGatewayLLM(FunctionCallingLLM):
             temperature=self.temperature,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            endpoints=self.endpoints,
+            routing=self.routing,
+            prices=self.prices,
+            gateway_url=self.gateway_url,
+            gateway_key=self.gateway_key,
+            forward_azure_credentials=True if self.forward_azure_credentials else None,
         )
         try:
             target = self._gateway.deployments.resolve(None)
@@ -179,6 +239,11 @@ class AzureGatewayLLM(FunctionCallingLLM):
     def gateway(self) -> Gateway:
         """The core gateway this LLM runs on."""
         return self._gateway
+
+    @property
+    def cost_tracker(self) -> CostTracker:
+        """What this LLM's calls cost, per deployment and per model (the gateway's tracker; read-only)."""
+        return self._gateway.costs
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -204,9 +269,9 @@ class AzureGatewayLLM(FunctionCallingLLM):
         return to_core_request(to_core_messages(messages), options, RequestOptions(base))
 
     def _stream_result(self, builder: ChatStreamBuilder, request: ChatRequest) -> ChatResult:
-        # Stream events do not carry the transport's facts; the deployment is the one the map resolves to.
-        deployment = self._gateway.deployments.resolve(request.model).deployment
-        return builder.accumulator.result(deployment=deployment)
+        # Deployment and request id come from the stream's first event; its cost is priced here (no event has it).
+        result = builder.accumulator.result()
+        return replace(result, cost=stream_cost(self._gateway, request.model, result))
 
     # -- chat --------------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from pydantic import SecretStr
 
 from langchain_azure_gateway import AzureContentFilterError, AzureGatewayChatModel, AzureRateLimitError
-from shared_core import REPAIR_EVENT, ContentFilterError, RateLimitError
+from shared_core import REPAIR_EVENT, ContentFilterError, ListSink, RateLimitError
 from tests.langchain.conftest import make_model
 from tests.support.azure_server import AzureTestServer, HttpError, PromptFiltered, Reply, ToolCall, Usage
 
@@ -276,3 +276,30 @@ def test_chat_model_stream_reports_repairs_in_metadata(server: AzureTestServer) 
     ]
     streamed = collect(make_model(server), history)
     assert streamed.response_metadata["conversation_repairs"]["count"] >= 2
+
+
+def test_chat_model_sends_summaries_only_to_a_sink_the_user_gave_and_repairs_always(
+    server: AzureTestServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = [
+        HumanMessage("Weather?"),
+        AIMessage("", tool_calls=[{"name": "get_weather", "args": {}, "id": "call_a"}]),
+        HumanMessage("hi"),
+    ]
+    with caplog.at_level(logging.DEBUG, logger="shared_core.events"):
+        message = make_model(server).invoke(history)
+        streamed = collect(make_model(server), history)
+    logged = [r.getMessage().split(" ", 1)[0] for r in caplog.records if r.name == "shared_core.events"]
+    assert logged.count(REPAIR_EVENT) == 2
+    assert "llm:request:debug" not in logged and "llm:response:debug" not in logged
+    assert message.response_metadata["conversation_repairs"]["count"] == 1
+    assert streamed.response_metadata["conversation_repairs"]["count"] == 1
+    assert streamed.response_metadata["request_id"] and streamed.response_metadata["deployment"] == "gpt-4o-mini"
+
+    sink = ListSink()
+    make_model(server, event_sink=sink).invoke(history)
+    assert [e.name for e in sink.events if e.name.startswith("llm:") or e.name == REPAIR_EVENT] == [
+        REPAIR_EVENT,
+        "llm:request:debug",
+        "llm:response:debug",
+    ]

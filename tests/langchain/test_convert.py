@@ -22,6 +22,7 @@ from langchain_azure_gateway.convert import (
 )
 from langchain_azure_gateway.errors import from_core_error
 from shared_core import (
+    CallCost,
     ChatResult,
     ConfigurationError,
     ContextLengthExceededError,
@@ -144,6 +145,23 @@ def test_convert_result_carries_calls_invalid_calls_usage_and_reasoning() -> Non
     assert message.response_metadata["deployment"] == "prod"
     back = to_core_messages([message])[0]
     assert back.parts[0] == ReasoningPart("thought", "rs_1", "enc")
+
+
+def test_convert_result_cost_lands_in_response_metadata() -> None:
+    priced = ChatResult(
+        message=Message.assistant("ok"),
+        deployment="prod",
+        cost=CallCost("prod", "gpt-4o", None, reason="no price for model 'gpt-4o'", endpoint="east"),
+    )
+    assert from_core_result(priced).response_metadata["cost"] == {
+        "amount": None,
+        "currency": "USD",
+        "reason": "no price for model 'gpt-4o'",
+        "deployment": "prod",
+        "endpoint": "east",
+        "model": "gpt-4o",
+    }
+    assert from_core_result(ChatResult(message=Message.assistant("ok"))).response_metadata["cost"] is None
 
 
 def test_convert_errors_keep_their_context_and_gain_langchain_types() -> None:

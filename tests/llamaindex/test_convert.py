@@ -32,6 +32,7 @@ from llamaindex_azure_gateway.convert import (
 )
 from llamaindex_azure_gateway.options import to_core_response_format, to_core_settings
 from shared_core import (
+    CallCost,
     ChatResult,
     GenerationSettings,
     ImagePart,
@@ -222,6 +223,7 @@ def test_from_core_result_raw_and_additional_kwargs_shape() -> None:
         request_id="req-1",
         prompt_filter_results=(PromptFilterResult(0, {"hate": {"filtered": False}}),),
         content_filter_results={"violence": {"filtered": False, "severity": "safe"}},
+        cost=CallCost("dep", "gpt-4o-mini", 0.25, endpoint="west", reason=None),
     )
     response = from_core_result(result)
     assert response.message.role == MessageRole.ASSISTANT and response.message.content == "hi"
@@ -236,13 +238,24 @@ def test_from_core_result_raw_and_additional_kwargs_shape() -> None:
     assert response.raw["prompt_filter_results"] == [
         {"prompt_index": 0, "content_filter_results": {"hate": {"filtered": False}}}
     ]
+    cost = {
+        "amount": 0.25,
+        "currency": "USD",
+        "reason": None,
+        "deployment": "dep",
+        "endpoint": "west",
+        "model": "gpt-4o-mini",
+    }
+    assert response.raw["cost"] == cost
     assert response.additional_kwargs == {
         "finish_reason": "stop",
         "request_id": "req-1",
+        "cost": cost,
         "prompt_tokens": 10,
         "completion_tokens": 4,
         "total_tokens": 14,
     }
+    assert from_core_result(_result(Message.assistant("hi"))).raw["cost"] is None
 
 
 def test_from_core_result_tool_calls_and_reasoning_become_blocks() -> None:

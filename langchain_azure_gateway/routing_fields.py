@@ -1,0 +1,75 @@
+"""The routing fields (``endpoints``, ``prices``) as the model keeps them and as ``dumpd`` writes them.
+
+Endpoints come as :class:`~shared_core.EndpointConfig` s or as tables in the config file's ``[[endpoints]]``
+shape. A table's ``api_key`` / ``azure_ad_token`` are wrapped in ``SecretStr`` when the model is built, so
+``repr`` never shows them. ``dumpd`` leaves every endpoint secret out: ``lc_secrets`` can only name top-level
+fields (langchain-core escapes a secret reference nested in a list as plain data), so a revived model's
+endpoints use the top-level credential (``AZURE_OPENAI_API_KEY`` from ``secrets_map``, a managed identity...)
+unless they are given again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any, TypeAlias
+
+from pydantic import SecretStr
+
+from shared_core import DeploymentConfig, EndpointConfig, ModelPrice
+
+__all__ = ["EndpointItem", "PriceItem", "endpoints_to_json", "hide_endpoint_secrets", "prices_to_json"]
+
+EndpointItem: TypeAlias = dict[str, Any] | EndpointConfig
+PriceItem: TypeAlias = dict[str, Any] | ModelPrice
+
+_SECRET_KEYS = frozenset({"api_key", "azure_ad_token"})
+
+
+def hide_endpoint_secrets(endpoints: Sequence[EndpointItem] | None) -> list[EndpointItem] | None:
+    """The endpoints with every plain-text table secret wrapped in ``SecretStr`` (tables are copied)."""
+    if endpoints is None:
+        return None
+    out: list[EndpointItem] = []
+    for item in endpoints:
+        if isinstance(item, Mapping) and any(isinstance(item.get(k), str) for k in _SECRET_KEYS):
+            out.append({k: SecretStr(v) if k in _SECRET_KEYS and isinstance(v, str) else v for k, v in item.items()})
+        else:
+            out.append(item)
+    return out
+
+
+def endpoints_to_json(endpoints: Sequence[EndpointItem]) -> list[dict[str, Any]]:
+    """The endpoints as JSON tables that the model accepts back, without their secrets."""
+    return [{k: v for k, v in _table(item).items() if k not in _SECRET_KEYS} for item in endpoints]
+
+
+def prices_to_json(prices: Mapping[str, PriceItem]) -> dict[str, dict[str, Any]]:
+    """Price overrides as the config file's tables (``input``, ``output``, ``cached_input`` per 1M tokens)."""
+    out: dict[str, dict[str, Any]] = {}
+    for model, row in prices.items():
+        if isinstance(row, ModelPrice):
+            table: dict[str, Any] = {"input": row.input_per_million, "output": row.output_per_million}
+            if row.cached_input_per_million is not None:
+                table["cached_input"] = row.cached_input_per_million
+            out[model] = table
+        else:
+            out[model] = dict(row)
+    return out
+
+
+def _table(item: EndpointItem) -> dict[str, Any]:
+    if isinstance(item, EndpointConfig):
+        table: dict[str, Any] = {f.name: getattr(item, f.name) for f in fields(item)}
+    else:
+        table = dict(item)
+    deployments = table.get("deployments")
+    if isinstance(deployments, list | tuple):
+        table["deployments"] = [_deployment_table(d) for d in deployments]  # pyright: ignore[reportUnknownVariableType]
+    return {k: v for k, v in table.items() if v is not None}
+
+
+def _deployment_table(item: object) -> object:
+    if isinstance(item, DeploymentConfig):
+        return {f.name: getattr(item, f.name) for f in fields(item) if getattr(item, f.name) is not None}
+    return dict(item) if isinstance(item, Mapping) else item  # pyright: ignore[reportUnknownArgumentType]
