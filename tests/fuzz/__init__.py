@@ -1,0 +1,1 @@
+"""Property tests over everything that reads outside input: SSE, decoders, tool arguments, config, URLs."""
