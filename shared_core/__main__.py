@@ -1,8 +1,10 @@
-"""The main job: ``python -m shared_core [--prompt TEXT] [--plan] [--no-stream]``, and ``doctor``.
+"""``python -m shared_core [--prompt TEXT] [--plan] [--no-stream]``, and ``python -m shared_core doctor``.
 
 Resolves the configuration (kwargs > file > environment), prints which endpoint, deployment, route and
 credential a request would use (secrets masked), and, when an endpoint and a credential are configured,
-streams one answer through the gateway. With nothing configured it says what to set and exits 0.
+streams one answer through the gateway. With nothing configured it says what to set, points at the demo
+(``python -m demo`` in a clone: LangChain and LlamaIndex against two local emulators, the README's first
+command) and the emulator, and exits 0.
 
 ``python -m shared_core doctor [--no-send] [--model NAME] [--config FILE]`` checks the configuration,
 credential, token and every deployment instead (see :mod:`shared_core.doctor`); it exits 1 on any failure.
@@ -26,7 +28,9 @@ _NEEDS = (
     "  AZURE_OPENAI_ENDPOINT=https://<resource>.openai.azure.com\n"
     "  AZURE_OPENAI_API_KEY=<key>   (or AZURE_USE_MANAGED_IDENTITY=true, or AZURE_USE_DEFAULT_CREDENTIAL=true)\n"
     "  AZURE_OPENAI_DEFAULT_DEPLOYMENT=<deployment name>\n"
-    "or point AZURE_GATEWAY_CONFIG at a TOML file (see README.md, Configuration)."
+    "or point AZURE_GATEWAY_CONFIG at a TOML file (see README.md, Configuration).\n"
+    "To try everything without Azure: 'python -m demo' in a clone of the repository (LangChain and LlamaIndex\n"
+    "against two local emulators), or 'python -m shared_core.emulator --print-endpoint' and export its line."
 )
 
 
