@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import SecretStr
 
@@ -234,6 +234,56 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# What httpx and aiohttp accept as a host: an ASCII name (IDN hosts go in punycode) or an IP literal. Only a
+# bracketed IPv6 literal has a ':' in urlsplit's hostname; it may carry a zone id (fe80::1%eth0).
+_HOST_NAME = re.compile(r"[a-z0-9._-]+")
+_HOST_IPV6 = re.compile(r"[0-9a-f:.]+(%[\w.~-]+)?", re.ASCII)
+
+
+def _shown(text: str) -> str:
+    """The URL as an error message may show it: everything before the last ``@`` (a password, perhaps) masked."""
+    head, at, tail = text.rpartition("@")
+    if not at:
+        return text
+    scheme, sep, _ = head.partition("://")
+    return f"{scheme}{sep}***@{tail}" if sep else f"***@{tail}"
+
+
+def _split_url(text: str, what: str, source: str, fix: str) -> SplitResult:
+    """Split a URL, refusing what the HTTP clients would refuse only at the first request.
+
+    Raises:
+        ConfigurationError: Unparsable (an unclosed ``[``, a bracketed non-IP, a host that NFKC changes into
+            a delimiter), a port that is not a number in 0-65535, no http(s) scheme or host, a host that is
+            not an ASCII name or IP literal, or any userinfo (``user:pw@``, even an empty ``:@``).
+    """
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # urlsplit parses the port only when asked, and raises then
+    except ValueError as exc:
+        # The parser's message quotes the netloc, which may hold a password.
+        reason = str(exc) if "@" not in text else "malformed host or port"
+        raise ConfigurationError(
+            f"{what} {_shown(text)!r} is not a valid URL ({reason})", source=source, fix=fix
+        ) from None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in {"http", "https"} or not host:
+        raise ConfigurationError(f"{what} {_shown(text)!r} is not a URL", source=source, fix=fix)
+    if not (_HOST_IPV6 if ":" in host else _HOST_NAME).fullmatch(host):
+        raise ConfigurationError(
+            f"{what} {_shown(text)!r} has a host that is not a hostname or IP address",
+            source=source,
+            fix=f"{fix}; write an international domain name in its xn-- (punycode) form",
+        )
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            f"{what} {parts.scheme}://{parts.hostname} has credentials in the URL",
+            source=source,
+            fix="remove the user:password@ part; give keys in their own settings",
+        )
+    return parts
+
+
 def normalise_endpoint(raw: object, source: str) -> tuple[str, bool]:
     """Check an endpoint URL and strip a trailing ``/openai`` or ``/openai/v1``.
 
@@ -241,26 +291,24 @@ def normalise_endpoint(raw: object, source: str) -> tuple[str, bool]:
         The ``scheme://host[:port]`` endpoint, and whether the URL named the GA ``/openai/v1`` surface.
 
     Raises:
-        ConfigurationError: Not a URL, no host, a path other than ``/openai[/v1]``, or plain ``http`` to a
-            host that is not loopback (a key over plain http is readable on the network).
+        ConfigurationError: Not a URL (see :func:`_split_url`), a path other than ``/openai[/v1]``, a query or
+            fragment, or plain ``http`` to a host that is not loopback (a key over plain http is readable on
+            the network).
     """
     text = str(raw).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigurationError(
-            f"endpoint {text!r} is not a URL",
-            source=source,
-            fix="use https://<resource>.openai.azure.com (from the Azure portal, Keys and Endpoint)",
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    parts = _split_url(
+        text, "endpoint", source, "use https://<resource>.openai.azure.com (from the Azure portal, Keys and Endpoint)"
+    )
+    host = parts.hostname or ""
+    if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigurationError(
             f"endpoint {text!r} uses plain http",
             source=source,
             fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if parts.query or parts.fragment:
         raise ConfigurationError(
-            f"endpoint {parts.scheme}://{parts.hostname} has a query, fragment or credentials in the URL",
+            f"endpoint {parts.scheme}://{host} has a query or fragment in the URL",
             source=source,
             fix="give only scheme and host; put keys in AZURE_OPENAI_API_KEY",
         )
@@ -279,24 +327,21 @@ def normalise_gateway_url(raw: object, source: str) -> str:
     """Check the base URL of an OpenAI-compatible gateway; a path (``/v1``) is kept, a trailing ``/`` dropped.
 
     Raises:
-        ConfigurationError: Not a URL, credentials/query/fragment in it, or plain ``http`` to a host that is
-            not loopback (the gateway key, and perhaps the Azure key, travel with every request).
+        ConfigurationError: Not a URL (see :func:`_split_url`), a query or fragment, or plain ``http`` to a
+            host that is not loopback (the gateway key, and perhaps the Azure key, travel with every request).
     """
     text = str(raw).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigurationError(
-            f"gateway_url {text!r} is not a URL", source=source, fix="use https://<gateway host>/v1"
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    parts = _split_url(text, "gateway_url", source, "use https://<gateway host>/v1")
+    host = parts.hostname or ""
+    if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigurationError(
             f"gateway_url {text!r} uses plain http",
             source=source,
             fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if parts.query or parts.fragment:
         raise ConfigurationError(
-            f"gateway_url {parts.scheme}://{parts.hostname} has a query, fragment or credentials in the URL",
+            f"gateway_url {parts.scheme}://{host} has a query or fragment in the URL",
             source=source,
             fix="give scheme, host and path only; put the key in gateway_key",
         )

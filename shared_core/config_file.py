@@ -166,16 +166,25 @@ def read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> di
     """Read a config file into ``{field: (value, source)}``, with ``${VAR}`` expanded from ``env``.
 
     Raises:
-        ConfigurationError: The file is missing or not TOML, or holds an unknown key (with a suggestion).
+        ConfigurationError: The file is missing, unreadable (a directory, not UTF-8 ...) or not TOML, or holds an
+            unknown key (with a suggestion).
     """
     file = Path(path)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigurationError(
             f"config file {file} does not exist",
             fix="pass an existing path as config_file, or unset AZURE_GATEWAY_CONFIG",
         ) from None
+    except (OSError, ValueError) as exc:  # a directory, no permission, a NUL in the path, not UTF-8
+        raise ConfigurationError(
+            f"config file {file} cannot be read: {exc}",
+            source=f"file {file}",
+            fix="point config_file or AZURE_GATEWAY_CONFIG at a readable UTF-8 TOML file (save as UTF-8, not UTF-16)",
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"config file {file} is not valid TOML: {exc}", source=f"file {file}") from None
     table, prefix = _select_table(data, file)

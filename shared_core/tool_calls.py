@@ -19,6 +19,9 @@ __all__ = [
     "parse_tool_arguments",
 ]
 
+# Only these count as blank: a model that emits U+00A0 or U+3000 sent text, not "no arguments".
+_JSON_WHITESPACE = " \t\n\r"
+
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
@@ -59,8 +62,9 @@ class InvalidToolCall:
 def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall | InvalidToolCall:
     """Parse a tool call's argument text.
 
-    An empty string means "no arguments" and parses to ``{}`` (Azure sends it for parameterless tools);
-    anything else must be a JSON object.
+    An empty string (or JSON whitespace only) means "no arguments" and parses to ``{}`` (Azure sends it for
+    parameterless tools); anything else must be a JSON object. Text Python's parser refuses for its own limits
+    (an integer of more than 4,300 digits, nesting deeper than the recursion limit) is invalid too.
 
     Args:
         call_id: The call id.
@@ -70,11 +74,13 @@ def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall | Invali
     Returns:
         A :class:`ToolCall`, or an :class:`InvalidToolCall` carrying the raw text and the parse error.
     """
-    if raw.strip() == "":
+    if raw.strip(_JSON_WHITESPACE) == "":
         return ToolCall(call_id, name, {}, raw)
     try:
         value: JsonValue = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except RecursionError:
+        return InvalidToolCall(call_id, name, raw, "arguments are not valid JSON: nested too deeply to parse")
+    except ValueError as exc:  # JSONDecodeError, and the bare ValueError of the integer digit limit
         return InvalidToolCall(call_id, name, raw, f"arguments are not valid JSON: {exc}")
     if not isinstance(value, dict):
         return InvalidToolCall(call_id, name, raw, f"arguments must be a JSON object, got {type(value).__name__}")

@@ -61,7 +61,7 @@ def test_parse_tool_arguments_never_turns_non_object_into_empty_arguments(raw: s
         value = json.loads(raw)
     except ValueError:
         value = ...
-    if raw.strip() == "":
+    if raw.strip(" \t\n\r") == "":
         assert parsed == ToolCall("id", "f", {}, raw)
     elif isinstance(value, dict):
         assert parsed == ToolCall("id", "f", value, raw)
@@ -249,7 +249,7 @@ def test_tool_call_assembler_result_is_independent_of_fragmentation(
 
 
 def _json_object_or_none(text: str) -> dict[str, JsonValue] | None:
-    if not text.strip():
+    if not text.strip(" \t\n\r"):
         return {}
     try:
         value: JsonValue = json.loads(text)

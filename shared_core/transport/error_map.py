@@ -205,7 +205,7 @@ def parse_error_body(body: bytes, content_type: str | None, status: int | None =
     if stripped[0] in "{[":
         try:
             value: JsonValue = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # also the digit limit and nesting past the recursion limit
             value = None
         details = _from_json(value, status, raw_text)
         if details is not None:

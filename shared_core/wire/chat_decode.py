@@ -143,7 +143,7 @@ def _first_choice(choices: list[JsonValue], details: JsonObject) -> JsonObject |
     picked: JsonObject | None = None
     others: list[JsonValue] = []
     for choice in choices:
-        if picked is None and isinstance(choice, dict) and choice.get("index", 0) == 0:
+        if picked is None and isinstance(choice, dict) and _int(choice.get("index", 0)) == 0:
             picked = choice
         else:
             others.append(choice)
@@ -307,7 +307,7 @@ class ChatStreamDecoder:
             return ()
         try:
             chunk: JsonValue = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's parser goes
             raise InvalidResponseError(f"stream chunk is not JSON ({exc}): {data[:200]!r}") from exc
         if not isinstance(chunk, dict):
             raise InvalidResponseError(f"stream chunk is a JSON {type(chunk).__name__}, not an object")
@@ -319,7 +319,7 @@ class ChatStreamDecoder:
         choices = chunk.get("choices")
         if isinstance(choices, list):
             for choice in choices:
-                if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                if isinstance(choice, dict) and _int(choice.get("index", 0)) == 0:
                     _decode_choice_delta(choice, out)
         elif isinstance(chunk.get("error"), dict):
             raise _stream_error(chunk)
@@ -334,11 +334,11 @@ class ChatStreamDecoder:
         return tuple(out)
 
     def _metadata(self, chunk: JsonObject, out: list[StreamEvent]) -> None:
-        created = chunk.get("created")
         meta = (
             _str(chunk.get("id")),
             _str(chunk.get("model")),
-            created if isinstance(created, int) and created else None,
+            # The prompt-filter chunk that opens a stream has "created": 0; it is not a timestamp.
+            _int(chunk.get("created")) or None,
             _str(chunk.get("system_fingerprint")),
         )
         changed: JsonObject = {}
@@ -395,9 +395,7 @@ def _tool_call_delta(call: JsonValue) -> ToolCallDelta:
         fragment = function.get("arguments")
         if isinstance(fragment, str):
             arguments = fragment
-    return ToolCallDelta(
-        index=index if isinstance(index, int) else 0, id=_str(call.get("id")), name=name, arguments=arguments
-    )
+    return ToolCallDelta(index=_int(index) or 0, id=_str(call.get("id")), name=name, arguments=arguments)
 
 
 def _stream_error(chunk: JsonObject) -> ServerError:

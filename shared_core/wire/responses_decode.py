@@ -159,7 +159,7 @@ def response_details(response: JsonObject) -> JsonObject:
             for part in _list(_get(item, "content")):
                 annotations.extend(_list(_get(part, "annotations")))
                 logprobs.extend(_list(_get(part, "logprobs")))
-        elif kind not in {"function_call", "reasoning"}:
+        elif kind not in ("function_call", "reasoning"):  # tuple, not set: `type` may be a list
             other.append(item)
     for key, values in (("annotations", annotations), ("logprobs", logprobs), ("other_output", other)):
         if values:
@@ -223,7 +223,7 @@ class ResponsesStreamDecoder:
 def _load_event(event: str | None, data: str) -> JsonObject:
     try:
         payload: JsonValue = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's parser goes
         raise InvalidResponseError(f"a Responses stream event is not JSON: {data[:200]!r}") from exc
     if not isinstance(payload, dict):
         raise InvalidResponseError(f"a Responses stream event is not a JSON object: {data[:200]!r}")

@@ -22,6 +22,7 @@ from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.messages import Message
 from shared_core.request import ChatRequest
 from shared_core.result import StreamEvent
+from shared_core.transport.error_map import parse_error_body
 from tests.fuzz.json_values import json_text, json_values, mutated
 from tests.fuzz.loopback_app import LoopbackApp
 from tests.fuzz.outcomes import check_chat_result, check_stream_events
@@ -152,7 +153,7 @@ def test_gateway_stream_arbitrary_stream_is_events_or_typed_error(
 @pytest.mark.xfail(
     strict=True,
     raises=RecursionError,
-    reason="Gateway._decode/_error and parse_error_body catch only ValueError",
+    reason="Gateway._decode/_error (gateway.py) catch only ValueError",
 )
 def test_gateway_complete_deeply_nested_body_is_typed_error(scripted: tuple[LoopbackApp, _Answer], status: int) -> None:
     app, answer = scripted
@@ -160,3 +161,13 @@ def test_gateway_complete_deeply_nested_body_is_typed_error(scripted: tuple[Loop
     with pytest.raises(GatewayError) as caught:
         _gateway(app).complete(_REQUEST)
     assert isinstance(caught.value, InvalidResponseError) or status != 200
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000, b'{"error": {"code": ' + b"7" * 4_301 + b', "message": "m"}}'], ids=["deep", "huge_int"]
+)
+def test_parse_error_body_json_parser_limits_is_text_details(body: bytes) -> None:
+    # Past Python's recursion or digit limit the body is not JSON we can read: it is kept as text, never raised.
+    details = parse_error_body(body, "application/json", 500)
+    assert (details.form, details.status, details.code) == ("text", 500, None)
+    assert details.raw_text == body.decode()[: len(details.raw_text)] and details.raw_text

@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from shared_core.errors import ContentFilterError, GatewayError, InvalidResponseError, ServerError
 from shared_core.messages import JsonValue
-from shared_core.result import StreamAccumulator, TextDelta
+from shared_core.result import ResponseMetadata, StreamAccumulator, TextDelta
 from shared_core.transport.sse import SSERecord
 from shared_core.wire.responses import ResponsesStreamDecoder, decode_response
 from tests.fuzz.json_values import any_text, json_text, json_values, mutated, mutated_text, wire_objects
-from tests.fuzz.known_bugs import (
-    event_response_type_unhashable,
-    json_fails_oddly,
-    output_item_type_unhashable,
-)
 from tests.fuzz.outcomes import check_chat_result, check_stream_events
 from tests.fuzz.recorded_samples import RecordedSamples
 
@@ -55,14 +49,13 @@ _event_names = st.none() | st.sampled_from(EVENT_TYPES) | st.text(max_size=12)
 def _object(text: str) -> dict[str, JsonValue] | None:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
 
 def decode_checked(decoder: ResponsesStreamDecoder, event: str | None, data: str) -> None:
     """Decode one record and check the outcome against the record itself."""
-    assume(not event_response_type_unhashable(data))
     payload = _object(data)
     kind = payload.get("type") if payload is not None else None
     mismatch = event is not None and isinstance(kind, str) and kind != event
@@ -85,7 +78,6 @@ def decode_checked(decoder: ResponsesStreamDecoder, event: str | None, data: str
 
 @given(_event_names, any_text | json_text | st.sampled_from(["[DONE]", "", "{}", "[]", "null"]))
 def test_responses_stream_decoder_arbitrary_record_ends_in_events_or_typed_error(event: str | None, data: str) -> None:
-    assume(not json_fails_oddly(data))
     decode_checked(ResponsesStreamDecoder(), event, data)
 
 
@@ -153,7 +145,6 @@ def test_responses_stream_decoder_shuffled_mutated_stream_folds_to_result(
         wire = record.data
         if data.draw(st.integers(min_value=0, max_value=3)) == 0:
             wire = data.draw(mutated_text(json.loads(record.data)))
-            assume(not event_response_type_unhashable(wire))
         try:
             events = decoder.decode(record.event, wire)
         except GatewayError:
@@ -169,7 +160,6 @@ def test_responses_stream_decoder_shuffled_mutated_stream_folds_to_result(
 
 
 def _decode_body(value: JsonValue) -> None:
-    assume(not output_item_type_unhashable(value))
     try:
         result = decode_response(value)
     except (InvalidResponseError, ServerError, ContentFilterError) as error:
@@ -193,18 +183,18 @@ def test_responses_decode_response_mutated_recorded_body_ends_in_result_or_typed
     _decode_body(data.draw(mutated(body, max_mutations=6), label="mutated body"))
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError, reason="response_details tests `kind not in {...}` on an unhashable type"
-)
-def test_responses_decode_response_output_item_type_list_is_typed_error() -> None:
-    with pytest.raises(InvalidResponseError):
-        decode_response({"output": [{"type": []}]})
+# ---- an output item's `type` may be any JSON value; one we cannot hash is still just an unknown item ---------
 
 
-@pytest.mark.xfail(
-    strict=True, raises=TypeError, reason="response_details tests `kind not in {...}` on an unhashable type"
-)
-def test_responses_stream_decoder_completed_output_item_type_object_is_typed_error() -> None:
+def test_responses_decode_response_output_item_type_list_is_other_output() -> None:
+    items: list[JsonValue] = [{"type": []}, {"type": "message", "content": [{"type": "output_text", "text": "hi"}]}]
+    result = decode_response({"output": items, "status": "completed"})
+    assert result.text == "hi"
+    assert result.provider_details["other_output"] == [{"type": []}]
+
+
+def test_responses_stream_decoder_completed_output_item_type_object_is_other_output() -> None:
     data = json.dumps({"type": "response.completed", "response": {"output": [{"type": {}}]}})
-    with pytest.raises(InvalidResponseError):
-        ResponsesStreamDecoder().decode("response.completed", data)
+    events = ResponsesStreamDecoder().decode("response.completed", data)
+    details = [e.provider_details for e in events if isinstance(e, ResponseMetadata)]
+    assert details == [{"other_output": [{"type": {}}]}]
