@@ -9,109 +9,13 @@ the text, which is the least any client must do.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.adapter import Adapter, Target, httpx_limits, sse_payloads, text_of
+from benchmarks.adapter import headers as _headers
+from benchmarks.framework_clients import LangChainFloor, LangChainGateway, LlamaIndexFloor, LlamaIndexGateway
+
 __all__ = ["ADAPTERS", "Adapter", "Target", "unavailable_reason"]
-
-# Same pool limits as the gateway's shared clients: the defaults of httpx and httpx-aiohttp (100 connections)
-# would cap the in-flight scenario at half its 200 concurrent calls, and a baseline must not be handicapped.
-_MAX_CONNECTIONS = 1000
-_MAX_KEEPALIVE = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where and what to send.
-
-    Attributes:
-        endpoint: ``http://127.0.0.1:<port>`` of the benchmark server.
-        api_key: The server's key.
-        api_version: The ``api-version`` every client sends.
-        deployment: The deployment answered at once.
-        held_deployment: The deployment the server holds (the in-flight scenario).
-        body: The gateway's non-streaming request body (the raw baselines send it verbatim).
-        stream_body: The gateway's streaming request body.
-    """
-
-    endpoint: str
-    api_key: str
-    api_version: str
-    deployment: str
-    held_deployment: str
-    body: bytes
-    stream_body: bytes
-
-    def url(self, deployment: str) -> str:
-        """The classic chat route for ``deployment``."""
-        return f"{self.endpoint}/openai/deployments/{deployment}/chat/completions?api-version={self.api_version}"
-
-
-class Adapter:
-    """One client library. Subclasses set ``name``/``label``/``modules`` and override what they support.
-
-    ``setup`` builds the sync client once; ``construct`` builds a fresh one (timed); ``call`` makes one
-    non-streaming call; ``stream`` reads one whole stream; ``asetup``/``acall`` do the async side for the
-    held deployment, inside the running loop (the worker never closes it: its process is disposable).
-    """
-
-    name = ""
-    label = ""
-    modules: tuple[str, ...] = ()
-    sync = True
-    asynchronous = True
-
-    def setup(self, target: Target) -> None:
-        """Build the sync client."""
-
-    def construct(self, target: Target) -> object:
-        """Build and return a fresh client or model (timed by the worker)."""
-        raise NotImplementedError
-
-    def call(self) -> None:
-        """One non-streaming call, result read."""
-        raise NotImplementedError
-
-    def stream(self) -> None:
-        """One streamed call, every chunk read."""
-        raise NotImplementedError
-
-    async def asetup(self, target: Target) -> None:
-        """Build the async client on the running loop."""
-
-    async def acall(self) -> None:
-        """One async non-streaming call against the held deployment."""
-        raise NotImplementedError
-
-
-def _headers(target: Target, *, stream: bool) -> dict[str, str]:
-    accept = "text/event-stream" if stream else "application/json"
-    return {"api-key": target.api_key, "content-type": "application/json", "accept": accept}
-
-
-def _text_of(payload: Any) -> object:
-    choices = payload.get("choices")
-    if choices:
-        return choices[0].get("delta", choices[0].get("message", {})).get("content")
-    return None
-
-
-def _sse_payloads(chunks: Iterator[bytes]) -> Iterator[Any]:
-    """The least SSE handling a client can do: split on blank lines, ``json.loads`` each ``data:``."""
-    buffer = b""
-    for chunk in chunks:
-        buffer += chunk
-        *events, buffer = buffer.split(b"\n\n")
-        for event in events:
-            if event.startswith(b"data: ") and event != b"data: [DONE]":
-                yield json.loads(event[6:])
-
-
-def _httpx_limits() -> Any:
-    import httpx
-
-    return httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_KEEPALIVE)
 
 
 class PlainHttpx(Adapter):
@@ -125,30 +29,30 @@ class PlainHttpx(Adapter):
         import httpx
 
         self._target = target
-        self._client = httpx.Client(limits=_httpx_limits())
+        self._client = httpx.Client(limits=httpx_limits())
         self._url = target.url(target.deployment)
 
     def construct(self, target: Target) -> object:
         import httpx
 
-        client = httpx.Client(limits=_httpx_limits())
+        client = httpx.Client(limits=httpx_limits())
         client.close()
         return client
 
     def call(self) -> None:
         response = self._client.post(self._url, content=self._target.body, headers=_headers(self._target, stream=False))
-        _text_of(json.loads(response.content))
+        text_of(json.loads(response.content))
 
     def stream(self) -> None:
         headers = _headers(self._target, stream=True)
         with self._client.stream("POST", self._url, content=self._target.stream_body, headers=headers) as response:
-            for payload in _sse_payloads(response.iter_bytes()):
-                _text_of(payload)
+            for payload in sse_payloads(response.iter_bytes()):
+                text_of(payload)
 
     def _async_client(self) -> Any:
         import httpx
 
-        return httpx.AsyncClient(limits=_httpx_limits())
+        return httpx.AsyncClient(limits=httpx_limits())
 
     async def asetup(self, target: Target) -> None:
         self._atarget = target
@@ -158,7 +62,7 @@ class PlainHttpx(Adapter):
     async def acall(self) -> None:
         headers = _headers(self._atarget, stream=False)
         response = await self._aclient.post(self._aurl, content=self._atarget.body, headers=headers)
-        _text_of(json.loads(response.content))
+        text_of(json.loads(response.content))
 
 
 class HttpxAiohttp(PlainHttpx):
@@ -173,13 +77,13 @@ class HttpxAiohttp(PlainHttpx):
         import httpx
         from httpx_aiohttp import AiohttpTransport
 
-        return httpx.AsyncClient(transport=AiohttpTransport(limits=_httpx_limits()))
+        return httpx.AsyncClient(transport=AiohttpTransport(limits=httpx_limits()))
 
     def _async_client(self) -> Any:
         import httpx
         from httpx_aiohttp import AiohttpTransport
 
-        return httpx.AsyncClient(transport=AiohttpTransport(limits=_httpx_limits()))
+        return httpx.AsyncClient(transport=AiohttpTransport(limits=httpx_limits()))
 
 
 class OpenAISdk(Adapter):
@@ -372,7 +276,19 @@ class LlamaIndexAzure(Adapter):
 
 ADAPTERS: dict[str, type[Adapter]] = {
     cls.name: cls
-    for cls in (PlainHttpx, HttpxAiohttp, OpenAISdk, OpenAISdkAiohttp, GatewayAdapter, LangChainAzure, LlamaIndexAzure)
+    for cls in (
+        PlainHttpx,
+        HttpxAiohttp,
+        OpenAISdk,
+        OpenAISdkAiohttp,
+        GatewayAdapter,
+        LangChainAzure,
+        LangChainFloor,
+        LangChainGateway,
+        LlamaIndexAzure,
+        LlamaIndexFloor,
+        LlamaIndexGateway,
+    )
 }
 """Every client, in report order; ``httpx`` first because every ratio is against it."""
 

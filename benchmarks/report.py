@@ -34,6 +34,22 @@ TARGETS = {
 """Gateway targets: (what, comparison, ratio, against which baseline). The async target is judged against the
 raw client on the same (aiohttp) pool, the strict reading; the one against httpx's own pool is reported too."""
 
+FRAMEWORKS = (
+    ("LangChain", "langchain-gateway", "langchain-floor", "langchain"),
+    ("LlamaIndex", "llamaindex-gateway", "llamaindex-floor", "llamaindex"),
+)
+"""(framework, our package's client, its floor, its anchor)."""
+
+FLOOR_LIMIT = 1.15
+"""DESIGN.md §3: our framework packages should cost within about 15% of their framework's floor."""
+
+_FRAMEWORK_METRICS = (
+    ("call", "call_cpu_us"),
+    ("chunk", "chunk_cpu_us"),
+    ("inflight_cpu", "inflight_cpu_us"),
+    ("inflight_rate", "inflight_calls_per_s"),
+)
+
 _PACKAGES = (
     "httpx",
     "httpx-aiohttp",
@@ -136,7 +152,32 @@ def summarize(reps: dict[str, list[dict[str, Any]]], concurrency: int, hold_ms: 
             passed = None if value is None else (value <= limit if op == "<=" else value >= limit)
             targets[key] = {"what": what, "target": f"{op} {limit}x {against}", "measured": value, "pass": passed}
     ideal = concurrency / (hold_ms / 1000.0) if hold_ms else None
-    return {"clients": clients, "targets": targets, "inflight_ideal_calls_per_s": ideal}
+    return {
+        "clients": clients,
+        "targets": targets,
+        "frameworks": _frameworks(clients),
+        "inflight_ideal_calls_per_s": ideal,
+    }
+
+
+def _frameworks(clients: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Each framework package against its floor and its anchor; CPU per call and per chunk judged on the floor."""
+    out: dict[str, Any] = {}
+    for framework, ours, floor, anchor in FRAMEWORKS:
+        if ours not in clients:
+            continue
+        row: dict[str, Any] = {"client": ours}
+        for key, metric in _FRAMEWORK_METRICS:
+            value = clients[ours].get(metric)
+            row[key] = value
+            row[f"{key}_x_floor"] = _ratio(value, clients.get(floor, {}).get(metric))
+            row[f"{key}_x_anchor"] = _ratio(value, clients.get(anchor, {}).get(metric))
+        row["targets"] = {
+            key: None if row[f"{key}_x_floor"] is None else row[f"{key}_x_floor"] <= FLOOR_LIMIT
+            for key in ("call", "chunk")
+        }
+        out[framework] = row
+    return out
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -149,6 +190,28 @@ def _fmt(value: Any, digits: int = 0) -> str:
 
 def _x(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
+
+
+def _render_frameworks(frameworks: dict[str, Any]) -> list[str]:
+    if not frameworks:
+        return []
+    lines = [
+        "",
+        "| our package | CPU/call µs | x floor | x anchor | CPU/chunk µs | x floor | x anchor "
+        "| in-flight CPU/call µs | x floor | x anchor | in-flight calls/s | x floor | x anchor |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in frameworks.values():
+        cells = [ADAPTERS[row["client"]].label]
+        for key, _ in _FRAMEWORK_METRICS:
+            cells += [_fmt(row[key], 1 if key == "chunk" else 0), _x(row[f"{key}_x_floor"]), _x(row[f"{key}_x_anchor"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"| framework target (<= {FLOOR_LIMIT}x its floor) | measured | result |", "|---|--:|---|"]
+    for framework, row in frameworks.items():
+        for key, what in (("call", "CPU per call"), ("chunk", "CPU per chunk")):
+            verdict = {True: "pass", False: "**FAIL**", None: "not measured"}[row["targets"][key]]
+            lines.append(f"| {framework}: {what} | {_x(row[f'{key}_x_floor'])} | {verdict} |")
+    return lines
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -185,6 +248,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         for target in summary["targets"].values():
             verdict = {True: "pass", False: "**FAIL**", None: "not measured"}[target["pass"]]
             lines.append(f"| {target['what']} {target['target']} | {_x(target['measured'])} | {verdict} |")
+    lines += _render_frameworks(summary.get("frameworks", {}))
     imports = report.get("imports_ms", {})
     if imports:
         lines += [

@@ -15,6 +15,7 @@ A :class:`PriceTable` maps base models to prices per million tokens; :func:`cost
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Mapping
@@ -41,6 +42,7 @@ _PER_TOKEN = Fraction(1, 1_000_000)
 # A name that extends a table row with one of these words is a differently priced variant of it (pro,
 # mini, realtime/audio, deep research), so it must not borrow that row's price.
 _VARIANT_WORDS = frozenset({"mini", "nano", "pro", "realtime", "audio", "transcribe", "tts", "search", "research"})
+_LOOKUP_CACHE_SIZE = 256
 _PRICE_KEYS = {"input": "input", "output": "output", "cached_input": "cached_input", "cached": "cached_input"}
 PTU_REASON = "provisioned throughput (PTU): no marginal cost"
 
@@ -149,6 +151,11 @@ class PriceTable:
     """
 
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: DEFAULT_PRICES)
+    # Every call is priced: scanning every row by prefix took 2.3 µs a call, a kept answer 0.05 µs
+    # (benchmarks/README.md hot spot 3). The table is frozen, so each model name's answer is kept.
+    _found: dict[str, tuple[str, ModelPrice] | None] = field(
+        default_factory=lambda: {}, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         frozen = MappingProxyType({_normalise(k): v for k, v in self.prices.items()})
@@ -176,14 +183,20 @@ class PriceTable:
         """The row that prices ``model``, as ``(row name, price)``; ``None`` when no row may price it."""
         if not model:
             return None
+        try:
+            return self._found[model]
+        except KeyError:
+            pass
         name = _normalise(model)
         best = ""
         for prefix in self.prices:
             if len(prefix) > len(best) and _extends(name, prefix):
                 best = prefix
-        if not best or _variant_of(name, best):
-            return None
-        return best, self.prices[best]
+        found = None if not best or _variant_of(name, best) else (best, self.prices[best])
+        if len(self._found) >= _LOOKUP_CACHE_SIZE:
+            self._found.clear()  # names come from configuration and Azure's answers; this only bounds a leak
+        self._found[model] = found
+        return found
 
     def price_for(self, model: str | None) -> ModelPrice | None:
         """The price of ``model``, or ``None`` when the table does not know it."""
@@ -268,6 +281,7 @@ class CallCost:
         reason: Why the amount is unknown or zero; ``None`` for an ordinary priced call.
         endpoint: The endpoint (region) name, when the route has several.
         priced_as: The price-table row used.
+        exact_amount: ``amount`` as an exact fraction, when :func:`cost_of` priced it (totals add these).
     """
 
     deployment: str
@@ -280,6 +294,7 @@ class CallCost:
     reason: str | None = None
     endpoint: str | None = None
     priced_as: str | None = None
+    exact_amount: Fraction | None = field(default=None, repr=False, compare=False)
 
     @property
     def known(self) -> bool:
@@ -292,14 +307,27 @@ class CallCost:
         return f"{self.endpoint}/{self.deployment}" if self.endpoint else self.deployment
 
 
+@functools.lru_cache(maxsize=256)
+def _per_token_rates(price: ModelPrice) -> tuple[int, int, int, int]:
+    """(input, cached input, output) USD per token as numerators over one common denominator, and that denominator.
+
+    Precomputed per price: three ``Fraction(float)`` conversions and Fraction products per call took 8.3 µs
+    (benchmarks/README.md hot spot 3); over one denominator a call is priced with integer arithmetic (1.1 µs).
+    """
+    rates = [
+        Fraction(rate) * _PER_TOKEN for rate in (price.input_per_million, price.cached_rate, price.output_per_million)
+    ]
+    denominator = math.lcm(*(rate.denominator for rate in rates))
+    inp, cached, out = (rate.numerator * (denominator // rate.denominator) for rate in rates)
+    return inp, cached, out, denominator
+
+
 def _amount(usage: Usage, price: ModelPrice) -> Fraction:
     cached = min(max(usage.cached_input_tokens, 0), usage.input_tokens)
     # Exact arithmetic: totals then add up the same in any order, from any number of threads.
-    return _PER_TOKEN * (
-        (usage.input_tokens - cached) * Fraction(price.input_per_million)
-        + cached * Fraction(price.cached_rate)
-        + usage.output_tokens * Fraction(price.output_per_million)
-    )
+    inp_rate, cached_rate, out_rate, denominator = _per_token_rates(price)
+    numerator = (usage.input_tokens - cached) * inp_rate + cached * cached_rate + usage.output_tokens * out_rate
+    return Fraction(numerator, denominator)
 
 
 def cost_of(
@@ -340,7 +368,8 @@ def cost_of(
     if usage is None:
         why = "Azure reported no token usage for this call"
         return CallCost(deployment, model, None, "USD", inp, cached, out, why, endpoint, row)
-    return CallCost(deployment, model, float(_amount(usage, price)), "USD", inp, cached, out, None, endpoint, row)
+    exact = _amount(usage, price)
+    return CallCost(deployment, model, float(exact), "USD", inp, cached, out, None, endpoint, row, exact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,26 +401,29 @@ class CostTotals:
 
 
 class _Bucket:
-    __slots__ = ("amount", "cached", "calls", "inp", "labels", "out", "unknown")
+    __slots__ = ("amounts", "cached", "calls", "inp", "labels", "out", "unknown")
 
     def __init__(self) -> None:
         self.calls = self.inp = self.cached = self.out = self.unknown = 0
-        self.amount = Fraction(0)
+        # Exact sums kept as integer numerators by denominator: a Fraction addition costs about 4 µs (its gcds),
+        # three buckets a call. The denominators are few: products of powers of 2 (the float prices) and of 10.
+        self.amounts: dict[int, int] = {}
         self.labels: set[str] = set()
 
-    def add(self, cost: CallCost, label: str) -> None:
+    def add(self, cost: CallCost, exact: Fraction | None, label: str) -> None:
         self.calls += 1
         self.inp += cost.input_tokens
         self.cached += cost.cached_input_tokens
         self.out += cost.output_tokens
-        if cost.amount is None:
+        if exact is None:
             self.unknown += 1
         else:
-            self.amount += Fraction(cost.amount)
+            self.amounts[exact.denominator] = self.amounts.get(exact.denominator, 0) + exact.numerator
         self.labels.add(label)
 
     def totals(self) -> CostTotals:
-        return CostTotals(self.calls, self.inp, self.cached, self.out, float(self.amount), self.unknown)
+        amount = sum((Fraction(n, d) for d, n in self.amounts.items()), Fraction(0))
+        return CostTotals(self.calls, self.inp, self.cached, self.out, float(amount), self.unknown)
 
 
 _NO_MODEL = "(unknown model)"
@@ -414,10 +446,20 @@ class CostTracker:
     def record(self, cost: CallCost) -> None:
         """Add one call."""
         deployment, model = cost.deployment_label, cost.model or _NO_MODEL
+        # The exact amount cost_of carries: converting the float back costs a Fraction(float) per bucket.
+        exact = cost.exact_amount
+        if exact is None and cost.amount is not None:
+            exact = Fraction(cost.amount)
         with self._lock:
-            self._by_deployment.setdefault(deployment, _Bucket()).add(cost, model)
-            self._by_model.setdefault(model, _Bucket()).add(cost, deployment)
-            self._total.add(cost, deployment)
+            by_deployment = self._by_deployment.get(deployment)
+            if by_deployment is None:
+                by_deployment = self._by_deployment[deployment] = _Bucket()
+            by_model = self._by_model.get(model)
+            if by_model is None:
+                by_model = self._by_model[model] = _Bucket()
+            by_deployment.add(cost, exact, model)
+            by_model.add(cost, exact, deployment)
+            self._total.add(cost, exact, deployment)
 
     def totals_by_deployment(self) -> dict[str, CostTotals]:
         """Totals per deployment (``endpoint/deployment`` when the endpoint was given), sorted by name."""

@@ -8,10 +8,12 @@ family; users declare the base model of a deployment whose name says nothing (``
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from shared_core.errors import ConfigurationError
@@ -28,6 +30,7 @@ _log = logging.getLogger("shared_core.deployments")
 
 # Azure allows letters, digits, '-', '_' and '.' in deployment names (portal rule; 2-64 characters).
 _DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_RESOLVED_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +139,12 @@ _PROFILES: dict[str, ModelProfile] = {
 UNKNOWN_PROFILE = ModelProfile("unknown")
 
 
+@functools.lru_cache(maxsize=256)
 def profile_for(model: str | None) -> ModelProfile:
     """The profile of a model name (versioned names like ``gpt-4o-mini-2024-07-18`` included).
 
     Unknown names get a permissive default profile (``family='unknown'``): no rule is applied that the
-    table cannot justify.
+    table cannot justify. Cached: the table is fixed, and a failover route asks per deployment per call.
     """
     if not model:
         return UNKNOWN_PROFILE
@@ -211,6 +215,16 @@ class DeploymentMap:
     default_deployment: str | None = None
     default_model: str | None = None
     deployment_models: Mapping[str, str] = field(default_factory=lambda: {})
+    # Every call resolves its model: about 10 µs with profile_for's prefix scan (benchmarks/README.md hot
+    # spot 4). The map is frozen (its mappings are copied below), so each name's answer is kept. A dict's
+    # get and set are atomic, so threads at worst resolve a name twice.
+    _resolved: dict[str | None, ResolvedDeployment] = field(
+        default_factory=lambda: {}, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mapping", MappingProxyType(dict(self.mapping)))
+        object.__setattr__(self, "deployment_models", MappingProxyType(dict(self.deployment_models)))
 
     def resolve(self, requested: str | None) -> ResolvedDeployment:
         """Resolve a requested model (or deployment) name.
@@ -218,6 +232,23 @@ class DeploymentMap:
         Raises:
             ConfigurationError: Nothing was requested and there is no default deployment or model.
         """
+        resolved = self._resolved.get(requested)
+        if resolved is None:
+            resolved = self._resolve(requested)
+            if len(self._resolved) >= _RESOLVED_CACHE_SIZE:
+                self._resolved.clear()  # requested names come from code and configuration; this bounds a leak
+            self._resolved[requested] = resolved
+        _log.debug(
+            "deployment %r for requested %r by rule %s (model %r, profile %s)",
+            resolved.deployment,
+            requested,
+            resolved.rule,
+            resolved.model,
+            resolved.profile.family,
+        )
+        return resolved
+
+    def _resolve(self, requested: str | None) -> ResolvedDeployment:
         name = requested.removeprefix("azure/") if requested else None
         key = name or self.default_model
         rule: Literal["explicit", "default", "pass-through"]
@@ -235,19 +266,10 @@ class DeploymentMap:
             )
         validate_deployment_name(deployment, f"deployment for {requested or 'the default model'!r}")
         model = self.deployment_models.get(deployment) or model or deployment
-        resolved = ResolvedDeployment(
+        return ResolvedDeployment(
             requested=requested,
             deployment=deployment,
             model=model,
             rule=rule,
             profile=profile_for(model),
         )
-        _log.debug(
-            "deployment %r for requested %r by rule %s (model %r, profile %s)",
-            deployment,
-            requested,
-            rule,
-            model,
-            resolved.profile.family,
-        )
-        return resolved

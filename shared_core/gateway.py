@@ -214,21 +214,27 @@ class Gateway:
         return replace(request, messages=outcome.messages)
 
     def _with_defaults(self, request: ChatRequest, target: ResolvedDeployment) -> GenerationSettings:
-        settings = request.settings
+        # One replace at most (none when nothing changes): dataclasses.replace costs a few µs, on every call.
+        settings, config = request.settings, self.config
+        changes: dict[str, object] = {}
         if settings.max_tokens is None:
-            settings = replace(settings, max_tokens=self.config.max_tokens)
-        temperature_set_by_user = "temperature" in self.config.sources
+            changes["max_tokens"] = config.max_tokens
+        temperature_set_by_user = "temperature" in config.sources
         if settings.temperature is None and (target.profile.accepts_temperature or temperature_set_by_user):
-            settings = replace(settings, temperature=self.config.temperature)
-        return settings
+            changes["temperature"] = config.temperature
+        return replace(settings, **changes) if changes else settings
 
     def _encode(self, plan: _Plan, route: RouteTarget) -> _Call:
         resolved, candidate = plan.resolved, route.candidate
         target = resolved
         if (candidate.deployment, candidate.model) != (resolved.deployment, resolved.model):
-            target = replace(resolved, deployment=candidate.deployment, model=candidate.model)
-            target = replace(target, profile=profile_for(candidate.model))
-        request = replace(plan.request, settings=self._with_defaults(plan.request, target))
+            target = replace(
+                resolved, deployment=candidate.deployment, model=candidate.model, profile=profile_for(candidate.model)
+            )
+        request = plan.request
+        settings = self._with_defaults(request, target)
+        if settings is not request.settings:
+            request = replace(request, settings=settings)
         codec = chat_completions if self.api == "chat" else responses
         # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
         wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
@@ -298,8 +304,8 @@ class Gateway:
             }
             self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
-        result = codec.decode_response(payload).with_transport(deployment=call.target.deployment, request_id=rid)
-        return self._finish(call, result, latency=response.elapsed)
+        result = codec.decode_response(payload)
+        return self._finish(call, result, latency=response.elapsed, deployment=call.target.deployment, request_id=rid)
 
     def _price(self, call: _Call, result: ChatResult) -> CallCost:
         candidate = call.route.candidate
@@ -320,10 +326,13 @@ class Gateway:
             endpoint=call.route.named_endpoint,
         )
 
-    def _finish(self, call: _Call, result: ChatResult, *, latency: float) -> ChatResult:
+    def _finish(
+        self, call: _Call, result: ChatResult, *, latency: float, deployment: str | None, request_id: str | None
+    ) -> ChatResult:
         cost = self._price(call, result)
         self.costs.record(cost)
-        result = replace(result, cost=cost)
+        # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
+        result = replace(result, deployment=deployment, request_id=request_id, cost=cost)
         filtered = completion_filter_error(
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
@@ -379,8 +388,8 @@ class Gateway:
     def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = plan.call_for(candidate)
         try:
-            req = replace(call.http_request, headers={**call.http_request.headers, **call.route.auth.headers()})
-            response = http.send(self._sync_client(call.route), req, self.timeouts)
+            client = self._sync_client(call.route)
+            response = http.send(client, call.http_request, self.timeouts, call.route.auth.headers())
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -392,8 +401,8 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             auth_headers = await call.route.auth.aheaders()
-            req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
-            response = await http.asend(self._async_client(call.route), req, self.timeouts)
+            client = self._async_client(call.route)
+            response = await http.asend(client, call.http_request, self.timeouts, auth_headers)
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -404,8 +413,8 @@ class Gateway:
     def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = plan.call_for(candidate)
         try:
-            req = replace(call.http_request, headers={**call.http_request.headers, **call.route.auth.headers()})
-            opened = http.stream(self._sync_client(call.route), req, self.timeouts)
+            client = self._sync_client(call.route)
+            opened = http.stream(client, call.http_request, self.timeouts, call.route.auth.headers())
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -419,8 +428,8 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             auth_headers = await call.route.auth.aheaders()
-            req = replace(call.http_request, headers={**call.http_request.headers, **auth_headers})
-            opened = await http.astream(self._async_client(call.route), req, self.timeouts)
+            client = self._async_client(call.route)
+            opened = await http.astream(client, call.http_request, self.timeouts, auth_headers)
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -486,7 +495,9 @@ class Gateway:
             opened=opened,
             sink=self.sink,
             raw_debug=self.config.raw_debug,
-            finish=lambda result, latency: self._finish(call, result, latency=latency),
+            finish=lambda result, latency: self._finish(
+                call, result, latency=latency, deployment=result.deployment, request_id=result.request_id
+            ),
         )
 
     # -- the four calls --------------------------------------------------------------------------------------
