@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -34,7 +33,6 @@ from langchain_azure_gateway.routing_fields import (
     prices_to_json,
 )
 from langchain_azure_gateway.serialization import register_for_load
-from langchain_azure_gateway.stream_cost import stream_cost
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
 from shared_core import (
     REPAIR_EVENT,
@@ -406,7 +404,7 @@ class AzureGatewayChatModel(BaseChatModel):
             raise from_core_error(error) from error
         finally:
             exit_scope(token)
-        yield self._final_chunk(chunker, request, scope)
+        yield chunker.final(chunker.result(), scope.metadata())
 
     async def _astream(
         self,
@@ -429,12 +427,7 @@ class AzureGatewayChatModel(BaseChatModel):
             raise from_core_error(error) from error
         finally:
             exit_scope(token)
-        yield self._final_chunk(chunker, request, scope)
-
-    def _final_chunk(self, chunker: StreamChunker, request: ChatRequest, scope: CallScope) -> ChatGenerationChunk:
-        result = chunker.result()
-        result = replace(result, cost=stream_cost(self.gateway, request.model, result))
-        return chunker.final(result, scope.metadata())
+        yield chunker.final(chunker.result(), scope.metadata())
 
     # -- tools and structured output ------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ Conversion lives in ``convert.py`` / ``options.py`` / ``stream.py``, the pipelin
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.llms.generic_utils import (
@@ -60,11 +59,9 @@ from llamaindex_azure_gateway.routing_fields import (
     prices_to_json,
 )
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
-from llamaindex_azure_gateway.stream_cost import stream_cost
 from llamaindex_azure_gateway.structured import json_schema_allowed, parse_structured_response
 from shared_core import (
     ChatRequest,
-    ChatResult,
     ConfigurationError,
     CostTracker,
     Gateway,
@@ -268,11 +265,6 @@ class AzureGatewayLLM(FunctionCallingLLM):
             base = to_core_settings(self.additional_kwargs, base)
         return to_core_request(to_core_messages(messages), options, RequestOptions(base))
 
-    def _stream_result(self, builder: ChatStreamBuilder, request: ChatRequest) -> ChatResult:
-        # Deployment and request id come from the stream's first event; its cost is priced here (no event has it).
-        result = builder.accumulator.result()
-        return replace(result, cost=stream_cost(self._gateway, request.model, result))
-
     # -- chat --------------------------------------------------------------------------------------------------
 
     @llm_chat_callback()
@@ -305,7 +297,8 @@ class AzureGatewayLLM(FunctionCallingLLM):
             chunk = builder.feed(event)
             if chunk is not None:
                 yield chunk
-        final = builder.finish(self._stream_result(builder, request))
+        # The stream's last event carried its cost, so the folded result is priced as a chat call is.
+        final = builder.finish(builder.accumulator.result())
         if final is not None:
             yield final
 
@@ -323,7 +316,8 @@ class AzureGatewayLLM(FunctionCallingLLM):
             chunk = builder.feed(event)
             if chunk is not None:
                 yield chunk
-        final = builder.finish(self._stream_result(builder, request))
+        # The stream's last event carried its cost, so the folded result is priced as a chat call is.
+        final = builder.finish(builder.accumulator.result())
         if final is not None:
             yield final
 

@@ -268,7 +268,8 @@ class Gateway:
         payload: JsonValue = None
         try:
             payload = json.loads(body) if body else None
-        except ValueError:
+        # A body nested past the interpreter's recursion limit raises RecursionError, not ValueError.
+        except (ValueError, RecursionError):
             payload = None
         filtered = prompt_filter_error(
             payload,
@@ -286,7 +287,7 @@ class Gateway:
         rid = request_id(response.headers)
         try:
             payload: JsonValue = json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             snippet = response.body[:200].decode("utf-8", "replace")
             raise InvalidResponseError(
                 f"Azure answered {response.status} with a body that is not JSON: {snippet!r}; "
@@ -329,6 +330,15 @@ class Gateway:
     def _finish(
         self, call: _Call, result: ChatResult, *, latency: float, deployment: str | None, request_id: str | None
     ) -> ChatResult:
+        result, filtered = self._settle(call, result, latency=latency, deployment=deployment, request_id=request_id)
+        if filtered is not None:
+            raise filtered
+        return result
+
+    def _settle(
+        self, call: _Call, result: ChatResult, *, latency: float, deployment: str | None, request_id: str | None
+    ) -> tuple[ChatResult, GatewayError | None]:
+        """Price and record the result, emit its summary, and build the completion filter error (not raised)."""
         cost = self._price(call, result)
         self.costs.record(cost)
         # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
@@ -358,9 +368,7 @@ class Gateway:
                 "cost": priced,
             }
             self.sink.emit(DebugEvent("llm:response:debug", data))
-        if filtered is not None:
-            raise filtered
-        return result
+        return result, filtered
 
     # -- sending -------------------------------------------------------------------------------------------
 
@@ -492,10 +500,11 @@ class Gateway:
             api=self.api,
             deployment=call.target.deployment,
             endpoint=call.route.endpoint_url,
+            endpoint_name=call.route.named_endpoint or call.route.endpoint_url,
             opened=opened,
             sink=self.sink,
             raw_debug=self.config.raw_debug,
-            finish=lambda result, latency: self._finish(
+            finish=lambda result, latency: self._settle(
                 call, result, latency=latency, deployment=result.deployment, request_id=result.request_id
             ),
         )
@@ -521,8 +530,9 @@ class Gateway:
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         """Send a request and yield its events as they arrive; nothing is retried after the first one.
 
-        The first event is a :class:`~shared_core.result.ResponseMetadata` naming the deployment that answered
-        and Azure's request id.
+        The first event is a :class:`~shared_core.result.ResponseMetadata` naming the deployment and endpoint
+        that answered and Azure's request id; the last, once the stream has ended, is one carrying its ``cost``
+        (also when a completion content-filter error follows it).
 
         Raises:
             StreamInterruptedError: The stream broke; ``partial`` holds everything received.
@@ -543,7 +553,10 @@ class Gateway:
         finally:
             opened.close()
         yield from folder.close()
-        folder.finish()
+        closing, filtered = folder.finish()
+        yield closing
+        if filtered is not None:
+            raise filtered
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
@@ -564,7 +577,10 @@ class Gateway:
             await opened.aclose()
         for event in folder.close():
             yield event
-        folder.finish()
+        closing, filtered = folder.finish()
+        yield closing
+        if filtered is not None:
+            raise filtered
 
 
 def _elapsed(response: http.HttpResponse) -> float:

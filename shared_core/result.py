@@ -121,7 +121,13 @@ class ResponseMetadata:
     """Identity of the response, sent on (almost) every chunk; the last non-empty value wins.
 
     The gateway sends one more as the first event of every stream, carrying what only the transport knows:
-    the deployment that answered (after any failover) and Azure's request id.
+    the deployment that answered (after any failover), its endpoint and Azure's request id; and one as the
+    last event, carrying the stream's ``cost`` once the gateway has priced it (before any completion
+    content-filter error is raised).
+
+    Attributes:
+        endpoint: The endpoint that answered: its configured name, else its URL (first event only).
+        cost: What the stream cost (last event only).
     """
 
     response_id: str | None = None
@@ -131,6 +137,8 @@ class ResponseMetadata:
     provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     deployment: str | None = None
     request_id: str | None = None
+    endpoint: str | None = None
+    cost: CallCost | None = None
     kind: Literal["metadata"] = "metadata"
 
 
@@ -266,6 +274,7 @@ class StreamAccumulator:
 
     __slots__ = (
         "_content_filter",
+        "_cost",
         "_details",
         "_finish",
         "_meta",
@@ -289,6 +298,7 @@ class StreamAccumulator:
         self._content_filter: dict[str, JsonValue] = {}
         self._usage: Usage | None = None
         self._finish: FinishEvent | None = None
+        self._cost: CallCost | None = None
         self._meta = ResponseMetadata()
         self._details: dict[str, JsonValue] = {}
         self.events_seen = 0
@@ -333,8 +343,16 @@ class StreamAccumulator:
             system_fingerprint=event.system_fingerprint or m.system_fingerprint,
             deployment=event.deployment or m.deployment,
             request_id=event.request_id or m.request_id,
+            endpoint=event.endpoint or m.endpoint,
         )
+        if event.cost is not None:
+            self._cost = event.cost
         self._details.update(event.provider_details)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint that answered (configured name, else URL), from the stream's first event."""
+        return self._meta.endpoint
 
     @property
     def text(self) -> str:
@@ -344,7 +362,8 @@ class StreamAccumulator:
     def result(self, *, deployment: str | None = None, request_id: str | None = None) -> ChatResult:
         """The result so far (complete once the stream has ended).
 
-        ``deployment`` and ``request_id`` default to the ones the stream's metadata carried.
+        ``deployment`` and ``request_id`` default to the ones the stream's metadata carried; ``cost`` is the one
+        the stream's last metadata event carried (``None`` until the gateway has priced the stream).
         """
         parts: list[MessagePart] = []
         parts.extend(self._reasoning_parts())
@@ -372,6 +391,7 @@ class StreamAccumulator:
             prompt_filter_results=tuple(self._prompt_filter),
             content_filter_results=dict(self._content_filter),
             provider_details=details,
+            cost=self._cost,
         )
 
     def _reasoning_parts(self) -> list[ReasoningPart]:

@@ -13,7 +13,9 @@ pipeline needs to reach it (endpoint URL, credential, api-version). Three shapes
 Credentials: an endpoint that sets any credential field uses only its own (a key on the top level must not win
 over an endpoint's managed identity by the usual precedence); one that sets none shares the top-level provider,
 or gets its own from the top-level fields when its token scope differs (an AI Foundry host). Each provider is
-built once, when the table is built.
+built once, when the table is built, except the top-level one when every named endpoint has its own: then the
+top-level endpoint only serves models no named endpoint has, so its credential is resolved (and a missing one
+reported) when a route first falls back to it.
 """
 
 from __future__ import annotations
@@ -177,8 +179,12 @@ class RouteTable:
                 fix="set AZURE_OPENAI_ENDPOINT=https://<resource>.openai.azure.com, or pass endpoint=..., "
                 "or configure [[endpoints]] or gateway_url",
             )
-        if config.endpoint or any(not _has_own_credentials(e) for e in config.endpoints):
+        if not config.endpoints or any(not _has_own_credentials(e) for e in config.endpoints):
             self.top_auth = auth or self._resolve_top(config.endpoint or config.endpoints[0].endpoint)
+        elif config.endpoint:
+            # AZURE_OPENAI_ENDPOINT is often set in the environment with no credential beside it; with every
+            # named endpoint signing in on its own, that must not fail the gateway before any route needs it.
+            self.top_auth = auth
         for endpoint in config.endpoints:
             self._endpoint_auth[endpoint.name] = self._auth_for(endpoint)
         self.primary_auth = self.top_auth or self._endpoint_auth[config.endpoints[0].name]
@@ -199,6 +205,15 @@ class RouteTable:
             scope=c.token_scope,
             sources=c.sources,
         )
+
+    def _fallback_auth(self, endpoint: str) -> AuthProvider:
+        top = self.top_auth
+        if top is None:
+            with self._lock:
+                top = self.top_auth
+                if top is None:
+                    top = self.top_auth = self._resolve_top(endpoint)
+        return top
 
     def _auth_for(self, endpoint: EndpointConfig) -> AuthProvider:
         if not _has_own_credentials(endpoint):
@@ -240,7 +255,7 @@ class RouteTable:
 
         Raises:
             ConfigurationError: Named endpoints are configured, none has a matching deployment, and there is no
-                top-level endpoint to fall back to.
+                top-level endpoint to fall back to, or no credential for the top-level endpoint it falls back to.
         """
         cache_key = (resolved.deployment, resolved.model)
         found = self._cache.get(cache_key)
@@ -283,10 +298,11 @@ class RouteTable:
                 )
         if out:
             return tuple(out)
-        if c.endpoint and self.top_auth is not None:
+        if c.endpoint:
+            top = self._fallback_auth(c.endpoint)
             candidate = RouteCandidate(resolved.deployment, "", resolved.deployment, resolved.model)
-            scope = _scope_or_none(self.top_auth, scope_for_endpoint(c.endpoint, c.token_scope))
-            return (RouteTarget(candidate, c.endpoint, self.top_auth, c.api_version, scope),)
+            scope = _scope_or_none(top, scope_for_endpoint(c.endpoint, c.token_scope))
+            return (RouteTarget(candidate, c.endpoint, top, c.api_version, scope),)
         known = ", ".join(
             f"{e.name}/{d.name} ({d.model or 'model not set'})" for e in c.endpoints for d in e.deployments
         )

@@ -1,7 +1,8 @@
 """One opened stream, from SSE bytes to events, folded as they pass.
 
 The fold is what lets a break or a filter report everything received so far, and what the gateway prices when
-the stream ends. The gateway owns the stream's I/O; this module only decodes, folds and builds the errors.
+the stream ends; the price goes out as the stream's last event. The gateway owns the stream's I/O; this module
+only decodes, folds and builds the errors.
 """
 
 from __future__ import annotations
@@ -35,17 +36,19 @@ class StreamFolder:
         api: Which decoder reads the stream.
         deployment: The deployment that answered (after any failover).
         endpoint: Its endpoint (or the gateway's URL), for errors.
+        endpoint_name: Its endpoint's configured name, else its URL, for the stream's first event.
         opened: The opened 2xx stream (its headers carry the request id).
         sink: Where the raw stream goes when ``raw_debug`` is on.
         raw_debug: Keep every raw SSE record for one ``llm:response:raw`` event at the end.
-        finish: Called with the folded result and the latency when the stream ended cleanly (prices it, emits
-            the summary, raises a completion filter error).
+        finish: Called with the folded result and the latency when the stream ended cleanly; prices it, emits
+            the summary, and returns the priced result with the completion filter error to raise, if any.
     """
 
     __slots__ = (
         "_decoder",
         "_deployment",
         "_endpoint",
+        "_endpoint_name",
         "_finish",
         "_parser",
         "_raw",
@@ -61,13 +64,15 @@ class StreamFolder:
         api: Literal["chat", "responses"],
         deployment: str,
         endpoint: str,
+        endpoint_name: str,
         opened: StreamingResponse,
         sink: EventSink,
         raw_debug: bool,
-        finish: Callable[[ChatResult, float], object],
+        finish: Callable[[ChatResult, float], tuple[ChatResult, GatewayError | None]],
     ) -> None:
         self._deployment = deployment
         self._endpoint = endpoint
+        self._endpoint_name = endpoint_name
         self._sink = sink
         self._finish = finish
         self._parser = SSEParser()
@@ -84,8 +89,8 @@ class StreamFolder:
         return self._decoder.done
 
     def opening(self) -> ResponseMetadata:
-        """The stream's first event: the deployment that answered and Azure's request id."""
-        event = ResponseMetadata(deployment=self._deployment, request_id=self._request_id)
+        """The stream's first event: the deployment and endpoint that answered and Azure's request id."""
+        event = ResponseMetadata(deployment=self._deployment, request_id=self._request_id, endpoint=self._endpoint_name)
         self.accumulator.add(event)
         return event
 
@@ -135,9 +140,17 @@ class StreamFolder:
             )
         return out
 
-    def finish(self) -> None:
-        """Emit the raw stream (raw debug) and hand the folded result to the gateway."""
+    def finish(self) -> tuple[ResponseMetadata, GatewayError | None]:
+        """Emit the raw stream (raw debug), have the gateway price the folded result, and fold its cost in.
+
+        Returns:
+            The stream's last event (its cost), and the completion filter error to raise after yielding it:
+            the caller sees what a filtered answer cost before the error.
+        """
         if self._raw is not None:
             data: dict[str, JsonValue] = {"deployment": self._deployment, "status": 200, "events": self._raw}
             self._sink.emit(DebugEvent("llm:response:raw", data))
-        self._finish(self.partial(), time.perf_counter() - self._started)
+        priced, filtered = self._finish(self.partial(), time.perf_counter() - self._started)
+        event = ResponseMetadata(cost=priced.cost)
+        self.accumulator.add(event)
+        return event, filtered

@@ -369,7 +369,9 @@ def send(
     """Send one request (with ``extra_headers``, e.g. auth, added) and read the whole response."""
     started = time.perf_counter()
     try:
-        response = client.send(_build(client, req, timeouts.for_request(False), extra_headers))
+        # A user's client may follow redirects, and httpx strips only Authorization on a cross-origin hop: the
+        # api-key header would reach the other host. Azure never redirects a data-plane call, so none is followed.
+        response = client.send(_build(client, req, timeouts.for_request(False), extra_headers), follow_redirects=False)
     except (httpx.HTTPError, RuntimeError) as exc:
         raise _translate(exc) from exc
     return HttpResponse(
@@ -383,7 +385,9 @@ async def asend(
     """Send one request (with ``extra_headers`` added) and read the whole response, async."""
     started = time.perf_counter()
     try:
-        response = await client.send(_build(client, req, timeouts.for_request(False), extra_headers))
+        response = await client.send(
+            _build(client, req, timeouts.for_request(False), extra_headers), follow_redirects=False
+        )
     except (httpx.HTTPError, RuntimeError) as exc:
         raise _translate(exc) from exc
     return HttpResponse(
@@ -397,7 +401,9 @@ def stream(
     """Send one request (with ``extra_headers`` added) and return once the headers arrive. The caller closes it."""
     started = time.perf_counter()
     try:
-        response = client.send(_build(client, req, timeouts.for_request(True), extra_headers), stream=True)
+        response = client.send(
+            _build(client, req, timeouts.for_request(True), extra_headers), stream=True, follow_redirects=False
+        )
     except (httpx.HTTPError, RuntimeError) as exc:
         raise _translate(exc) from exc
     return StreamingResponse(response, time.perf_counter() - started)
@@ -409,7 +415,9 @@ async def astream(
     """Send one request (with ``extra_headers`` added) and return once the headers arrive, async; caller closes it."""
     started = time.perf_counter()
     try:
-        response = await client.send(_build(client, req, timeouts.for_request(True), extra_headers), stream=True)
+        response = await client.send(
+            _build(client, req, timeouts.for_request(True), extra_headers), stream=True, follow_redirects=False
+        )
     except (httpx.HTTPError, RuntimeError) as exc:
         raise _translate(exc) from exc
     return StreamingResponse(response, time.perf_counter() - started)

@@ -255,29 +255,30 @@ async def test_gateway_redirect_to_other_host_is_not_followed(
         assert _CANARY not in text and _CANARY_TOKEN not in text
 
 
-@pytest.mark.xfail(strict=True, reason="http.send uses the client's follow_redirects; httpx keeps api-key across hosts")
+@pytest.mark.parametrize("mode", ["complete", "stream"])
 def test_gateway_redirect_user_client_following_redirects_is_not_followed(
-    redirecting: LoopbackApp, other_host: LoopbackApp
+    mode: str, redirecting: LoopbackApp, other_host: LoopbackApp
 ) -> None:
     leaked_before = len(other_host.requests)
     with httpx.Client(follow_redirects=True) as client:
         gateway = _gateway(redirecting, "api_key", http_client=client)
         with contextlib.suppress(GatewayError):
-            gateway.complete(_REQUEST)
+            if mode == "complete":
+                gateway.complete(_REQUEST)
+            else:
+                list(gateway.stream(_REQUEST))
     assert not any(_CANARY in str(r.headers) for r in other_host.requests), "the api key reached another host"
     assert len(other_host.requests) == leaked_before
 
 
-@pytest.mark.xfail(
-    strict=True, reason="http.asend uses the client's follow_redirects; httpx keeps api-key across hosts"
-)
+@pytest.mark.parametrize("mode", ["acomplete", "astream"])
 async def test_gateway_redirect_user_async_client_following_redirects_is_not_followed(
-    redirecting: LoopbackApp, other_host: LoopbackApp
+    mode: str, redirecting: LoopbackApp, other_host: LoopbackApp
 ) -> None:
     leaked_before = len(other_host.requests)
     async with httpx.AsyncClient(follow_redirects=True) as client:
         gateway = _gateway(redirecting, "api_key", async_http_client=client)
         with contextlib.suppress(GatewayError):
-            await gateway.acomplete(_REQUEST)
+            await _run(gateway, mode)
     assert not any(_CANARY in str(r.headers) for r in other_host.requests), "the api key reached another host"
     assert len(other_host.requests) == leaked_before

@@ -153,17 +153,18 @@ async def test_chat_model_ptu_secondary_costs_zero_in_invoke_and_astream(regions
         assert "PTU" in cost["reason"]
 
 
-def test_chat_model_stream_cost_is_unknown_when_one_name_serves_regions_priced_differently(
+def test_chat_model_stream_cost_is_the_answering_regions_when_one_name_serves_regions_priced_differently(
     regions: dict[str, AzureTestServer],
 ) -> None:
-    # The stream names the deployment, not the region; invoke is priced by the gateway, which knows the region.
+    # One deployment name, two regions, two prices: only the gateway knows which region answered the stream,
+    # and its last event carries the cost it priced with that region's (PTU) terms.
     model = routed(regions, endpoints=region_tables(regions, west_ptu=True))
     regions["east"].script(HttpError(429, retry_after=10))
     regions["west"].script(Reply("ptu", usage=USAGE), Reply("ptu", chunks=2, usage=USAGE))
     assert model.invoke("Hello").response_metadata["cost"]["amount"] == 0.0
     cost = collect(model.stream("Hello")).response_metadata["cost"]
-    assert (cost["amount"], cost["deployment"], cost["endpoint"]) == (None, MODEL, None)
-    assert "east, west" in cost["reason"]
+    assert (cost["amount"], cost["deployment"], cost["endpoint"]) == (0.0, MODEL, "west")
+    assert "PTU" in cost["reason"]
 
 
 def test_chat_model_unknown_base_model_costs_unknown_with_a_reason(regions: dict[str, AzureTestServer]) -> None:
