@@ -16,11 +16,14 @@ from langchain_azure_gateway.errors import (  # noqa: E402
     AzureConnectionError,
     AzureContentFilterError,
     AzureContextLengthError,
+    AzureConversationError,
     AzureDeploymentNotFoundError,
+    AzureInvalidResponseError,
     AzureRateLimitError,
     AzureServerError,
     AzureStreamInterruptedError,
     AzureTimeoutError,
+    AzureUnsupportedParameterError,
 )
 
 __all__ = [
@@ -29,10 +32,13 @@ __all__ = [
     "AzureConnectionError",
     "AzureContentFilterError",
     "AzureContextLengthError",
+    "AzureConversationError",
     "AzureDeploymentNotFoundError",
     "AzureGatewayChatModel",
+    "AzureInvalidResponseError",
     "AzureRateLimitError",
     "AzureServerError",
     "AzureStreamInterruptedError",
     "AzureTimeoutError",
+    "AzureUnsupportedParameterError",
 ]

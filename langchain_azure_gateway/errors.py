@@ -45,11 +45,14 @@ __all__ = [
     "AzureConnectionError",
     "AzureContentFilterError",
     "AzureContextLengthError",
+    "AzureConversationError",
     "AzureDeploymentNotFoundError",
+    "AzureInvalidResponseError",
     "AzureRateLimitError",
     "AzureServerError",
     "AzureStreamInterruptedError",
     "AzureTimeoutError",
+    "AzureUnsupportedParameterError",
     "from_core_error",
 ]
 
@@ -91,6 +94,18 @@ class AzureBadRequestError(BadRequestError, ModelInvalidRequestError):
     """Azure rejected the request (4xx), or the history was invalid with repair off."""
 
 
+class AzureUnsupportedParameterError(UnsupportedParameterError, ModelInvalidRequestError):
+    """The model or api-version does not accept a parameter; ``parameter``, ``model`` and ``api_version`` say which."""
+
+
+class AzureConversationError(ConversationError, ModelInvalidRequestError):
+    """The history would be rejected by Azure (repair is off); the message lists the problems."""
+
+
+class AzureInvalidResponseError(InvalidResponseError, ModelAPIError):
+    """The answer could not be decoded (an HTML page from a proxy, a truncated or non-JSON body)."""
+
+
 class AzureServerError(ServerError, ModelAPIError):
     """Azure failed (5xx) or answered with something that is not a response."""
 
@@ -111,11 +126,11 @@ _TABLE: tuple[tuple[type[GatewayError], type[GatewayError]], ...] = (
     (AuthenticationError, AzureAuthenticationError),
     (DeploymentNotFoundError, AzureDeploymentNotFoundError),
     (ContextLengthExceededError, AzureContextLengthError),
-    (UnsupportedParameterError, AzureBadRequestError),
-    (ConversationError, AzureBadRequestError),
+    (UnsupportedParameterError, AzureUnsupportedParameterError),
+    (ConversationError, AzureConversationError),
     (BadRequestError, AzureBadRequestError),
     (ServerError, AzureServerError),
-    (InvalidResponseError, AzureServerError),
+    (InvalidResponseError, AzureInvalidResponseError),
     (RequestTimeoutError, AzureTimeoutError),
     (ConnectionFailedError, AzureConnectionError),
 )

@@ -79,7 +79,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TESTS_ROOT = REPO_ROOT / "tests"
 CASSETTE_ROOT = REPO_ROOT / "cassettes"
 CASSETTE_HOST = "example-resource.openai.azure.com"
-SECRET_HEADERS = ("api-key", "authorization", "cookie", "set-cookie")
+# Gateway mode (TensorWall) sends its key as X-API-Key and may forward the Azure key and resource.
+SECRET_HEADERS = (
+    "api-key",
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-azure-api-key",
+    "x-azure-endpoint",
+)
 MATCH_ON = ("method", "path", "query", "json_body")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 PLACEHOLDER_ENDPOINT = "http://127.0.0.1:9"
