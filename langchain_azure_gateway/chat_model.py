@@ -25,23 +25,21 @@ from langchain_azure_gateway.call_events import CallScope, RepairSink, enter_sco
 from langchain_azure_gateway.chunks import StreamChunker
 from langchain_azure_gateway.convert import from_core_result, to_core_messages, to_core_request
 from langchain_azure_gateway.errors import from_core_error
-from langchain_azure_gateway.routing_fields import (
-    EndpointItem,
-    PriceItem,
-    endpoints_to_json,
-    hide_endpoint_secrets,
-    prices_to_json,
-)
 from langchain_azure_gateway.serialization import register_for_load
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
 from shared_core import (
     REPAIR_EVENT,
     ChatRequest,
     CostTracker,
+    EndpointItem,
     Gateway,
     GatewayError,
     GenerationSettings,
+    PriceItem,
     ReasoningEffort,
+    endpoints_to_json,
+    hide_endpoint_secrets,
+    prices_to_json,
 )
 from shared_core import ChatResult as CoreResult
 

@@ -51,23 +51,21 @@ from llamaindex_azure_gateway.convert import (
     tool_selections_from_response,
 )
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
-from llamaindex_azure_gateway.routing_fields import (
-    EndpointItem,
-    PriceItem,
-    endpoints_to_json,
-    hide_endpoint_secrets,
-    prices_to_json,
-)
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
 from llamaindex_azure_gateway.structured import json_schema_allowed, parse_structured_response
 from shared_core import (
     ChatRequest,
     ConfigurationError,
     CostTracker,
+    EndpointItem,
     Gateway,
     GenerationSettings,
     ModelProfile,
+    PriceItem,
     ReasoningEffort,
+    endpoints_to_json,
+    hide_endpoint_secrets,
+    prices_to_json,
     profile_for,
 )
 

@@ -75,6 +75,13 @@ from shared_core.result import (
     Usage,
     UsageEvent,
 )
+from shared_core.routing_tables import (
+    EndpointItem,
+    PriceItem,
+    endpoints_to_json,
+    hide_endpoint_secrets,
+    prices_to_json,
+)
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler, parse_tool_arguments
 from shared_core.transport.health import DeploymentHealth, HealthPolicy, HealthStore, InMemoryHealthStore
 from shared_core.transport.http import Timeouts
@@ -113,6 +120,7 @@ __all__ = [
     "DeploymentMap",
     "DeploymentNotFoundError",
     "EndpointConfig",
+    "EndpointItem",
     "EventSink",
     "FilterCategory",
     "FinishEvent",
@@ -137,6 +145,7 @@ __all__ = [
     "ModelPrice",
     "ModelProfile",
     "NamedToolChoice",
+    "PriceItem",
     "PriceTable",
     "PriorityFailover",
     "PromptFilterEvent",
@@ -177,8 +186,11 @@ __all__ = [
     "WeightedRoundRobin",
     "check_conversation",
     "cost_of",
+    "endpoints_to_json",
+    "hide_endpoint_secrets",
     "load_config",
     "parse_tool_arguments",
+    "prices_to_json",
     "profile_for",
     "repair_conversation",
     "require_extra",

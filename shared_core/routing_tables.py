@@ -1,20 +1,22 @@
-"""The routing fields (``endpoints``, ``prices``) as the LLM keeps them and as ``to_dict`` / ``to_json`` write them.
+"""Routing settings (``endpoints``, ``prices``) as framework models keep them and as they serialize them.
 
 Endpoints come as :class:`~shared_core.EndpointConfig` s or as tables in the config file's ``[[endpoints]]``
-shape. A table's ``api_key`` / ``azure_ad_token`` are wrapped in ``SecretStr`` when the LLM is built, so
-``repr`` never shows them, and serialization leaves every endpoint secret out, as it leaves out ``api_key``:
-pass the endpoints' keys again (or let them come from managed identity) when rebuilding from JSON.
+shape. A table's ``api_key`` / ``azure_ad_token`` are wrapped in ``SecretStr`` when a model is built, so
+``repr`` never shows them, and every endpoint secret is left out when a model is serialized (the framework
+serializers only know top-level secret fields), so a revived model's endpoints use the top-level credential
+unless they are given again. Shared by the LangChain and LlamaIndex packages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from pydantic import SecretStr
 
-from shared_core import DeploymentConfig, EndpointConfig, ModelPrice
+from shared_core.config import DeploymentConfig, EndpointConfig
+from shared_core.costs import ModelPrice
 
 __all__ = ["EndpointItem", "PriceItem", "endpoints_to_json", "hide_endpoint_secrets", "prices_to_json"]
 
@@ -38,7 +40,7 @@ def hide_endpoint_secrets(endpoints: Sequence[EndpointItem] | None) -> list[Endp
 
 
 def endpoints_to_json(endpoints: Sequence[EndpointItem]) -> list[dict[str, Any]]:
-    """The endpoints as JSON tables that the LLM accepts back, without their secrets."""
+    """The endpoints as JSON tables that a model accepts back, without their secrets."""
     return [{k: v for k, v in _table(item).items() if k not in _SECRET_KEYS} for item in endpoints]
 
 
@@ -61,13 +63,14 @@ def _table(item: EndpointItem) -> dict[str, Any]:
         table: dict[str, Any] = {f.name: getattr(item, f.name) for f in fields(item)}
     else:
         table = dict(item)
-    deployments = table.get("deployments")
+    deployments: object = table.get("deployments")
     if isinstance(deployments, list | tuple):
-        table["deployments"] = [_deployment_table(d) for d in deployments]  # pyright: ignore[reportUnknownVariableType]
+        items = cast(Sequence[object], deployments)
+        table["deployments"] = [_deployment_table(d) for d in items]
     return {k: v for k, v in table.items() if v is not None}
 
 
 def _deployment_table(item: object) -> object:
     if isinstance(item, DeploymentConfig):
         return {f.name: getattr(item, f.name) for f in fields(item) if getattr(item, f.name) is not None}
-    return dict(item) if isinstance(item, Mapping) else item  # pyright: ignore[reportUnknownArgumentType]
+    return dict(cast(Mapping[str, object], item)) if isinstance(item, Mapping) else item
