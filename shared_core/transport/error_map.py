@@ -381,7 +381,21 @@ def _explain_unsupported(f: _Facts) -> str:
     # Old api-versions reject newer parameters with "Unrecognized request argument" and no code.
     newer = "A newer api-version may accept it." if "Unrecognized request argument" in f.details.message else ""
     head = f"{f.target.capitalize()}{f' ({rules})' if rules else ''} does not accept {what} ({f.http})."
-    return _join(head, newer, f.said)
+    return _join(head, newer, _reasoning_hint(f, param), f.said)
+
+
+_REASONING_ONLY_REFUSALS = frozenset({"temperature", "top_p", "max_tokens"})
+
+
+def _reasoning_hint(f: _Facts, param: str | None) -> str:
+    """Reasoning models refuse these; the rules were not applied because the model behind the deployment is
+    unknown to us (its name says nothing), so say how to declare it."""
+    if param not in _REASONING_ONLY_REFUSALS or not f.ctx.deployment:
+        return ""
+    return (
+        f"If deployment '{f.ctx.deployment}' runs a reasoning model (o-series, gpt-5), declare it so these rules "
+        f"are applied: deployment_models={{'{f.ctx.deployment}': '<base model, e.g. gpt-5-mini>'}}."
+    )
 
 
 def _explain_content_filter(f: _Facts) -> str:

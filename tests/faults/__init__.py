@@ -86,7 +86,7 @@ Scenario → test (module::name) → what is asserted. ``[xfail]`` marks a stric
     → test_requests::test_fault_unsupported_temperature_on_unmapped_reasoning_deployment_is_typed_and_not_retried
     → test_requests::test_fault_unsupported_temperature_on_unmapped_reasoning_deployment_names_the_fix
     ✓ dropped with a provider:parameter_adjusted event when the model is known; forced or unknown: typed,
-      parameter=temperature, one request. [xfail] the message does not name deployment_models as the fix.
+      parameter=temperature, one request. The message names deployment_models as the fix.
 18. Context length exceeded
     → test_requests::test_fault_context_length_exceeded_is_typed_and_not_retried
     → test_requests::test_fault_context_length_exceeded_is_not_failed_over

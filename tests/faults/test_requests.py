@@ -168,11 +168,6 @@ def test_fault_unsupported_temperature_on_unmapped_reasoning_deployment_is_typed
     assert server.request_count == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the unsupported-parameter message does not say how to fix it: a deployment whose name hides a reasoning "
-    "model needs deployment_models={'prod-reasoner': 'gpt-5-mini'} (transport/error_map._explain_unsupported)",
-)
 def test_fault_unsupported_temperature_on_unmapped_reasoning_deployment_names_the_fix(
     server: AzureTestServer,
 ) -> None:
