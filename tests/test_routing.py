@@ -32,6 +32,7 @@ from shared_core.deployments import DeploymentMap
 from shared_core.routes import RouteTable
 from shared_core.transport.strategies import LeastLatency
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, HttpError, Reply, deterministic_responder
+from tests.support.regions import fresh, running_regions
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -43,25 +44,15 @@ FAST = RetryPolicy(max_retries=2, base_delay=0.01, max_delay=0.02, jitter=0.0, d
 
 @pytest.fixture(scope="module")
 def module_servers() -> Iterator[dict[str, AzureTestServer]]:
-    servers = {name: AzureTestServer(api_key=KEY, deployments={MODEL: DeploymentInfo()}) for name in REGIONS}
-    for server in servers.values():
-        server.start()
-    try:
+    with running_regions(REGIONS, api_key=KEY, deployment=MODEL) as servers:
         yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 @pytest.fixture
 def servers(module_servers: dict[str, AzureTestServer]) -> Iterator[dict[str, AzureTestServer]]:
-    for server in module_servers.values():
-        server.reset()
-        server.set_default(deterministic_responder)
+    fresh(module_servers.values())
     yield module_servers
-    for server in module_servers.values():
-        server.reset()
-        server.set_default(deterministic_responder)
+    fresh(module_servers.values())
 
 
 def endpoint(

@@ -39,7 +39,8 @@ from shared_core import (
     Timeouts,
     load_config,
 )
-from tests.support.azure_server import AzureTestServer, DeploymentInfo, HttpError, Reply, deterministic_responder
+from tests.support.azure_server import AzureTestServer, HttpError, Reply, deterministic_responder
+from tests.support.regions import fresh, running_regions
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -52,25 +53,15 @@ Mode = Literal["complete", "acomplete", "stream", "astream"]
 
 @pytest.fixture(scope="module")
 def module_servers() -> Iterator[dict[str, AzureTestServer]]:
-    servers = {name: AzureTestServer(api_key=KEY, deployments={MODEL: DeploymentInfo()}) for name in REGIONS}
-    for server in servers.values():
-        server.start()
-    try:
+    with running_regions(REGIONS, api_key=KEY, deployment=MODEL) as servers:
         yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 @pytest.fixture
 def servers(module_servers: dict[str, AzureTestServer]) -> Iterator[dict[str, AzureTestServer]]:
-    for server in module_servers.values():
-        server.reset()
-        server.set_default(deterministic_responder)
+    fresh(module_servers.values())
     yield module_servers
-    for server in module_servers.values():
-        server.reset()
-        server.set_default(deterministic_responder)
+    fresh(module_servers.values())
 
 
 def region(name: str, url: str, priority: int) -> EndpointConfig:

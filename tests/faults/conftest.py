@@ -20,6 +20,7 @@ from shared_core import Gateway
 from tests.faults.channels import DEPLOYMENT, KEY
 from tests.faults.regions import REGIONS, UNRESOLVABLE, closed_port_url, route_over
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, deterministic_responder
+from tests.support.regions import running_regions
 
 REASONING_MODEL = "gpt-5-mini-2025-08-07"
 DEPLOYMENTS = {
@@ -60,14 +61,8 @@ def server(module_emulator: AzureTestServer) -> Iterator[AzureTestServer]:
 
 @pytest.fixture(scope="module")
 def module_regions() -> Iterator[dict[str, AzureTestServer]]:
-    servers = {name: AzureTestServer(api_key=KEY, deployments={DEPLOYMENT: DeploymentInfo()}) for name in REGIONS}
-    for server in servers.values():
-        server.start()
-    try:
+    with running_regions(REGIONS, api_key=KEY, deployment=DEPLOYMENT) as servers:
         yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 @pytest.fixture
