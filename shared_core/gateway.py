@@ -25,6 +25,7 @@ from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder
+from shared_core.telemetry import traced_astream, traced_call, traced_stream
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
@@ -511,6 +512,7 @@ class Gateway:
 
     # -- the four calls --------------------------------------------------------------------------------------
 
+    @traced_call
     def complete(self, request: ChatRequest) -> ChatResult:
         """Send a request and return the whole result (with its cost).
 
@@ -521,12 +523,14 @@ class Gateway:
         call, response = self._run(plan, lambda c: self._send(plan, c), _elapsed)
         return self._decode(call, response)
 
+    @traced_call
     async def acomplete(self, request: ChatRequest) -> ChatResult:
         """Async :meth:`complete`."""
         plan = self._plan(request, stream=False)
         call, response = await self._arun(plan, lambda c: self._asend(plan, c), _elapsed)
         return self._decode(call, response)
 
+    @traced_stream
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         """Send a request and yield its events as they arrive; nothing is retried after the first one.
 
@@ -558,6 +562,7 @@ class Gateway:
         if filtered is not None:
             raise filtered
 
+    @traced_astream
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)
