@@ -86,20 +86,20 @@ OPERATION_CHAT = "chat"  # GenAiOperationNameValues.CHAT
 TOKEN_INPUT, TOKEN_OUTPUT = "input", "output"  # GenAiTokenTypeValues
 API_TYPES = {"chat": "chat_completions", "responses": "responses"}  # OpenaiApiTypeValues
 # Ours: the conventions have no name for them.
-DEPLOYMENT = "azure.openai.deployment"
-ENDPOINT_NAME = "azure.openai.endpoint.name"
-COST = "azure.openai.cost"
-COST_CURRENCY = "azure.openai.cost.currency"
-COST_REASON = "azure.openai.cost.reason"
-REPAIRS = "azure.openai.conversation_repairs"
-ATTEMPTS = "azure.openai.attempts"
-RETRIES = "azure.openai.retries"
-FAILOVER = "azure.openai.failover"
-ERROR_CODE = "azure.openai.error.code"
-FILTERED_SIDE = "azure.openai.content_filter.side"
-FILTERED_CATEGORIES = "azure.openai.content_filter.categories"
-STREAM_OUTCOME = "azure.openai.stream.outcome"
-COST_METRIC = "azure.openai.client.cost"
+GW_DEPLOYMENT = "azure.openai.deployment"
+GW_ENDPOINT_NAME = "azure.openai.endpoint.name"
+GW_COST = "azure.openai.cost"
+GW_COST_CURRENCY = "azure.openai.cost.currency"
+GW_COST_REASON = "azure.openai.cost.reason"
+GW_REPAIRS = "azure.openai.conversation_repairs"
+GW_ATTEMPTS = "azure.openai.attempts"
+GW_RETRIES = "azure.openai.retries"
+GW_FAILOVER = "azure.openai.failover"
+GW_ERROR_CODE = "azure.openai.error.code"
+GW_FILTERED_SIDE = "azure.openai.content_filter.side"
+GW_FILTERED_CATEGORIES = "azure.openai.content_filter.categories"
+GW_STREAM_OUTCOME = "azure.openai.stream.outcome"
+GW_COST_METRIC = "azure.openai.client.cost"
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _CAPTURE_ON = frozenset({"true", "1", "span_only", "span_and_event"})
 # The conventions' advised bucket boundaries for the two histograms.
@@ -109,7 +109,14 @@ _SCOPE = "shared_core"
 _OTEL_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
 _FIRST_CHUNK_KINDS = frozenset({"text", "refusal", "reasoning", "reasoning_item", "tool_call_delta"})
 
+# Event fields that have a conventional name; the others go under ``azure.openai.``.
+_EVENT_KEYS = {"error": ERROR_TYPE, "status": HTTP_RESPONSE_STATUS_CODE, "request_id": AZURE_SERVICE_REQUEST_ID}
+
 R = TypeVar("R")
+
+
+def _primitive(value: object) -> bool:
+    return isinstance(value, str | int | float | bool)
 
 
 # -- providers and instruments ----------------------------------------------------------------------------------
@@ -146,7 +153,7 @@ class _Instruments:
                 description="Time to receive the first chunk of a stream.",
                 explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
             )
-            self.cost = meter.create_counter(COST_METRIC, unit="{USD}", description="Cost of the calls, in USD.")
+            self.cost = meter.create_counter(GW_COST_METRIC, unit="{USD}", description="Cost of the calls, in USD.")
 
 
 class _Providers:
@@ -300,7 +307,7 @@ class _CallRecord:
         self.attributes = _request_attributes(gateway, request, model, stream=stream)
         self.attributes.update(_server(gateway.endpoint))
         if self.deployment is not None:
-            self.attributes[DEPLOYMENT] = self.deployment
+            self.attributes[GW_DEPLOYMENT] = self.deployment
         self.capture = _capture_content()
         if self.capture:
             self.attributes.update(input_attributes(request))
@@ -326,9 +333,9 @@ class _CallRecord:
             return
         if name == "provider:tool_sequence_repaired":
             count = data.get("count")
-            self.attributes[REPAIRS] = count if isinstance(count, int) else 1
+            self.attributes[GW_REPAIRS] = count if isinstance(count, int) else 1
         elif name == "provider:failover":
-            self.attributes[FAILOVER] = True
+            self.attributes[GW_FAILOVER] = True
         elif name == "provider:attempt_failed":
             decision = data.get("decision")
             if isinstance(decision, str) and decision.startswith("refresh the token"):
@@ -336,7 +343,7 @@ class _CallRecord:
         elif name not in ("provider:retry", "provider:parameter_adjusted"):
             return
         if self.span is not None:
-            attrs = {f"azure.openai.{k}": v for k, v in data.items() if isinstance(v, str | int | float | bool)}
+            attrs = {_EVENT_KEYS.get(k) or f"azure.openai.{k}": v for k, v in data.items() if _primitive(v)}
             self.span.add_event(name.replace("provider:", "azure.openai."), attrs, int(event.timestamp * 1e9))
 
     def _outcome(self, data: Any) -> None:
@@ -364,7 +371,7 @@ class _CallRecord:
         """End a stream that completed or was abandoned, with what it received."""
         assert self.accumulator is not None
         self._result(self.accumulator.result())
-        self.attributes[STREAM_OUTCOME] = outcome
+        self.attributes[GW_STREAM_OUTCOME] = outcome
         self._end(None)
 
     def failed(self, error: BaseException) -> None:
@@ -375,7 +382,7 @@ class _CallRecord:
         elif self.accumulator is not None and self.accumulator.events_seen:
             self._result(self.accumulator.result())
         if self.stream:
-            self.attributes[STREAM_OUTCOME] = "cut" if self.accumulator and self.accumulator.events_seen else "failed"
+            self.attributes[GW_STREAM_OUTCOME] = "cut" if self.accumulator and self.accumulator.events_seen else "failed"
         if isinstance(error, GatewayError):
             self._error_facts(error)
         self._end(error)
@@ -383,20 +390,20 @@ class _CallRecord:
     def _error_facts(self, error: GatewayError) -> None:
         a = self.attributes
         if error.deployment:
-            a[DEPLOYMENT] = error.deployment
+            a[GW_DEPLOYMENT] = error.deployment
         if error.endpoint:
-            a.update(_server(error.endpoint))
+            self._locate(error.endpoint)
         for key, value in (
             (HTTP_RESPONSE_STATUS_CODE, error.status),
-            (ERROR_CODE, error.code),
+            (GW_ERROR_CODE, error.code),
             (AZURE_SERVICE_REQUEST_ID, error.request_id),
         ):
             if value is not None:
                 a[key] = value
         side = getattr(error, "side", None)
         if isinstance(side, str):
-            a[FILTERED_SIDE] = side
-            a[FILTERED_CATEGORIES] = list(getattr(error, "filtered_categories", ()))
+            a[GW_FILTERED_SIDE] = side
+            a[GW_FILTERED_CATEGORIES] = list(getattr(error, "filtered_categories", ()))
 
     def _result(self, result: ChatResult) -> None:
         a = self.attributes
@@ -406,7 +413,7 @@ class _CallRecord:
             (GEN_AI_RESPONSE_FINISH_REASONS, [result.finish_reason] if result.finish_reason else None),
             (OPENAI_RESPONSE_SYSTEM_FINGERPRINT, result.system_fingerprint),
             (AZURE_SERVICE_REQUEST_ID, result.request_id),
-            (DEPLOYMENT, result.deployment),
+            (GW_DEPLOYMENT, result.deployment),
         )
         a.update((k, v) for k, v in pairs if v is not None)
         if result.usage is not None:
@@ -416,14 +423,14 @@ class _CallRecord:
             a[GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = u.reasoning_tokens
         repairs = getattr(result, "repairs", None)
         if isinstance(repairs, tuple | list) and repairs:
-            a[REPAIRS] = len(repairs)  # pyright: ignore[reportUnknownArgumentType]
+            a[GW_REPAIRS] = len(repairs)  # pyright: ignore[reportUnknownArgumentType]
         self._where(result)
         cost = result.cost
         if cost is not None:
             if cost.amount is not None:
-                a[COST], a[COST_CURRENCY] = cost.amount, cost.currency
+                a[GW_COST], a[GW_COST_CURRENCY] = cost.amount, cost.currency
             if cost.reason:
-                a[COST_REASON] = cost.reason
+                a[GW_COST_REASON] = cost.reason
         if self.capture:
             a.update(output_attributes(result))
 
@@ -432,21 +439,23 @@ class _CallRecord:
         name = result.cost.endpoint if result.cost is not None else None
         if self.accumulator is not None and self.accumulator.endpoint:
             name = self.accumulator.endpoint
-        if not name:
-            return
+        if name:
+            self._locate(name)
+
+    def _locate(self, name_or_url: str) -> None:
         for endpoint in self.gateway.config.endpoints:
-            if endpoint.name == name:
-                self.attributes[ENDPOINT_NAME] = name
+            if name_or_url in (endpoint.name, endpoint.endpoint):
+                self.attributes[GW_ENDPOINT_NAME] = endpoint.name
                 self.attributes.update(_server(endpoint.endpoint))
                 return
-        self.attributes.update(_server(name))
+        self.attributes.update(_server(name_or_url))
 
     def _end(self, error: BaseException | None) -> None:
         a = self.attributes
         duration = time.perf_counter() - self.started
         if self.attempts:
-            a[ATTEMPTS], a[RETRIES] = self.attempts, self.retries
-        a.setdefault(FAILOVER, False)
+            a[GW_ATTEMPTS], a[GW_RETRIES] = self.attempts, self.retries
+        a.setdefault(GW_FAILOVER, False)
         if self.first_chunk is not None:
             a[GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         if error is not None:
@@ -467,7 +476,7 @@ class _CallRecord:
     def _metrics(self, duration: float) -> None:
         inst, a = self.instruments, self.attributes
         keys = (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL)
-        keys += (SERVER_ADDRESS, SERVER_PORT, ERROR_TYPE, DEPLOYMENT, ENDPOINT_NAME)
+        keys += (SERVER_ADDRESS, SERVER_PORT, ERROR_TYPE, GW_DEPLOYMENT, GW_ENDPOINT_NAME)
         common = {k: a[k] for k in keys if k in a}
         if inst.duration is not None:
             inst.duration.record(duration, common)
@@ -476,8 +485,8 @@ class _CallRecord:
         if inst.tokens is not None and GEN_AI_USAGE_INPUT_TOKENS in a:
             inst.tokens.record(a[GEN_AI_USAGE_INPUT_TOKENS], {**common, GEN_AI_TOKEN_TYPE: TOKEN_INPUT})
             inst.tokens.record(a[GEN_AI_USAGE_OUTPUT_TOKENS], {**common, GEN_AI_TOKEN_TYPE: TOKEN_OUTPUT})
-        if inst.cost is not None and COST in a:
-            inst.cost.add(a[COST], {**common, COST_CURRENCY: a[COST_CURRENCY]})
+        if inst.cost is not None and GW_COST in a:
+            inst.cost.add(a[GW_COST], {**common, GW_COST_CURRENCY: a[GW_COST_CURRENCY]})
 
     # -- context ------------------------------------------------------------------------------------------
 

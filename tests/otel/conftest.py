@@ -113,3 +113,8 @@ def single(server: AzureTestServer, **kwargs: Any) -> Gateway:
     """One endpoint, one deployment."""
     config = load_config(env={}, endpoint=server.endpoint, api_key=KEY, default_deployment=MODEL)
     return Gateway(config, retry_policy=FAST, event_sink=kwargs.pop("event_sink", ListSink()), **kwargs)
+
+
+def port(server: AzureTestServer) -> int:
+    """The emulator's port, as ``server.port`` should say."""
+    return int(server.endpoint.rsplit(":", 1)[1])

@@ -81,7 +81,7 @@ def test_gateway_failover_span_shows_each_attempt_the_failover_and_the_region_th
     names = [e.name for e in span.events]
     assert names == ["azure.openai.attempt_failed", "azure.openai.failover"]
     failed, failover = (dict(e.attributes or {}) for e in span.events)
-    assert failed["azure.openai.status"] == 503 and failed["azure.openai.error"] == "ServerError"
+    assert failed["http.response.status_code"] == 503 and failed["error.type"] == "ServerError"
     assert failed["azure.openai.decision"] == f"fail over to west/{MODEL}" and failed["azure.openai.delay"] == 0.0
     assert failover["azure.openai.from"] == f"east/{MODEL}" and failover["azure.openai.to"] == f"west/{MODEL}"
     assert "failing over once" in str(failover["azure.openai.reason"])
@@ -100,7 +100,7 @@ def test_gateway_retry_event_carries_its_wait_and_reason(
     a = dict(span.attributes or {})
     assert a["azure.openai.attempts"] == 2 and a["azure.openai.retries"] == 1
     (failed,) = [dict(e.attributes or {}) for e in span.events]
-    assert failed["azure.openai.delay"] >= 0.05 and failed["azure.openai.status"] == 429
+    assert failed["azure.openai.delay"] >= 0.05 and failed["http.response.status_code"] == 429
     assert "retry" in str(failed["azure.openai.decision"]).lower()
 
 
