@@ -186,17 +186,43 @@ class _Providers:
 _PROVIDERS = _Providers()
 
 
-def _global_providers() -> tuple[TracerProvider | None, MeterProvider | None]:
-    """The application's global providers, ``None`` for each one left unconfigured (a proxy or no-op)."""
-    from opentelemetry import metrics, trace
+class _GlobalApi:
+    """OpenTelemetry's global provider slots, read cheaply on every call once the application imported the API.
 
-    tracer_provider: TracerProvider | None = trace.get_tracer_provider()
-    if isinstance(tracer_provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
-        tracer_provider = None
-    meter_provider: MeterProvider | None = metrics.get_meter_provider()
-    if isinstance(meter_provider, metrics.NoOpMeterProvider) or type(meter_provider).__name__ == "_ProxyMeterProvider":
-        meter_provider = None
-    return tracer_provider, meter_provider
+    ``get_tracer_provider()`` checks the environment on every call; the module globals behind it say the same
+    for a few attribute reads. A provider named in the environment (``OTEL_PYTHON_*_PROVIDER``) goes through
+    the public functions, which load it.
+    """
+
+    def __init__(self) -> None:
+        from opentelemetry import trace
+        from opentelemetry.metrics import _internal as metrics
+
+        self.trace, self.metrics = trace, metrics
+        self.from_env = any(v in os.environ for v in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"))
+        self.slots = hasattr(trace, "_TRACER_PROVIDER") and hasattr(metrics, "_METER_PROVIDER")
+
+    def providers(self) -> tuple[TracerProvider | None, MeterProvider | None]:
+        """The application's global providers, ``None`` for each one left unconfigured (a proxy or no-op)."""
+        if self.slots and not self.from_env:
+            tracer_provider: TracerProvider | None = self.trace._TRACER_PROVIDER  # pyright: ignore[reportPrivateUsage]
+            meter_provider: MeterProvider | None = self.metrics._METER_PROVIDER  # pyright: ignore[reportPrivateUsage]
+        else:
+            tracer_provider, meter_provider = self.trace.get_tracer_provider(), self.metrics.get_meter_provider()
+        if isinstance(tracer_provider, self.trace.ProxyTracerProvider | self.trace.NoOpTracerProvider):
+            tracer_provider = None
+        if isinstance(meter_provider, self.metrics.NoOpMeterProvider | self.metrics._ProxyMeterProvider):  # pyright: ignore[reportPrivateUsage]
+            meter_provider = None
+        return tracer_provider, meter_provider
+
+
+_API: list[_GlobalApi] = []
+
+
+def _global_providers() -> tuple[TracerProvider | None, MeterProvider | None]:
+    if not _API:
+        _API.append(_GlobalApi())
+    return _API[0].providers()
 
 
 def use_providers(tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None) -> None:
