@@ -18,7 +18,10 @@ _REALISTIC_SYSTEM = (
     "and never invent prices or dates."
 )
 _REALISTIC_USER = "Which three things should I pack for a week of hiking in Norway in September, and why?"
-WORKLOADS: dict[str, tuple[str | None, str]] = {"one-word": (None, "hi"), "realistic": (_REALISTIC_SYSTEM, _REALISTIC_USER)}
+WORKLOADS: dict[str, tuple[str | None, str]] = {
+    "one-word": (None, "hi"),
+    "realistic": (_REALISTIC_SYSTEM, _REALISTIC_USER),
+}
 
 
 def use_workload(name: str) -> None:

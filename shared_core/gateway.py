@@ -25,7 +25,7 @@ from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder
-from shared_core.telemetry import traced_astream, traced_call, traced_stream
+from shared_core.telemetry import traced_acall, traced_astream, traced_call, traced_stream
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
@@ -523,7 +523,7 @@ class Gateway:
         call, response = self._run(plan, lambda c: self._send(plan, c), _elapsed)
         return self._decode(call, response)
 
-    @traced_call
+    @traced_acall
     async def acomplete(self, request: ChatRequest) -> ChatResult:
         """Async :meth:`complete`."""
         plan = self._plan(request, stream=False)

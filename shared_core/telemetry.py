@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from shared_core.errors import GatewayError
@@ -47,7 +47,15 @@ if TYPE_CHECKING:
     from shared_core.gateway import Gateway
     from shared_core.request import ChatRequest
 
-__all__ = ["CAPTURE_CONTENT_ENV", "traced_call", "traced_stream", "use_providers"]
+__all__ = [
+    "CAPTURE_CONTENT_ENV",
+    "TelemetrySink",
+    "traced_acall",
+    "traced_astream",
+    "traced_call",
+    "traced_stream",
+    "use_providers",
+]
 
 # -- names: the conventions' (checked against opentelemetry-semantic-conventions), then ours -------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
@@ -111,8 +119,6 @@ _FIRST_CHUNK_KINDS = frozenset({"text", "refusal", "reasoning", "reasoning_item"
 
 # Event fields that have a conventional name; the others go under ``azure.openai.``.
 _EVENT_KEYS = {"error": ERROR_TYPE, "status": HTTP_RESPONSE_STATUS_CODE, "request_id": AZURE_SERVICE_REQUEST_ID}
-
-R = TypeVar("R")
 
 
 def _primitive(value: object) -> bool:
@@ -186,8 +192,8 @@ class _Providers:
 _PROVIDERS = _Providers()
 
 
-class _GlobalApi:
-    """OpenTelemetry's global provider slots, read cheaply on every call once the application imported the API.
+class _Api:
+    """OpenTelemetry's API modules, imported once; their global provider slots are read cheaply on every call.
 
     ``get_tracer_provider()`` checks the environment on every call; the module globals behind it say the same
     for a few attribute reads. A provider named in the environment (``OTEL_PYTHON_*_PROVIDER``) goes through
@@ -195,10 +201,11 @@ class _GlobalApi:
     """
 
     def __init__(self) -> None:
-        from opentelemetry import trace
-        from opentelemetry.metrics import _internal as metrics
+        # Imported only here, and only once the application has imported OpenTelemetry (or configured it).
+        from opentelemetry import context, trace  # noqa: PLC0415
+        from opentelemetry.metrics import _internal as metrics  # noqa: PLC0415
 
-        self.trace, self.metrics = trace, metrics
+        self.trace, self.metrics, self.context = trace, metrics, context
         self.from_env = any(v in os.environ for v in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"))
         self.slots = hasattr(trace, "_TRACER_PROVIDER") and hasattr(metrics, "_METER_PROVIDER")
 
@@ -216,13 +223,17 @@ class _GlobalApi:
         return tracer_provider, meter_provider
 
 
-_API: list[_GlobalApi] = []
+_API: list[_Api] = []
+
+
+def _api() -> _Api:
+    if not _API:
+        _API.append(_Api())
+    return _API[0]
 
 
 def _global_providers() -> tuple[TracerProvider | None, MeterProvider | None]:
-    if not _API:
-        _API.append(_GlobalApi())
-    return _API[0].providers()
+    return _api().providers()
 
 
 def use_providers(tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None) -> None:
@@ -234,7 +245,9 @@ def use_providers(tracer_provider: TracerProvider | None = None, meter_provider:
     Raises:
         MissingExtraError: ``opentelemetry-api`` is not installed.
     """
-    require_extra("opentelemetry.trace", feature="OpenTelemetry spans and metrics", extra="otel", package="opentelemetry-api")
+    require_extra(
+        "opentelemetry.trace", feature="OpenTelemetry spans and metrics", extra="otel", package="opentelemetry-api"
+    )
     with _PROVIDERS.lock:
         none = tracer_provider is None and meter_provider is None
         _PROVIDERS.explicit = None if none else (tracer_provider, meter_provider)
@@ -342,10 +355,8 @@ class _CallRecord:
         self.accumulator: StreamAccumulator | None = StreamAccumulator() if stream else None
         self.span: Span | None = None
         if instruments.tracer is not None:
-            from opentelemetry.trace import SpanKind
-
             self.span = instruments.tracer.start_span(
-                f"{OPERATION_CHAT} {model}", kind=SpanKind.CLIENT, attributes=self.attributes
+                f"{OPERATION_CHAT} {model}", kind=_api().trace.SpanKind.CLIENT, attributes=self.attributes
             )
         _observe_sink(gateway)
 
@@ -408,7 +419,9 @@ class _CallRecord:
         elif self.accumulator is not None and self.accumulator.events_seen:
             self._result(self.accumulator.result())
         if self.stream:
-            self.attributes[GW_STREAM_OUTCOME] = "cut" if self.accumulator and self.accumulator.events_seen else "failed"
+            self.attributes[GW_STREAM_OUTCOME] = (
+                "cut" if self.accumulator and self.accumulator.events_seen else "failed"
+            )
         if isinstance(error, GatewayError):
             self._error_facts(error)
         self._end(error)
@@ -492,11 +505,10 @@ class _CallRecord:
             return
         span.set_attributes(a)
         if error is not None:
-            from opentelemetry.trace import Status, StatusCode
-
+            trace = _api().trace
             status = getattr(error, "status", None)
             detail = f" (HTTP {status})" if isinstance(status, int) else ""
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}{detail}"))
+            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}{detail}"))
         span.end()
 
     def _metrics(self, duration: float) -> None:
@@ -521,54 +533,26 @@ class _CallRecord:
         token = _CURRENT.set(self)
         otel_token = None
         if self.span is not None:
-            from opentelemetry import context, trace
-
-            otel_token = context.attach(trace.set_span_in_context(self.span))
+            api = _api()
+            otel_token = api.context.attach(api.trace.set_span_in_context(self.span))
         return token, otel_token
 
     def exit(self, tokens: tuple[Any, Any]) -> None:
         """Undo :meth:`enter` (in the same context, never across a yield)."""
         token, otel_token = tokens
         if otel_token is not None:
-            from opentelemetry import context
-
-            context.detach(otel_token)
+            _api().context.detach(otel_token)
         _CURRENT.reset(token)
 
 
 # -- the hooks on the gateway's four calls ------------------------------------------------------------------------
 
 
-def traced_call(
-    method: Callable[[Gateway, ChatRequest], R],
-) -> Callable[[Gateway, ChatRequest], R]:
-    """Wrap :meth:`Gateway.complete` / :meth:`Gateway.acomplete`: a span and metrics per call when configured."""
-    import inspect
-
-    if inspect.iscoroutinefunction(method):
-        run = method
-
-        @functools.wraps(method)
-        async def acall(gateway: Gateway, request: ChatRequest) -> Any:
-            instruments = _PROVIDERS.instruments()
-            if instruments is None:
-                return await run(gateway, request)  # pyright: ignore[reportGeneralTypeIssues]
-            record = _CallRecord(instruments, gateway, request, stream=False)
-            tokens = record.enter()
-            try:
-                result = await run(gateway, request)  # pyright: ignore[reportGeneralTypeIssues]
-            except BaseException as error:
-                record.failed(error)
-                raise
-            finally:
-                record.exit(tokens)
-            record.succeeded(result)
-            return result
-
-        return acall  # pyright: ignore[reportReturnType]
+def traced_call(method: Callable[[Gateway, ChatRequest], ChatResult]) -> Callable[[Gateway, ChatRequest], ChatResult]:
+    """Wrap :meth:`Gateway.complete`: a span and metrics per call when a provider is configured."""
 
     @functools.wraps(method)
-    def call(gateway: Gateway, request: ChatRequest) -> R:
+    def complete(gateway: Gateway, request: ChatRequest) -> ChatResult:
         instruments = _PROVIDERS.instruments()
         if instruments is None:
             return method(gateway, request)
@@ -581,11 +565,35 @@ def traced_call(
             raise
         finally:
             record.exit(tokens)
-        assert isinstance(result, ChatResult)
         record.succeeded(result)
         return result
 
-    return call
+    return complete
+
+
+def traced_acall(
+    method: Callable[[Gateway, ChatRequest], Awaitable[ChatResult]],
+) -> Callable[[Gateway, ChatRequest], Awaitable[ChatResult]]:
+    """Wrap :meth:`Gateway.acomplete`, as :func:`traced_call` does the sync one."""
+
+    @functools.wraps(method)
+    async def acomplete(gateway: Gateway, request: ChatRequest) -> ChatResult:
+        instruments = _PROVIDERS.instruments()
+        if instruments is None:
+            return await method(gateway, request)
+        record = _CallRecord(instruments, gateway, request, stream=False)
+        tokens = record.enter()
+        try:
+            result = await method(gateway, request)
+        except BaseException as error:
+            record.failed(error)
+            raise
+        finally:
+            record.exit(tokens)
+        record.succeeded(result)
+        return result
+
+    return acomplete
 
 
 def traced_stream(

@@ -328,7 +328,7 @@ def exercise(client: Client, server: AzureTestServer, evidence: Evidence, *, typ
 
 
 @pytest.mark.parametrize("name", CLIENTS)
-def test_canaries_never_leave_the_headers_on_any_call_path(
+def test_canaries_never_leave_the_headers_on_any_call_path(  # noqa: PLR0917
     servers: dict[str, AzureTestServer],
     every_log: list[logging.LogRecord],
     debug_file: Path,

@@ -79,7 +79,9 @@ def module_regions() -> Iterator[dict[str, AzureTestServer]]:
 
 
 @pytest.fixture
-def regions(module_regions: dict[str, AzureTestServer], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, AzureTestServer]]:
+def regions(
+    module_regions: dict[str, AzureTestServer], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, AzureTestServer]]:
     for var in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_GATEWAY_CONFIG", "AZURE_OPENAI_API_VERSION"):
         monkeypatch.delenv(var, raising=False)
     fresh(module_regions.values())

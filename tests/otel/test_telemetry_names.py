@@ -47,8 +47,8 @@ def test_telemetry_names_cover_what_the_issue_asks() -> None:
 
 
 def test_telemetry_enum_values_are_the_conventions() -> None:
-    assert telemetry.PROVIDER_AZURE_OPENAI == gen_ai_attributes.GenAiProviderNameValues.AZURE_AI_OPENAI.value
-    assert telemetry.OPERATION_CHAT == gen_ai_attributes.GenAiOperationNameValues.CHAT.value
-    assert telemetry.TOKEN_INPUT == gen_ai_attributes.GenAiTokenTypeValues.INPUT.value
-    assert telemetry.TOKEN_OUTPUT == gen_ai_attributes.GenAiTokenTypeValues.OUTPUT.value
+    assert gen_ai_attributes.GenAiProviderNameValues.AZURE_AI_OPENAI.value == telemetry.PROVIDER_AZURE_OPENAI
+    assert gen_ai_attributes.GenAiOperationNameValues.CHAT.value == telemetry.OPERATION_CHAT
+    assert gen_ai_attributes.GenAiTokenTypeValues.INPUT.value == telemetry.TOKEN_INPUT
+    assert gen_ai_attributes.GenAiTokenTypeValues.OUTPUT.value == telemetry.TOKEN_OUTPUT
     assert set(telemetry.API_TYPES.values()) == {v.value for v in openai_attributes.OpenaiApiTypeValues}

@@ -13,7 +13,7 @@ import pytest
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = r'''
+SCRIPT = r"""
 import asyncio, json, sys
 case = sys.argv[1]
 if case == "no-extra":
@@ -36,7 +36,8 @@ from shared_core import ChatRequest, Gateway, ListSink, Message, MissingExtraErr
 from shared_core.emulator import AzureEmulator
 with AzureEmulator(api_key="k") as server:
     sink = ListSink()
-    gateway = Gateway(load_config(env={}, endpoint=server.endpoint, api_key="k", default_deployment="gpt-4o-mini"), event_sink=sink)
+    config = load_config(env={}, endpoint=server.endpoint, api_key="k", default_deployment="gpt-4o-mini")
+    gateway = Gateway(config, event_sink=sink)
     request = ChatRequest((Message.user("hi"),))
     gateway.complete(request)
     list(gateway.stream(request))
@@ -54,9 +55,10 @@ if case == "no-extra":
         out["error"] = str(error)
 if case == "global":
     out["spans"] = [s.name for s in exporter.get_finished_spans()]
-    out["metrics"] = sorted({m.name for r in reader.get_metrics_data().resource_metrics for s in r.scope_metrics for m in s.metrics})
+    scopes = [s for r in reader.get_metrics_data().resource_metrics for s in r.scope_metrics]
+    out["metrics"] = sorted({m.name for s in scopes for m in s.metrics})
 print(json.dumps(out))
-'''
+"""
 
 
 def run_case(case: str) -> dict[str, object]:
