@@ -17,32 +17,27 @@ Prompt and completion content is recorded only when ``OTEL_INSTRUMENTATION_GENAI
 ``true`` (or ``span_only`` / ``span_and_event``). No credential is ever recorded: attributes come from the
 request's settings, the result, the errors' typed fields and the debug events, none of which holds one.
 
-The attribute and metric names are the conventions' (``opentelemetry-semantic-conventions``), copied here so
-that only ``opentelemetry-api`` is needed at run time; ``tests/otel/test_telemetry_names.py`` checks each one
-against the installed package.
+The attribute and metric names are the conventions' (:mod:`shared_core.telemetry_names`, checked against
+``opentelemetry-semantic-conventions`` by a test); one call's span and metrics are built by
+:mod:`shared_core.telemetry_record`.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-from shared_core.errors import GatewayError
-from shared_core.events import DebugEvent, EventSink
 from shared_core.extras import require_extra
-from shared_core.result import ChatResult, StreamAccumulator, StreamEvent
-from shared_core.telemetry_content import input_attributes, output_attributes
+from shared_core.result import ChatResult, StreamEvent
+from shared_core.telemetry_names import CAPTURE_CONTENT_ENV
+from shared_core.telemetry_record import SCOPE, CallRecord, Instruments, TelemetrySink, api
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Counter, Histogram, MeterProvider
-    from opentelemetry.trace import Span, Tracer, TracerProvider
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
 
     from shared_core.gateway import Gateway
     from shared_core.request import ChatRequest
@@ -57,109 +52,10 @@ __all__ = [
     "use_providers",
 ]
 
-# -- names: the conventions' (checked against opentelemetry-semantic-conventions), then ours -------------------
-GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
-GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
-GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
-GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
-GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
-GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
-GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
-GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
-GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
-GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
-GEN_AI_REQUEST_STREAM = "gen_ai.request.stream"
-GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
-GEN_AI_RESPONSE_ID = "gen_ai.response.id"
-GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
-GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
-GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
-GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
-GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
-GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
-GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
-OPENAI_API_TYPE = "openai.api.type"
-OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
-AZURE_RESOURCE_PROVIDER_NAMESPACE = "azure.resource_provider.namespace"
-AZURE_SERVICE_REQUEST_ID = "azure.service.request.id"
-SERVER_ADDRESS = "server.address"
-SERVER_PORT = "server.port"
-ERROR_TYPE = "error.type"
-HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
-GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"
-GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
-GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk"
-PROVIDER_AZURE_OPENAI = "azure.ai.openai"  # GenAiProviderNameValues.AZURE_AI_OPENAI
-OPERATION_CHAT = "chat"  # GenAiOperationNameValues.CHAT
-TOKEN_INPUT, TOKEN_OUTPUT = "input", "output"  # GenAiTokenTypeValues
-API_TYPES = {"chat": "chat_completions", "responses": "responses"}  # OpenaiApiTypeValues
-# Ours: the conventions have no name for them.
-GW_DEPLOYMENT = "azure.openai.deployment"
-GW_ENDPOINT_NAME = "azure.openai.endpoint.name"
-GW_COST = "azure.openai.cost"
-GW_COST_CURRENCY = "azure.openai.cost.currency"
-GW_COST_REASON = "azure.openai.cost.reason"
-GW_REPAIRS = "azure.openai.conversation_repairs"
-GW_ATTEMPTS = "azure.openai.attempts"
-GW_RETRIES = "azure.openai.retries"
-GW_FAILOVER = "azure.openai.failover"
-GW_ERROR_CODE = "azure.openai.error.code"
-GW_FILTERED_SIDE = "azure.openai.content_filter.side"
-GW_FILTERED_CATEGORIES = "azure.openai.content_filter.categories"
-GW_STREAM_OUTCOME = "azure.openai.stream.outcome"
-GW_COST_METRIC = "azure.openai.client.cost"
-CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-_CAPTURE_ON = frozenset({"true", "1", "span_only", "span_and_event"})
-# The conventions' advised bucket boundaries for the two histograms.
-_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-_TOKEN_BUCKETS = tuple(float(4**n) for n in range(14))
-_SCOPE = "shared_core"
 _OTEL_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
-_FIRST_CHUNK_KINDS = frozenset({"text", "refusal", "reasoning", "reasoning_item", "tool_call_delta"})
-
-# Event fields that have a conventional name; the others go under ``azure.openai.``.
-_EVENT_KEYS = {"error": ERROR_TYPE, "status": HTTP_RESPONSE_STATUS_CODE, "request_id": AZURE_SERVICE_REQUEST_ID}
 
 
-def _primitive(value: object) -> bool:
-    return isinstance(value, str | int | float | bool)
-
-
-# -- providers and instruments ----------------------------------------------------------------------------------
-
-
-class _Instruments:
-    """The tracer and metric instruments of one (tracer provider, meter provider) pair."""
-
-    __slots__ = ("cost", "duration", "first_chunk", "tokens", "tracer")
-
-    def __init__(self, tracer: Tracer | None, meter_provider: MeterProvider | None) -> None:
-        self.tracer = tracer
-        self.duration: Histogram | None = None
-        self.tokens: Histogram | None = None
-        self.first_chunk: Histogram | None = None
-        self.cost: Counter | None = None
-        if meter_provider is not None:
-            meter = meter_provider.get_meter(_SCOPE)
-            self.duration = meter.create_histogram(
-                GEN_AI_CLIENT_OPERATION_DURATION,
-                unit="s",
-                description="GenAI operation duration.",
-                explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-            )
-            self.tokens = meter.create_histogram(
-                GEN_AI_CLIENT_TOKEN_USAGE,
-                unit="{token}",
-                description="Number of input and output tokens used.",
-                explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
-            )
-            self.first_chunk = meter.create_histogram(
-                GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-                unit="s",
-                description="Time to receive the first chunk of a stream.",
-                explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-            )
-            self.cost = meter.create_counter(GW_COST_METRIC, unit="{USD}", description="Cost of the calls, in USD.")
+# -- providers --------------------------------------------------------------------------------------------------
 
 
 class _Providers:
@@ -167,10 +63,10 @@ class _Providers:
 
     def __init__(self) -> None:
         self.explicit: tuple[TracerProvider | None, MeterProvider | None] | None = None
-        self.cache: tuple[object, object, _Instruments | None] | None = None
+        self.cache: tuple[object, object, Instruments | None] | None = None
         self.lock = threading.Lock()
 
-    def instruments(self) -> _Instruments | None:
+    def instruments(self) -> Instruments | None:
         explicit = self.explicit
         if explicit is None:
             if _OTEL_MODULES[0] not in sys.modules and _OTEL_MODULES[1] not in sys.modules:
@@ -183,8 +79,8 @@ class _Providers:
             return cache[2]
         built = None
         if tracer_provider is not None or meter_provider is not None:
-            tracer = tracer_provider.get_tracer(_SCOPE) if tracer_provider is not None else None
-            built = _Instruments(tracer, meter_provider)
+            tracer = tracer_provider.get_tracer(SCOPE) if tracer_provider is not None else None
+            built = Instruments(tracer, meter_provider)
         self.cache = (tracer_provider, meter_provider, built)
         return built
 
@@ -192,48 +88,8 @@ class _Providers:
 _PROVIDERS = _Providers()
 
 
-class _Api:
-    """OpenTelemetry's API modules, imported once; their global provider slots are read cheaply on every call.
-
-    ``get_tracer_provider()`` checks the environment on every call; the module globals behind it say the same
-    for a few attribute reads. A provider named in the environment (``OTEL_PYTHON_*_PROVIDER``) goes through
-    the public functions, which load it.
-    """
-
-    def __init__(self) -> None:
-        # Imported only here, and only once the application has imported OpenTelemetry (or configured it).
-        from opentelemetry import context, trace  # noqa: PLC0415
-        from opentelemetry.metrics import _internal as metrics  # noqa: PLC0415
-
-        self.trace, self.metrics, self.context = trace, metrics, context
-        self.from_env = any(v in os.environ for v in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"))
-        self.slots = hasattr(trace, "_TRACER_PROVIDER") and hasattr(metrics, "_METER_PROVIDER")
-
-    def providers(self) -> tuple[TracerProvider | None, MeterProvider | None]:
-        """The application's global providers, ``None`` for each one left unconfigured (a proxy or no-op)."""
-        if self.slots and not self.from_env:
-            tracer_provider: TracerProvider | None = self.trace._TRACER_PROVIDER  # pyright: ignore[reportPrivateUsage]
-            meter_provider: MeterProvider | None = self.metrics._METER_PROVIDER  # pyright: ignore[reportPrivateUsage]
-        else:
-            tracer_provider, meter_provider = self.trace.get_tracer_provider(), self.metrics.get_meter_provider()
-        if isinstance(tracer_provider, self.trace.ProxyTracerProvider | self.trace.NoOpTracerProvider):
-            tracer_provider = None
-        if isinstance(meter_provider, self.metrics.NoOpMeterProvider | self.metrics._ProxyMeterProvider):  # pyright: ignore[reportPrivateUsage]
-            meter_provider = None
-        return tracer_provider, meter_provider
-
-
-_API: list[_Api] = []
-
-
-def _api() -> _Api:
-    if not _API:
-        _API.append(_Api())
-    return _API[0]
-
-
 def _global_providers() -> tuple[TracerProvider | None, MeterProvider | None]:
-    return _api().providers()
+    return api().providers()
 
 
 def use_providers(tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None) -> None:
@@ -254,297 +110,6 @@ def use_providers(tracer_provider: TracerProvider | None = None, meter_provider:
         _PROVIDERS.cache = None
 
 
-def _capture_content() -> bool:
-    return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _CAPTURE_ON
-
-
-# -- routing the pipeline's events to the call running in this context -----------------------------------------
-
-_CURRENT: ContextVar[_CallRecord | None] = ContextVar("azure_gateway_telemetry_call", default=None)
-
-
-class TelemetrySink:
-    """Forwards every event to the gateway's sink, then to the span of the call running in this context.
-
-    Put in front of a gateway's sink the first time a call is traced; attribute reads reach the wrapped sink
-    (``gateway.sink.events`` keeps working on a :class:`~shared_core.events.ListSink`).
-    """
-
-    __slots__ = ("inner",)
-
-    def __init__(self, inner: EventSink) -> None:
-        self.inner = inner
-
-    def emit(self, event: DebugEvent) -> None:
-        """Forward the event, then add it to the current call's span."""
-        self.inner.emit(event)
-        record = _CURRENT.get()
-        if record is not None:
-            record.event(event)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-_WRAP_LOCK = threading.Lock()
-
-
-def _observe_sink(gateway: Gateway) -> None:
-    if not isinstance(gateway.sink, TelemetrySink):
-        with _WRAP_LOCK:
-            if not isinstance(gateway.sink, TelemetrySink):
-                gateway.sink = TelemetrySink(gateway.sink)
-
-
-# -- one call ---------------------------------------------------------------------------------------------------
-
-
-def _server(url: str | None) -> dict[str, Any]:
-    if not url or "://" not in url:
-        return {}
-    parts = urlsplit(url)
-    if parts.hostname is None:
-        return {}
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return {SERVER_ADDRESS: parts.hostname, SERVER_PORT: port}
-
-
-def _request_attributes(gateway: Gateway, request: ChatRequest, model: str, *, stream: bool) -> dict[str, Any]:
-    s = request.settings
-    max_tokens = s.max_tokens if s.max_tokens is not None else gateway.config.max_tokens
-    pairs: dict[str, Any] = {
-        GEN_AI_OPERATION_NAME: OPERATION_CHAT,
-        GEN_AI_PROVIDER_NAME: PROVIDER_AZURE_OPENAI,
-        AZURE_RESOURCE_PROVIDER_NAMESPACE: "Microsoft.CognitiveServices",
-        GEN_AI_REQUEST_MODEL: model,
-        GEN_AI_REQUEST_STREAM: stream,
-        OPENAI_API_TYPE: API_TYPES[gateway.api],
-        GEN_AI_REQUEST_TEMPERATURE: s.temperature,
-        GEN_AI_REQUEST_TOP_P: s.top_p,
-        GEN_AI_REQUEST_MAX_TOKENS: max_tokens,
-        GEN_AI_REQUEST_SEED: s.seed,
-        GEN_AI_REQUEST_PRESENCE_PENALTY: s.presence_penalty,
-        GEN_AI_REQUEST_FREQUENCY_PENALTY: s.frequency_penalty,
-        GEN_AI_REQUEST_STOP_SEQUENCES: list(s.stop) if s.stop else None,
-    }
-    return {k: v for k, v in pairs.items() if v is not None}
-
-
-class _CallRecord:
-    """One call's span (when tracing) and metrics: built before the call, fed its events, ended once."""
-
-    def __init__(self, instruments: _Instruments, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
-        self.instruments, self.gateway, self.stream = instruments, gateway, stream
-        self.started = time.perf_counter()
-        self.deployment: str | None = None
-        try:
-            resolved = gateway.deployments.resolve(request.model)
-            model, self.deployment = resolved.model or resolved.deployment, resolved.deployment
-        except GatewayError:
-            model = request.model or "unknown"
-        self.model = model
-        self.attributes = _request_attributes(gateway, request, model, stream=stream)
-        self.attributes.update(_server(gateway.endpoint))
-        if self.deployment is not None:
-            self.attributes[GW_DEPLOYMENT] = self.deployment
-        self.capture = _capture_content()
-        if self.capture:
-            self.attributes.update(input_attributes(request))
-        self.attempts = self.retries = self.refreshes = 0
-        self.first_chunk: float | None = None
-        self.accumulator: StreamAccumulator | None = StreamAccumulator() if stream else None
-        self.span: Span | None = None
-        if instruments.tracer is not None:
-            self.span = instruments.tracer.start_span(
-                f"{OPERATION_CHAT} {model}", kind=_api().trace.SpanKind.CLIENT, attributes=self.attributes
-            )
-        _observe_sink(gateway)
-
-    # -- while running ------------------------------------------------------------------------------------------
-
-    def event(self, event: DebugEvent) -> None:
-        """Fold one pipeline event in: attempts, waits and failovers become span events."""
-        data, name = event.data, event.name
-        if name == "provider:outcome":
-            self._outcome(data)
-            return
-        if name == "provider:tool_sequence_repaired":
-            count = data.get("count")
-            self.attributes[GW_REPAIRS] = count if isinstance(count, int) else 1
-        elif name == "provider:failover":
-            self.attributes[GW_FAILOVER] = True
-        elif name == "provider:attempt_failed":
-            decision = data.get("decision")
-            if isinstance(decision, str) and decision.startswith("refresh the token"):
-                self.refreshes += 1
-        elif name not in ("provider:retry", "provider:parameter_adjusted"):
-            return
-        if self.span is not None:
-            attrs = {_EVENT_KEYS.get(k) or f"azure.openai.{k}": v for k, v in data.items() if _primitive(v)}
-            self.span.add_event(name.replace("provider:", "azure.openai."), attrs, int(event.timestamp * 1e9))
-
-    def _outcome(self, data: Any) -> None:
-        attempts = data.get("attempts")
-        if isinstance(attempts, int):
-            self.attempts = attempts
-            retries = data.get("retries")
-            self.retries = retries if isinstance(retries, int) else max(0, attempts - 1 - self.refreshes)
-
-    def saw(self, event: StreamEvent) -> None:
-        """Fold one stream event in (the first content event marks the time to first chunk)."""
-        if self.first_chunk is None and event.kind in _FIRST_CHUNK_KINDS:
-            self.first_chunk = time.perf_counter() - self.started
-        assert self.accumulator is not None
-        self.accumulator.add(event)
-
-    # -- ending ---------------------------------------------------------------------------------------------
-
-    def succeeded(self, result: ChatResult) -> None:
-        """End with the call's result."""
-        self._result(result)
-        self._end(None)
-
-    def streamed(self, outcome: str) -> None:
-        """End a stream that completed or was abandoned, with what it received."""
-        assert self.accumulator is not None
-        self._result(self.accumulator.result())
-        self.attributes[GW_STREAM_OUTCOME] = outcome
-        self._end(None)
-
-    def failed(self, error: BaseException) -> None:
-        """End with the error (and whatever answer it carries: a filtered or broken answer's usage and cost)."""
-        partial = getattr(error, "partial", None)
-        if isinstance(partial, ChatResult):
-            self._result(partial)
-        elif self.accumulator is not None and self.accumulator.events_seen:
-            self._result(self.accumulator.result())
-        if self.stream:
-            self.attributes[GW_STREAM_OUTCOME] = (
-                "cut" if self.accumulator and self.accumulator.events_seen else "failed"
-            )
-        if isinstance(error, GatewayError):
-            self._error_facts(error)
-        self._end(error)
-
-    def _error_facts(self, error: GatewayError) -> None:
-        a = self.attributes
-        if error.deployment:
-            a[GW_DEPLOYMENT] = error.deployment
-        if error.endpoint:
-            self._locate(error.endpoint)
-        for key, value in (
-            (HTTP_RESPONSE_STATUS_CODE, error.status),
-            (GW_ERROR_CODE, error.code),
-            (AZURE_SERVICE_REQUEST_ID, error.request_id),
-        ):
-            if value is not None:
-                a[key] = value
-        side = getattr(error, "side", None)
-        if isinstance(side, str):
-            a[GW_FILTERED_SIDE] = side
-            a[GW_FILTERED_CATEGORIES] = list(getattr(error, "filtered_categories", ()))
-
-    def _result(self, result: ChatResult) -> None:
-        a = self.attributes
-        pairs: tuple[tuple[str, Any], ...] = (
-            (GEN_AI_RESPONSE_MODEL, result.model),
-            (GEN_AI_RESPONSE_ID, result.response_id),
-            (GEN_AI_RESPONSE_FINISH_REASONS, [result.finish_reason] if result.finish_reason else None),
-            (OPENAI_RESPONSE_SYSTEM_FINGERPRINT, result.system_fingerprint),
-            (AZURE_SERVICE_REQUEST_ID, result.request_id),
-            (GW_DEPLOYMENT, result.deployment),
-        )
-        a.update((k, v) for k, v in pairs if v is not None)
-        if result.usage is not None:
-            u = result.usage
-            a[GEN_AI_USAGE_INPUT_TOKENS], a[GEN_AI_USAGE_OUTPUT_TOKENS] = u.input_tokens, u.output_tokens
-            a[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = u.cached_input_tokens
-            a[GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = u.reasoning_tokens
-        repairs = getattr(result, "repairs", None)
-        if isinstance(repairs, tuple | list) and repairs:
-            a[GW_REPAIRS] = len(repairs)  # pyright: ignore[reportUnknownArgumentType]
-        self._where(result)
-        cost = result.cost
-        if cost is not None:
-            if cost.amount is not None:
-                a[GW_COST], a[GW_COST_CURRENCY] = cost.amount, cost.currency
-            if cost.reason:
-                a[GW_COST_REASON] = cost.reason
-        if self.capture:
-            a.update(output_attributes(result))
-
-    def _where(self, result: ChatResult) -> None:
-        """The endpoint that answered: its configured name (from the cost, or a stream's first event) and URL."""
-        name = result.cost.endpoint if result.cost is not None else None
-        if self.accumulator is not None and self.accumulator.endpoint:
-            name = self.accumulator.endpoint
-        if name:
-            self._locate(name)
-
-    def _locate(self, name_or_url: str) -> None:
-        for endpoint in self.gateway.config.endpoints:
-            if name_or_url in (endpoint.name, endpoint.endpoint):
-                self.attributes[GW_ENDPOINT_NAME] = endpoint.name
-                self.attributes.update(_server(endpoint.endpoint))
-                return
-        self.attributes.update(_server(name_or_url))
-
-    def _end(self, error: BaseException | None) -> None:
-        a = self.attributes
-        duration = time.perf_counter() - self.started
-        if self.attempts:
-            a[GW_ATTEMPTS], a[GW_RETRIES] = self.attempts, self.retries
-        a.setdefault(GW_FAILOVER, False)
-        if self.first_chunk is not None:
-            a[GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
-        if error is not None:
-            a[ERROR_TYPE] = type(error).__name__
-        self._metrics(duration)
-        span = self.span
-        if span is None:
-            return
-        span.set_attributes(a)
-        if error is not None:
-            trace = _api().trace
-            status = getattr(error, "status", None)
-            detail = f" (HTTP {status})" if isinstance(status, int) else ""
-            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__name__}{detail}"))
-        span.end()
-
-    def _metrics(self, duration: float) -> None:
-        inst, a = self.instruments, self.attributes
-        keys = (GEN_AI_OPERATION_NAME, GEN_AI_PROVIDER_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL)
-        keys += (SERVER_ADDRESS, SERVER_PORT, ERROR_TYPE, GW_DEPLOYMENT, GW_ENDPOINT_NAME)
-        common = {k: a[k] for k in keys if k in a}
-        if inst.duration is not None:
-            inst.duration.record(duration, common)
-        if inst.first_chunk is not None and self.first_chunk is not None:
-            inst.first_chunk.record(self.first_chunk, common)
-        if inst.tokens is not None and GEN_AI_USAGE_INPUT_TOKENS in a:
-            inst.tokens.record(a[GEN_AI_USAGE_INPUT_TOKENS], {**common, GEN_AI_TOKEN_TYPE: TOKEN_INPUT})
-            inst.tokens.record(a[GEN_AI_USAGE_OUTPUT_TOKENS], {**common, GEN_AI_TOKEN_TYPE: TOKEN_OUTPUT})
-        if inst.cost is not None and GW_COST in a:
-            inst.cost.add(a[GW_COST], {**common, GW_COST_CURRENCY: a[GW_COST_CURRENCY]})
-
-    # -- context ------------------------------------------------------------------------------------------
-
-    def enter(self) -> tuple[Any, Any]:
-        """Make this call current (for the pipeline's events and for spans started below it)."""
-        token = _CURRENT.set(self)
-        otel_token = None
-        if self.span is not None:
-            api = _api()
-            otel_token = api.context.attach(api.trace.set_span_in_context(self.span))
-        return token, otel_token
-
-    def exit(self, tokens: tuple[Any, Any]) -> None:
-        """Undo :meth:`enter` (in the same context, never across a yield)."""
-        token, otel_token = tokens
-        if otel_token is not None:
-            _api().context.detach(otel_token)
-        _CURRENT.reset(token)
-
-
 # -- the hooks on the gateway's four calls ------------------------------------------------------------------------
 
 
@@ -556,7 +121,7 @@ def traced_call(method: Callable[[Gateway, ChatRequest], ChatResult]) -> Callabl
         instruments = _PROVIDERS.instruments()
         if instruments is None:
             return method(gateway, request)
-        record = _CallRecord(instruments, gateway, request, stream=False)
+        record = CallRecord(instruments, gateway, request, stream=False)
         tokens = record.enter()
         try:
             result = method(gateway, request)
@@ -581,7 +146,7 @@ def traced_acall(
         instruments = _PROVIDERS.instruments()
         if instruments is None:
             return await method(gateway, request)
-        record = _CallRecord(instruments, gateway, request, stream=False)
+        record = CallRecord(instruments, gateway, request, stream=False)
         tokens = record.enter()
         try:
             result = await method(gateway, request)
@@ -612,9 +177,9 @@ def traced_stream(
 
 
 def _traced_events(
-    instruments: _Instruments, inner: Iterator[StreamEvent], gateway: Gateway, request: ChatRequest
+    instruments: Instruments, inner: Iterator[StreamEvent], gateway: Gateway, request: ChatRequest
 ) -> Iterator[StreamEvent]:
-    record = _CallRecord(instruments, gateway, request, stream=True)
+    record = CallRecord(instruments, gateway, request, stream=True)
     outcome = "abandoned"
     try:
         # Routing (and so every attempt event) happens before the first event; never current across a yield.
@@ -659,9 +224,9 @@ def traced_astream(
 
 
 async def _atraced_events(
-    instruments: _Instruments, inner: AsyncIterator[StreamEvent], gateway: Gateway, request: ChatRequest
+    instruments: Instruments, inner: AsyncIterator[StreamEvent], gateway: Gateway, request: ChatRequest
 ) -> AsyncIterator[StreamEvent]:
-    record = _CallRecord(instruments, gateway, request, stream=True)
+    record = CallRecord(instruments, gateway, request, stream=True)
     outcome = "abandoned"
     try:
         tokens = record.enter()

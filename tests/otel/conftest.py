@@ -29,6 +29,7 @@ class Telemetry:
     """What the SDK received."""
 
     tracer_provider: TracerProvider
+    meter_provider: MeterProvider
     exporter: InMemorySpanExporter
     reader: InMemoryMetricReader
 
@@ -65,9 +66,10 @@ def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Telemetry]:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
-    use_providers(tracer_provider, MeterProvider(metric_readers=[reader]))
+    meter_provider = MeterProvider(metric_readers=[reader])
+    use_providers(tracer_provider, meter_provider)
     try:
-        yield Telemetry(tracer_provider, exporter, reader)
+        yield Telemetry(tracer_provider, meter_provider, exporter, reader)
     finally:
         use_providers()
 

@@ -19,7 +19,7 @@ from shared_core import (
     StreamInterruptedError,
     ToolCallPart,
 )
-from shared_core.telemetry import CAPTURE_CONTENT_ENV
+from shared_core.telemetry import CAPTURE_CONTENT_ENV, use_providers
 from tests.otel.conftest import MODEL, Telemetry, routed, single
 from tests.support.azure_server import AzureTestServer, HttpError, PromptFiltered, Reply, Usage
 
@@ -292,3 +292,30 @@ def test_gateway_repairs_are_counted_on_the_span(telemetry: Telemetry, regions: 
     history = (Message.user("weather?"), Message.assistant(tool_calls=(lost,)), Message.user("ok"))
     single(regions["east"]).complete(ChatRequest(history, model=MODEL))
     assert dict(telemetry.only_chat_span().attributes or {})["azure.openai.conversation_repairs"] == 1
+
+
+class _BrokenTracer(trace.Tracer):
+    def start_span(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("exporter down")
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("exporter down")
+
+
+class _BrokenTracerProvider(trace.TracerProvider):
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _BrokenTracer()
+
+
+def test_gateway_calls_go_on_when_the_tracer_provider_is_broken(
+    telemetry: Telemetry, regions: dict[str, AzureTestServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    use_providers(_BrokenTracerProvider(), telemetry.meter_provider)
+    east = regions["east"]
+    east.set_default(Reply("still here", usage=USAGE))
+    gateway = single(east)
+    assert gateway.complete(ask()).message.text == "still here"
+    assert "".join(e.text for e in gateway.stream(ask()) if e.kind == "text").strip() == "still here"
+    assert "starting a span failed" in caplog.text
+    (duration,) = telemetry.points("gen_ai.client.operation.duration")
+    assert duration.count == 2, "metrics are still recorded"

@@ -13,7 +13,7 @@ from opentelemetry.semconv._incubating.attributes import (
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
 
-from shared_core import telemetry, telemetry_content
+from shared_core import telemetry_content, telemetry_names
 
 SOURCES: tuple[ModuleType, ...] = (
     gen_ai_attributes,
@@ -29,7 +29,7 @@ PREFIXES = ("GEN_AI_", "OPENAI_", "AZURE_", "SERVER_", "ERROR_", "HTTP_")
 
 def convention_constants() -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for module in (telemetry, telemetry_content):
+    for module in (telemetry_names, telemetry_content):
         found += [(n, v) for n, v in vars(module).items() if n.startswith(PREFIXES) and isinstance(v, str)]
     return found
 
@@ -47,8 +47,8 @@ def test_telemetry_names_cover_what_the_issue_asks() -> None:
 
 
 def test_telemetry_enum_values_are_the_conventions() -> None:
-    assert gen_ai_attributes.GenAiProviderNameValues.AZURE_AI_OPENAI.value == telemetry.PROVIDER_AZURE_OPENAI
-    assert gen_ai_attributes.GenAiOperationNameValues.CHAT.value == telemetry.OPERATION_CHAT
-    assert gen_ai_attributes.GenAiTokenTypeValues.INPUT.value == telemetry.TOKEN_INPUT
-    assert gen_ai_attributes.GenAiTokenTypeValues.OUTPUT.value == telemetry.TOKEN_OUTPUT
-    assert set(telemetry.API_TYPES.values()) == {v.value for v in openai_attributes.OpenaiApiTypeValues}
+    assert gen_ai_attributes.GenAiProviderNameValues.AZURE_AI_OPENAI.value == telemetry_names.PROVIDER_AZURE_OPENAI
+    assert gen_ai_attributes.GenAiOperationNameValues.CHAT.value == telemetry_names.OPERATION_CHAT
+    assert gen_ai_attributes.GenAiTokenTypeValues.INPUT.value == telemetry_names.TOKEN_INPUT
+    assert gen_ai_attributes.GenAiTokenTypeValues.OUTPUT.value == telemetry_names.TOKEN_OUTPUT
+    assert set(telemetry_names.API_TYPES.values()) == {v.value for v in openai_attributes.OpenaiApiTypeValues}
