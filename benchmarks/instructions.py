@@ -1,9 +1,10 @@
 """Instructions per call and per stream chunk, counted by callgrind: a ratio that holds on a noisy machine.
 
 CPU time on a shared machine moves by 10-30% from one run to the next; the number of instructions a call
-executes barely moves. Each figure here is the difference between two runs of one client under
-``valgrind --tool=callgrind`` that differ only in how many calls they make (``--calls`` and five times as many
-after the same warm-up), divided by the difference: start-up and imports cancel out. The server
+executes barely moves. Each client runs in its own process under ``valgrind --tool=callgrind``, which counts
+only inside ``functools.reduce`` (``--collect-atstart=no --toggle-collect=functools_reduce``): after a warm-up,
+the child makes its ``--calls`` calls from one ``reduce``, so start-up, imports and warm-up are not counted
+(nor is any ``reduce`` the client itself would nest, which none of the measured paths uses). The server
 (``benchmarks.server``) runs outside valgrind in its own process.
 
 Variants are ``label=client``, ``label=client@DIR`` (``shared_core`` taken from DIR, as in ``benchmarks.ab``)
@@ -31,11 +32,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["count", "main", "measure"]
+from benchmarks.workloads import SERVED
+
+__all__ = ["count", "count_client", "main", "measure"]
 
 ROOT = Path(__file__).resolve().parents[1]
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
-WORKLOADS = {"one-word": 100, "realistic": 200}  # stream chunks per workload
 
 
 @contextmanager
@@ -56,7 +58,7 @@ def running_server(chunks: int, words: int) -> Iterator[str]:
 
 
 def count(variant: str, endpoint: str, *, scenario: str, calls: int, workload: str) -> int:
-    """Instructions one process executes for ``calls`` calls (after the warm-up), start-up included."""
+    """Instructions one process executes for ``calls`` calls, after its warm-up."""
     label_client = variant.partition("=")[2] or variant
     client, _, root = label_client.partition("@")
     client, _, otel = client.partition("+")
@@ -65,7 +67,8 @@ def count(variant: str, endpoint: str, *, scenario: str, calls: int, workload: s
     code = f"import sys; sys.path.append({str(ROOT)!r}); from benchmarks.instructions_child import run; run({plan!r})"
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", sys.executable, "-c", code]
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", "--collect-atstart=no"]
+        command += ["--toggle-collect=functools_reduce", sys.executable, "-c", code]
         done = subprocess.run(command, cwd=root or ROOT, env=env, capture_output=True, text=True, check=False)
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
@@ -73,13 +76,16 @@ def count(variant: str, endpoint: str, *, scenario: str, calls: int, workload: s
     return int(found.group(1))
 
 
+def count_client(client: str, endpoint: str, *, scenario: str, calls: int, workload: str) -> int:
+    """:func:`count` for one client of this tree, with no telemetry (what ``benchmarks.run --instructions`` uses)."""
+    return count(client, endpoint, scenario=scenario, calls=calls, workload=workload)
+
+
 def measure(variant: str, endpoint: str, *, scenario: str, calls: int, workload: str) -> float:
     """Instructions per call (``call``) or per stream chunk (``stream``)."""
-    few = count(variant, endpoint, scenario=scenario, calls=calls, workload=workload)
-    many = count(variant, endpoint, scenario=scenario, calls=calls * 5, workload=workload)
-    per_call = (many - few) / (calls * 4)
+    per_call = count(variant, endpoint, scenario=scenario, calls=calls, workload=workload) / calls
     if scenario == "stream":
-        return per_call / (WORKLOADS[workload] + 4)  # the text chunks and the four framing events
+        return per_call / (SERVED[workload].chunks + 4)  # the text chunks and the four framing events
     return per_call
 
 
@@ -88,13 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="+", help="label=client[+otel-imported|+otel-sdk][@DIR]")
     parser.add_argument("--scenario", choices=("call", "stream"), default="call")
-    parser.add_argument("--workload", choices=tuple(WORKLOADS), default="one-word")
-    parser.add_argument("--calls", type=int, default=20, help="calls in the shorter run (the longer makes 5x)")
+    parser.add_argument("--workload", choices=tuple(SERVED), default="one-word")
+    parser.add_argument("--calls", type=int, default=50, help="calls (or streams) counted per client")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
-    words = 64 if args.workload == "realistic" else 0
+    served = SERVED[args.workload]
     figures: dict[str, float] = {}
-    with running_server(WORKLOADS[args.workload], words) as endpoint:
+    with running_server(served.chunks, served.answer_words) as endpoint:
         for variant in args.variants:
             figures[variant.partition("=")[0]] = measure(
                 variant, endpoint, scenario=args.scenario, calls=args.calls, workload=args.workload

@@ -7,9 +7,22 @@ conversation in its own types.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SYSTEM", "USER", "WORKLOADS", "core_request", "messages", "target_for", "use_workload"]
+__all__ = [
+    "SERVED",
+    "SYSTEM",
+    "USER",
+    "WORKLOADS",
+    "Workload",
+    "core_request",
+    "langchain_input",
+    "llamaindex_messages",
+    "messages",
+    "target_for",
+    "use_workload",
+]
 
 USER = "hi"
 SYSTEM: str | None = None
@@ -24,6 +37,17 @@ WORKLOADS: dict[str, tuple[str | None, str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What the server answers for a workload: stream chunks, and the answer's words (0: the short answer)."""
+
+    chunks: int
+    answer_words: int
+
+
+SERVED = {"one-word": Workload(chunks=100, answer_words=0), "realistic": Workload(chunks=200, answer_words=64)}
+
+
 def use_workload(name: str) -> None:
     """Make ``name`` the conversation every adapter sends from now on."""
     global SYSTEM, USER
@@ -34,6 +58,18 @@ def messages() -> list[dict[str, str]]:
     """The conversation as OpenAI-style role/content dicts."""
     out = [{"role": "system", "content": SYSTEM}] if SYSTEM else []
     return [*out, {"role": "user", "content": USER}]
+
+
+def langchain_input() -> Any:
+    """What ``invoke``/``stream`` get: the bare string for one user message (as before), else role tuples."""
+    return USER if not SYSTEM else [("system", SYSTEM), ("human", USER)]
+
+
+def llamaindex_messages() -> list[Any]:
+    """The conversation as LlamaIndex ``ChatMessage`` s."""
+    from llama_index.core.llms import ChatMessage
+
+    return [ChatMessage(role=m["role"], content=m["content"]) for m in messages()]
 
 
 def core_request() -> Any:
