@@ -223,6 +223,8 @@ class TelemetrySink:
             record.event(event)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not yet set (unpickling): never recurse
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
 
