@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from typing import Any
 
 __all__ = ["WARMUP", "run"]
@@ -41,5 +42,8 @@ def run(plan_json: str) -> None:
     operation = adapter.call if plan["scenario"] == "call" else adapter.stream
     for _ in range(WARMUP):
         operation()
-    # Counted: callgrind collects only inside functools.reduce (benchmarks.instructions).
+    # The parent turns callgrind's instrumentation on now; it counts only inside functools.reduce.
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.readline()
     functools.reduce(lambda _, __: operation(), range(plan["calls"]), None)

@@ -85,6 +85,7 @@ if TYPE_CHECKING:
 __all__ = ["CURRENT", "SCOPE", "CallRecord", "Instruments", "TelemetrySink", "api", "observe_sink"]
 
 _log = logging.getLogger("shared_core.telemetry")
+_UNSET = object()
 P = ParamSpec("P")
 S = TypeVar("S")
 
@@ -296,11 +297,14 @@ class CallRecord:
         self.first_chunk: float | None = None
         self.accumulator: StreamAccumulator | None = StreamAccumulator() if stream else None
         self.span: Span | None = None
+        self.at_start: dict[str, Any] = {}
         if instruments.tracer is not None:
             try:
                 self.span = instruments.tracer.start_span(
                     f"{OPERATION_CHAT} {model}", kind=api().trace.SpanKind.CLIENT, attributes=self.attributes
                 )
+                # What the span started with is not set again at its end (each attribute is validated per set).
+                self.at_start = dict(self.attributes)
             except Exception:
                 _log.warning("starting a span failed; the call goes on untraced", exc_info=True)
         observe_sink(gateway)
@@ -453,7 +457,8 @@ class CallRecord:
         span = self.span
         if span is None:
             return
-        span.set_attributes(a)
+        start = self.at_start
+        span.set_attributes({k: v for k, v in a.items() if start.get(k, _UNSET) != v})
         if error is not None:
             trace = api().trace
             status = getattr(error, "status", None)
