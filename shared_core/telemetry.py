@@ -33,18 +33,19 @@ from typing import TYPE_CHECKING
 from shared_core.extras import require_extra
 from shared_core.result import ChatResult, StreamEvent
 from shared_core.telemetry_names import CAPTURE_CONTENT_ENV
-from shared_core.telemetry_record import SCOPE, CallRecord, Instruments, TelemetrySink, api
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import TracerProvider
 
     from shared_core.gateway import Gateway
     from shared_core.request import ChatRequest
+    from shared_core.telemetry_record import Instruments
 
 __all__ = [
     "CAPTURE_CONTENT_ENV",
-    "TelemetrySink",
     "traced_acall",
     "traced_astream",
     "traced_call",
@@ -53,6 +54,16 @@ __all__ = [
 ]
 
 _OTEL_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
+_RECORD: list[ModuleType] = []
+
+
+def _record() -> ModuleType:
+    """:mod:`shared_core.telemetry_record`, imported the first time telemetry is on (not at all otherwise)."""
+    if not _RECORD:
+        from shared_core import telemetry_record  # noqa: PLC0415
+
+        _RECORD.append(telemetry_record)
+    return _RECORD[0]
 
 
 # -- providers --------------------------------------------------------------------------------------------------
@@ -79,8 +90,9 @@ class _Providers:
             return cache[2]
         built = None
         if tracer_provider is not None or meter_provider is not None:
-            tracer = tracer_provider.get_tracer(SCOPE) if tracer_provider is not None else None
-            built = Instruments(tracer, meter_provider)
+            record = _record()
+            tracer = tracer_provider.get_tracer(record.SCOPE) if tracer_provider is not None else None
+            built = record.Instruments(tracer, meter_provider)
         self.cache = (tracer_provider, meter_provider, built)
         return built
 
@@ -89,7 +101,7 @@ _PROVIDERS = _Providers()
 
 
 def _global_providers() -> tuple[TracerProvider | None, MeterProvider | None]:
-    return api().providers()
+    return _record().api().providers()
 
 
 def use_providers(tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None) -> None:
@@ -121,7 +133,7 @@ def traced_call(method: Callable[[Gateway, ChatRequest], ChatResult]) -> Callabl
         instruments = _PROVIDERS.instruments()
         if instruments is None:
             return method(gateway, request)
-        record = CallRecord(instruments, gateway, request, stream=False)
+        record = _record().CallRecord(instruments, gateway, request, stream=False)
         tokens = record.enter()
         try:
             result = method(gateway, request)
@@ -146,7 +158,7 @@ def traced_acall(
         instruments = _PROVIDERS.instruments()
         if instruments is None:
             return await method(gateway, request)
-        record = CallRecord(instruments, gateway, request, stream=False)
+        record = _record().CallRecord(instruments, gateway, request, stream=False)
         tokens = record.enter()
         try:
             result = await method(gateway, request)
@@ -179,7 +191,7 @@ def traced_stream(
 def _traced_events(
     instruments: Instruments, inner: Iterator[StreamEvent], gateway: Gateway, request: ChatRequest
 ) -> Iterator[StreamEvent]:
-    record = CallRecord(instruments, gateway, request, stream=True)
+    record = _record().CallRecord(instruments, gateway, request, stream=True)
     outcome = "abandoned"
     try:
         # Routing (and so every attempt event) happens before the first event; never current across a yield.
@@ -226,7 +238,7 @@ def traced_astream(
 async def _atraced_events(
     instruments: Instruments, inner: AsyncIterator[StreamEvent], gateway: Gateway, request: ChatRequest
 ) -> AsyncIterator[StreamEvent]:
-    record = CallRecord(instruments, gateway, request, stream=True)
+    record = _record().CallRecord(instruments, gateway, request, stream=True)
     outcome = "abandoned"
     try:
         tokens = record.enter()

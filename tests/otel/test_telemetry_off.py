@@ -45,6 +45,7 @@ with AzureEmulator(api_key="k") as server:
 out = {
     "otel_modules": sorted(m for m in sys.modules if m.startswith("opentelemetry") and sys.modules[m] is not None),
     "sink_untouched": gateway.sink is sink,
+    "record_module": "shared_core.telemetry_record" in sys.modules,
     "events": len(sink.events),
 }
 if case == "no-extra":
@@ -72,11 +73,13 @@ def run_case(case: str) -> dict[str, object]:
 def test_telemetry_off_imports_no_opentelemetry_and_leaves_the_gateway_alone() -> None:
     out = run_case("off")
     assert out["otel_modules"] == [] and out["sink_untouched"] is True and out["events"] == 9
+    assert out["record_module"] is False, "the span-building code is not even imported"
 
 
 def test_telemetry_with_the_api_imported_but_no_provider_leaves_the_gateway_alone() -> None:
     out = run_case("imported")
     assert "opentelemetry.trace" in out["otel_modules"] and out["sink_untouched"] is True
+    assert out["record_module"] is True, "imported once, to read the global providers"
 
 
 def test_telemetry_without_the_extra_calls_work_and_use_providers_names_the_extra() -> None:
