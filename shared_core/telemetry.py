@@ -202,8 +202,10 @@ def _traced_events(
             record.exit(tokens)
         record.saw(first)
         yield first
+        facts = _record().FACT_KINDS
         for event in inner:
-            record.saw(event)
+            if record.watching or event.kind in facts:
+                record.saw(event)
             yield event
         outcome = "completed"
     except GeneratorExit:
@@ -248,8 +250,10 @@ async def _atraced_events(
             record.exit(tokens)
         record.saw(first)
         yield first
+        facts = _record().FACT_KINDS
         async for event in inner:
-            record.saw(event)
+            if record.watching or event.kind in facts:
+                record.saw(event)
             yield event
         outcome = "completed"
     except GeneratorExit:

@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from shared_core.gateway import Gateway
     from shared_core.request import ChatRequest
 
-__all__ = ["CURRENT", "SCOPE", "CallRecord", "Instruments", "TelemetrySink", "api", "observe_sink"]
+__all__ = ["CURRENT", "FACT_KINDS", "SCOPE", "CallRecord", "Instruments", "TelemetrySink", "api", "observe_sink"]
 
 _log = logging.getLogger("shared_core.telemetry")
 _UNSET = object()
@@ -109,6 +109,8 @@ _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12,
 _TOKEN_BUCKETS = tuple(float(4**n) for n in range(14))
 SCOPE = "shared_core"  # the instrumentation scope of the tracer and meter
 _FIRST_CHUNK_KINDS = frozenset({"text", "refusal", "reasoning", "reasoning_item", "tool_call_delta"})
+# The stream events a span needs once its first chunk has passed (the text only when content is captured).
+FACT_KINDS = frozenset({"metadata", "usage", "finish", "prompt_filter", "content_filter"})
 
 # Event fields that have a conventional name; the others go under ``azure.openai.``.
 _EVENT_KEYS = {"error": ERROR_TYPE, "status": HTTP_RESPONSE_STATUS_CODE, "request_id": AZURE_SERVICE_REQUEST_ID}
@@ -296,6 +298,7 @@ class CallRecord:
         self.attempts = self.retries = self.refreshes = 0
         self.first_chunk: float | None = None
         self.accumulator: StreamAccumulator | None = StreamAccumulator() if stream else None
+        self.watching = stream
         self.span: Span | None = None
         self.at_start: dict[str, Any] = {}
         if instruments.tracer is not None:
@@ -340,11 +343,15 @@ class CallRecord:
             retries = data.get("retries")
             self.retries = retries if isinstance(retries, int) else max(0, attempts - 1 - self.refreshes)
 
-    @_never_raises
     def saw(self, event: StreamEvent) -> None:
-        """Fold one stream event in (the first content event marks the time to first chunk)."""
+        """Fold one stream event in (the first content event marks the time to first chunk).
+
+        Fed every event until the first chunk, then (unless content is captured) only :data:`FACT_KINDS`:
+        the span needs the answer's facts, not its text.
+        """
         if self.first_chunk is None and event.kind in _FIRST_CHUNK_KINDS:
             self.first_chunk = time.perf_counter() - self.started
+            self.watching = self.capture
         assert self.accumulator is not None
         self.accumulator.add(event)
 

@@ -319,3 +319,20 @@ def test_gateway_calls_go_on_when_the_tracer_provider_is_broken(
     assert "starting a span failed" in caplog.text
     (duration,) = telemetry.points("gen_ai.client.operation.duration")
     assert duration.count == 2, "metrics are still recorded"
+
+
+def test_gateway_stream_content_is_the_whole_answer_when_captured_and_absent_otherwise(
+    telemetry: Telemetry, regions: dict[str, AzureTestServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    east = regions["east"]
+    east.set_default(Reply("one two three four five", usage=USAGE))
+    gateway = single(east)
+    list(gateway.stream(ask()))
+    monkeypatch.setenv(CAPTURE_CONTENT_ENV, "span_only")
+    list(gateway.stream(ask()))
+
+    plain, captured = (dict(s.attributes or {}) for s in telemetry.chat_spans())
+    assert "gen_ai.output.messages" not in plain and plain["gen_ai.usage.output_tokens"] == 12
+    (message,) = json.loads(str(captured["gen_ai.output.messages"]))
+    assert message["parts"] == [{"type": "text", "content": "one two three four five"}]
+    assert captured["gen_ai.usage.output_tokens"] == 12 and captured["gen_ai.response.finish_reasons"] == ("stop",)
