@@ -43,6 +43,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
+from shared_core import display
+
 if TYPE_CHECKING:
     from shared_core.result import ChatResult
 
@@ -142,6 +144,10 @@ class GatewayError(Exception):
         # classes whose __init__ takes other arguments (ContentFilterError's ``side``, MissingExtraError's
         # three). Rebuilding from the instance dict works for every subclass, present and future.
         return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    def _repr_html_(self) -> str:
+        """Notebook display: what happened, the fix, the request id (escaped; errors never hold a secret)."""
+        return display.error_html(self)
 
 
 def _rebuild(cls: type[GatewayError], args: tuple[Any, ...], state: dict[str, Any]) -> GatewayError:
