@@ -47,8 +47,9 @@ __all__ = [
 CostRow = tuple[str, str, "CostTotals"]
 """One row of a cost table: the group's name, the names on the other axis, the group's totals."""
 
-_STYLE = "border-collapse:collapse;font-family:var(--jp-code-font-family,monospace);font-size:0.9em"
-_CELL = "padding:2px 8px;border-bottom:1px solid #ddd;text-align:{align};vertical-align:top"
+# Jupyter styles tables in outputs itself; only alignment is set here, inline, as GitHub drops <style> blocks.
+_RIGHT = ' style="text-align:right"'
+_TOP = ' style="text-align:left;vertical-align:top"'
 _OK, _BAD, _WARN = "#1a7f37", "#cf222e", "#9a6700"
 
 
@@ -60,15 +61,11 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]], *, numeric_from
     """An HTML table; ``rows`` cells are already-escaped HTML, ``header`` is plain text."""
 
     def cell(tag: str, content: str, index: int) -> str:
-        align = "right" if index >= numeric_from else "left"
-        return f'<{tag} style="{_CELL.format(align=align)}">{content}</{tag}>'
+        return f"<{tag}{_RIGHT if index >= numeric_from else ''}>{content}</{tag}>"
 
     head = "".join(cell("th", _e(h), i) for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(cell("td", c, i) for i, c in enumerate(row)) + "</tr>" for row in rows)
-    return (
-        f'<table class="azure-gateway {cls}" style="{_STYLE}">'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    )
+    return f'<table class="azure-gateway {cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _colored(text: str, color: str) -> str:
@@ -189,11 +186,10 @@ def chat_result_html(result: ChatResult) -> str:
 
 
 def _card(title: str, rows: Sequence[tuple[str, str]], color: str) -> str:
-    style = _CELL.format(align="left")
-    body = "".join(f'<tr><th style="{style}">{_e(k)}</th><td style="{style}">{v}</td></tr>' for k, v in rows)
+    body = "".join(f"<tr><th{_TOP}>{_e(k)}</th><td{_TOP}>{v}</td></tr>" for k, v in rows)
     return (
         f'<div class="azure-gateway" style="border-left:3px solid {color};padding-left:8px">'
-        f'<b>{_e(title)}</b><table style="{_STYLE}">{body}</table></div>'
+        f'<b>{_e(title)}</b><table class="azure-gateway">{body}</table></div>'
     )
 
 
