@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared_core.costs import CostTotals
     from shared_core.doctor import DoctorReport
-    from shared_core.errors import GatewayError
+    from shared_core.errors import FilterCategory, GatewayError
     from shared_core.result import ChatResult
     from shared_core.transport.health import DeploymentHealth
 
@@ -242,6 +242,16 @@ def _split_message(error: GatewayError) -> tuple[str, str | None, str | None]:
     return message[:end], message[end:].strip(), said
 
 
+def _category(category: FilterCategory) -> str:
+    if category.severity is not None:
+        level = category.severity
+    elif category.detected is None:
+        level = "?"
+    else:
+        level = "detected" if category.detected else "not detected"
+    return f"{category.name}={level}{' (filtered)' if category.filtered else ''}"
+
+
 def error_html(error: GatewayError) -> str:
     """An error as an HTML card: what happened, the fix, and the facts a support ticket needs."""
     what, fix, said = _split_message(error)
@@ -255,12 +265,7 @@ def error_html(error: GatewayError) -> str:
         rows.append((key.replace("_", " "), shown))
     categories = getattr(error, "categories", ())
     if categories:
-        rows.append(
-            (
-                "filter",
-                _e(", ".join(f"{c.name}={c.severity or '?'}{' (filtered)' if c.filtered else ''}" for c in categories)),
-            )
-        )
+        rows.append(("filter", _e(", ".join(_category(c) for c in categories))))
     partial_text = getattr(error, "partial_text", "")
     if isinstance(partial_text, str) and partial_text:
         rows.append(("produced so far", _pre(partial_text)))
