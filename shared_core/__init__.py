@@ -97,6 +97,7 @@ from shared_core.transport.strategies import (
     WeightedRoundRobin,
     strategy_for,
 )
+from shared_core.version import __version__  # noqa: F401  (not in __all__: a module attribute, not an API name)
 
 __all__ = [
     "AI_FOUNDRY_SCOPE",
