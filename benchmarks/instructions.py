@@ -5,7 +5,9 @@ executes barely moves. Each client runs in its own process under ``valgrind --to
 (``--instr-atstart=no``, about 5x faster) through its imports, set-up and warm-up; then ``callgrind_control -i
 on`` turns instrumentation on and the child makes its ``--calls`` calls from one ``functools.reduce``, the only
 place where instructions are counted (``--collect-atstart=no --toggle-collect=functools_reduce``; none of the
-measured paths nests a ``reduce`` of its own). The server
+measured paths nests a ``reduce`` of its own). Before that, ``gc.freeze()`` takes what the warm process holds
+out of the collector's reach, so a full collection landing in one variant's window and not another's does not
+decide a ratio. The server
 (``benchmarks.server``) runs outside valgrind in its own process.
 
 Variants are ``label=client``, ``label=client@DIR`` (``shared_core`` taken from DIR, as in ``benchmarks.ab``)
