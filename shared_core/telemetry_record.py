@@ -139,6 +139,7 @@ class _Api:
         self.trace, self.metrics, self.context = trace, metrics, context
         self.from_env = any(v in os.environ for v in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"))
         self.slots = hasattr(trace, "_TRACER_PROVIDER") and hasattr(metrics, "_METER_PROVIDER")
+        self.no_op_seen: dict[int, tuple[object, bool]] = {}
 
     def providers(self) -> tuple[TracerProvider | None, MeterProvider | None]:
         """The application's global providers, ``None`` for each one left unconfigured (a proxy or no-op)."""
@@ -147,11 +148,27 @@ class _Api:
             meter_provider: MeterProvider | None = self.metrics._METER_PROVIDER  # pyright: ignore[reportPrivateUsage]
         else:
             tracer_provider, meter_provider = self.trace.get_tracer_provider(), self.metrics.get_meter_provider()
-        if isinstance(tracer_provider, self.trace.ProxyTracerProvider | self.trace.NoOpTracerProvider):
+        # The providers are ABCs, and an isinstance check through an ABC costs more than the rest of this
+        # method: done only on a provider that is there, and a no-op one is remembered as such.
+        if tracer_provider is not None and self._no_op(tracer_provider):
             tracer_provider = None
-        if isinstance(meter_provider, self.metrics.NoOpMeterProvider | self.metrics._ProxyMeterProvider):  # pyright: ignore[reportPrivateUsage]
+        if meter_provider is not None and self._no_op(meter_provider):
             meter_provider = None
         return tracer_provider, meter_provider
+
+    def _no_op(self, provider: object) -> bool:
+        known = self.no_op_seen.get(id(provider))
+        if known is not None and known[0] is provider:
+            return known[1]
+        no_op_types = (
+            self.trace.ProxyTracerProvider,
+            self.trace.NoOpTracerProvider,
+            self.metrics.NoOpMeterProvider,
+            self.metrics._ProxyMeterProvider,  # pyright: ignore[reportPrivateUsage]
+        )
+        verdict = isinstance(provider, no_op_types)
+        self.no_op_seen[id(provider)] = (provider, verdict)
+        return verdict
 
 
 _API: list[_Api] = []
