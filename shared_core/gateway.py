@@ -28,10 +28,12 @@ from shared_core.stream_folder import StreamFolder
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
-from shared_core.transport.health import HealthStore, InMemoryHealthStore, failure_kind_of
+from shared_core.transport.health import HealthStore, failure_kind_of
+from shared_core.transport.quota import ametered_attempt, metered_attempt
+from shared_core.transport.redis_health import health_store_for
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
-from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
+from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
@@ -108,8 +110,9 @@ class Gateway:
         proxy: A proxy URL for the shared clients.
         verify: TLS verification (``False`` or a CA bundle path).
         config_file: A TOML config file (else ``$AZURE_GATEWAY_CONFIG``), when ``config`` is not given.
-        health: Where deployment health lives; a new in-process store by default (pass one store to several
-            gateways to share what they learn).
+        health: Where deployment health lives: a :class:`HealthStore`, a ``redis.Redis`` client or a Redis URL
+            (fleet mode); by default the config's ``health_store``, else a new in-process store (pass one store
+            to several gateways to share what they learn).
         strategy: Orders a route's deployments; from the config's ``routing`` by default.
         costs: Receives the cost of every call; a new tracker by default (``gateway.costs``).
         **config_kwargs: Any :class:`GatewayConfig` field, with the precedence of :func:`load_config`.
@@ -132,7 +135,7 @@ class Gateway:
         proxy: str | None = None,
         verify: bool | str = True,
         config_file: str | None = None,
-        health: HealthStore | None = None,
+        health: HealthStore | str | object | None = None,
         strategy: RoutingStrategy | None = None,
         costs: CostTracker | None = None,
         **config_kwargs: object,
@@ -155,7 +158,8 @@ class Gateway:
         self._summaries = self.config.debug or self.config.raw_debug or event_sink is not None
         self.retry_policy = retry_policy or RetryPolicy(max_retries=self.config.max_retries)
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = health or InMemoryHealthStore()
+        url = self.config.health_store.get_secret_value() if self.config.health_store else None
+        self.health: HealthStore = health_store_for(health, url, sink=self.sink)
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -460,12 +464,12 @@ class Gateway:
         )
 
     def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
-        by_key = plan.by_key
+        by_key, limit = plan.by_key, plan.request.settings.max_tokens or self.config.max_tokens
         return FailoverHooks(
             policy=self.retry_policy,
             sink=self.sink,
             store=self.health,
-            strategy=self.strategy,
+            strategy=PreferBudget(self.strategy, plan.call_for(plan.targets[0].candidate).http_request.body, limit),
             credential_kind=lambda c: by_key[c.key].auth.kind,
             refresh=lambda c: by_key[c.key].auth.force_refresh(),
             arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
@@ -477,7 +481,8 @@ class Gateway:
         if len(plan.targets) == 1:
             only = plan.targets[0]
             return plan.call_for(only.candidate), run_attempts(lambda: attempt(only.candidate), self._hooks(only))
-        winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        metered = metered_attempt(self.health.record_quota, attempt)
+        winner, result = run_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     async def _arun(
@@ -487,7 +492,8 @@ class Gateway:
             only = plan.targets[0]
             result = await arun_attempts(lambda: attempt(only.candidate), self._hooks(only))
             return plan.call_for(only.candidate), result
-        winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        metered = ametered_attempt(self.health.record_quota, attempt)
+        winner, result = await arun_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:

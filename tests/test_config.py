@@ -59,6 +59,7 @@ def test_config_reads_every_env_var() -> None:
         "AZURE_OPENAI_BASE_URL",
         "AZURE_OPENAI_KEY",
         "OPENAI_API_VERSION",
+        "AZURE_GATEWAY_REDIS_URL",  # fleet mode: tests/fleet/test_fleet_config.py
     }
 
 
