@@ -45,6 +45,10 @@ class _Keyed(Protocol):
 K = TypeVar("K", bound=_Keyed)
 
 
+# Share of a deployment's token budget kept free as margin: the fleet's other calls in flight may be taking it.
+MARGIN = 0.1
+# Below this share of its budget, an observation is news the whole fleet needs at once (see RedisHealthStore).
+LOW_SHARE = 0.25
 # When Azure sends no reset or renewal period, a minute is the window its TPM/RPM budgets are quoted in.
 _DEFAULT_RENEWAL = 60.0
 # An observation older than this says nothing any more (the budget has long refilled or been used).
@@ -116,10 +120,25 @@ class QuotaState:
         """Projected remaining requests at ``now`` (``None`` when unknown or stale)."""
         return _project(self.remaining_requests, self.limit_requests, self.observed_at, self.requests_full_at, now)
 
+    @property
+    def low(self) -> bool:
+        """Less than a quarter of the budget was left (tokens or requests)."""
+        return any(
+            left is not None and limit and left < LOW_SHARE * limit
+            for left, limit in (
+                (self.remaining_tokens, self.limit_tokens),
+                (self.remaining_requests, self.limit_requests),
+            )
+        )
+
     def wait_for(self, tokens: int, now: float) -> float:
-        """Seconds until ``tokens`` (and one request) fit, by the projection; ``0.0`` when they fit now."""
+        """Seconds until ``tokens`` (and one request) fit, by the projection; ``0.0`` when they fit now.
+
+        A tenth of the token budget (``MARGIN``) is kept free: other processes' calls may already be taking it.
+        """
+        need = tokens + int(MARGIN * (self.limit_tokens or 0))
         waits = [
-            _wait(self.remaining_tokens, self.limit_tokens, self.observed_at, self.tokens_full_at, tokens, now),
+            _wait(self.remaining_tokens, self.limit_tokens, self.observed_at, self.tokens_full_at, need, now),
             _wait(self.remaining_requests, self.limit_requests, self.observed_at, self.requests_full_at, 1, now),
         ]
         return max(waits)

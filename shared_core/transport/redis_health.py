@@ -266,8 +266,11 @@ class RedisHealthStore(InMemoryHealthStore):
         return super().state(key)
 
     def record_quota(self, key: str, quota: QuotaState) -> None:
-        """Local at once; shared with the next refresh."""
+        """Local at once; shared with the next refresh, or written through and published when the budget is low
+        (the fleet must stop sending there now, not at its next refresh)."""
         super().record_quota(key, quota)
+        if quota.low and self._call(lambda: self._write_quota(key, quota)) is not None:
+            return
         with self._lock:
             held = self._pending_quota.get(key)
             if held is None or quota.observed_at >= held.observed_at:
@@ -336,7 +339,8 @@ class RedisHealthStore(InMemoryHealthStore):
         if not half_open:
             return True
         ttl = max(1, int(self.policy.trial_timeout * 1000))
-        won = self._call(lambda: self._redis.set(keys_for(self.prefix, key)[2], os.getpid(), nx=True, px=ttl))
+        # SET NX answers None when the key exists: bool() keeps that apart from _call's None (Redis away).
+        won = self._call(lambda: bool(self._redis.set(keys_for(self.prefix, key)[2], os.getpid(), nx=True, px=ttl)))
         if won is None:
             return True  # Redis is away: this process's own view decides, as it would alone.
         if not won:
@@ -370,6 +374,12 @@ class RedisHealthStore(InMemoryHealthStore):
         mean = "" if latency is None else f"{latency:.6f}"
         args = [f"{time.time():.6f}", "1", mean, 1, self.policy.latency_alpha, HASH_TTL, *([""] * 7)]
         self._call(lambda: self._success(keys=[h, trial], args=args))
+
+    def _write_quota(self, key: str, quota: QuotaState) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        self._flush_into(pipe, key, None, quota)
+        pipe.publish(self._channel, key)
+        pipe.execute()
 
     def _read_into(self, pipe: Any, key: str) -> None:
         h, cool, trial = keys_for(self.prefix, key)
