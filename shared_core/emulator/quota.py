@@ -64,12 +64,17 @@ class QuotaVerdict:
 
 
 class TokenBuckets:
-    """One token bucket per deployment name, refilled continuously; thread-safe."""
+    """One token bucket per deployment name, refilled continuously; thread-safe.
+
+    Attributes:
+        refused: Requests answered 429 for want of tokens, by deployment.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._levels: dict[str, tuple[float, float]] = {}
+        self.refused: dict[str, int] = {}
 
     def take(self, name: str, cost: int, capacity: int, period: float) -> QuotaVerdict:
         """Take ``cost`` tokens from ``name``'s bucket if they are there."""
@@ -82,6 +87,8 @@ class TokenBuckets:
             wait = 0.0 if admitted else (cost - level) / rate
             if admitted:
                 level -= cost
+            else:
+                self.refused[name] = self.refused.get(name, 0) + 1
             self._levels[name] = (level, now)
         return QuotaVerdict(admitted, int(level), wait, (capacity - level) / rate, period)
 
@@ -89,3 +96,4 @@ class TokenBuckets:
         """Every bucket full again."""
         with self._lock:
             self._levels.clear()
+            self.refused.clear()

@@ -441,7 +441,8 @@ class RedisHealthStore(InMemoryHealthStore):
                 if pubsub is None:
                     pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self._channel)
-                self._pull_published(pubsub, max(0.0, next_sync - time.monotonic()))
+                # Woken at least every 0.25 s, so close() never waits long for the thread.
+                self._pull_published(pubsub, min(0.25, max(0.0, next_sync - time.monotonic())))
                 if time.monotonic() >= next_sync:
                     self._sync(rejoining=False)
                     next_sync = time.monotonic() + self.refresh_interval
