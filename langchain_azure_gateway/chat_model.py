@@ -195,6 +195,10 @@ class AzureGatewayChatModel(BaseChatModel):
     event_sink: Any = Field(default=None, exclude=True)
     """An ``EventSink`` for the gateway's debug events, per-call summaries included (logging at DEBUG by
     default, without the summaries unless ``debug`` is on)."""
+    health_store: Any = Field(default=None, exclude=True, repr=False)
+    """Fleet mode: a Redis URL (``rediss://...``), a ``redis.Redis`` client or a ``HealthStore`` that every
+    process shares; by default the config's ``health_store`` (``AZURE_GATEWAY_REDIS_URL``), else in-process.
+    Never serialized (the URL may hold a password)."""
 
     _gateway: Gateway | None = PrivateAttr(default=None)
     _settings: GenerationSettings | None = PrivateAttr(default=None)
@@ -299,6 +303,7 @@ class AzureGatewayChatModel(BaseChatModel):
             http_client=self.http_client,
             async_http_client=self.http_async_client,
             event_sink=repair_sink or self.event_sink,
+            health=self.health_store,
             repair=self.repair,
             proxy=self.proxy,
             config_file=self.config_file,

@@ -160,6 +160,13 @@ class AzureGatewayLLM(FunctionCallingLLM):
     http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.Client to use.")
     async_http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.AsyncClient.")
     event_sink: Any = Field(default=None, exclude=True, repr=False, description="A shared_core.EventSink.")
+    health_store: Any = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Fleet mode: a Redis URL, a redis.Redis client or a HealthStore every process shares "
+        "(default: config health_store / AZURE_GATEWAY_REDIS_URL, else in-process). Never serialized.",
+    )
 
     _gateway: Gateway = PrivateAttr()
     _profile: ModelProfile = PrivateAttr()
@@ -191,6 +198,7 @@ class AzureGatewayLLM(FunctionCallingLLM):
             http_client=self.http_client,
             async_http_client=self.async_http_client,
             event_sink=self.event_sink,
+            health=self.health_store,
             config_file=self.config_file,
             # None means "not given": the config file and AZURE_OPENAI_* variables then decide.
             endpoint=self.azure_endpoint,

@@ -24,7 +24,7 @@ def redis_unavailable() -> str | None:
     if shutil.which("redis-server") is None:
         return "redis-server is not installed (apt-get install redis-server; .ci/run does it)"
     try:
-        import redis  # noqa: F401, PLC0415
+        import redis  # noqa: F401
     except ImportError:
         return "the redis client is not installed (pip install 'azure-openai-gateway[redis]')"
     return None
@@ -60,7 +60,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        import redis  # noqa: PLC0415
+        import redis
 
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
@@ -75,7 +75,7 @@ class RedisServer:
 
     def client(self) -> object:
         """A plain client, for the tests' own reads (INFO, keys)."""
-        import redis  # noqa: PLC0415
+        import redis
 
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2.0)
 
@@ -100,7 +100,7 @@ class RedisServer:
 
 def skip_or_fail(reason: str) -> None:
     """Skip locally; fail under CI, where a Redis server must be there."""
-    import pytest  # noqa: PLC0415
+    import pytest
 
     if os.environ.get("CI"):
         pytest.fail(f"fleet tests need a Redis server under CI: {reason}")

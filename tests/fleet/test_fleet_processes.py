@@ -18,7 +18,6 @@ from collections.abc import Iterator
 import pytest
 
 from shared_core import HealthPolicy
-from tests.fleet.redis_server import RedisServer
 from tests.fleet.workers import KEY, WorkerPlan, WorkerReport, run_fleet
 from tests.support.azure_server import (
     AzureTestServer,
@@ -66,7 +65,11 @@ def regions() -> Iterator[tuple[AzureTestServer, AzureTestServer]]:
 
 
 def fleet_run(
-    regions: tuple[AzureTestServer, AzureTestServer], store: str, redis_url: str, primary: Primary | None, **plan: object
+    regions: tuple[AzureTestServer, AzureTestServer],
+    store: str,
+    redis_url: str,
+    primary: Primary | None,
+    **plan: object,
 ) -> list[WorkerReport]:
     east, west = regions
     for server in (east, west):

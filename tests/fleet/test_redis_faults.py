@@ -99,9 +99,7 @@ def test_redis_killed_mid_run_and_restarted_fails_no_call_and_restores_the_fleet
     regions: tuple[AzureTestServer, AzureTestServer], redis_server: RedisServer, redis_url: str
 ) -> None:
     sinks = [ListSink(), ListSink()]
-    stores = [
-        RedisHealthStore(url=redis_server.url, refresh_interval=0.1, rejoin_interval=0.2, sink=s) for s in sinks
-    ]
+    stores = [RedisHealthStore(url=redis_server.url, refresh_interval=0.1, rejoin_interval=0.2, sink=s) for s in sinks]
     try:
         with Caller(gateway(regions, stores[0])) as one, Caller(gateway(regions, stores[1])) as two:
             time.sleep(0.4)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from shared_core import HealthPolicy, ListSink
 from shared_core.transport.quota import QuotaState
 from shared_core.transport.redis_health import RedisHealthStore, describe_redis_url
