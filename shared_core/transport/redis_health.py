@@ -51,6 +51,7 @@ from shared_core.transport.redis_scripts import (
     RESTORE_LUA,
     SUCCESS_LUA,
     apply_fleet_state,
+    decode_state,
     keys_for,
 )
 
@@ -241,19 +242,23 @@ class RedisHealthStore(InMemoryHealthStore):
         self._call(lambda: self._redis.delete(keys_for(self.prefix, key)[2]))
 
     def record_success(self, key: str, latency: float | None) -> None:
-        """Local at once; written through when it ends a streak or closes a circuit, else batched."""
+        """Local at once; written through (and published) when it closes a circuit, else batched: the end of a
+        failure streak and the latency sample reach the fleet with the next refresh."""
         with self._lock:
             entry = self._entries.get(key)
-            clears = entry is not None and (entry.streak > 0 or entry.circuit_open_until is not None)
+            closes = entry is not None and entry.circuit_open_until is not None
+            ends_streak = entry is not None and entry.streak > 0
         super().record_success(key, latency)
         ok = latency is not None and math.isfinite(latency) and latency >= 0
-        if clears:
-            self._write_success(key, latency if ok else None)
-        elif ok:
-            with self._lock:
-                acc = self._pending.setdefault(key, [0.0, 0.0])
+        if closes and self._call(lambda: self._write_success(key, latency if ok else None)) is not None:
+            return
+        with self._lock:
+            acc = self._pending.setdefault(key, [0.0, 0.0, 0.0])
+            if ok:
                 acc[0] += cast(float, latency)
                 acc[1] += 1
+            if ends_streak or closes:
+                acc[2] = time.time()
 
     def record_failure(
         self, key: str, kind: FailureKind, retry_after: float | None, *, message: str | None = None
@@ -349,8 +354,6 @@ class RedisHealthStore(InMemoryHealthStore):
 
     def _write_failure(self, key: str, kind: FailureKind, retry_after: float | None, message: str | None) -> None:
         p = self.policy
-        h, cool, trial = keys_for(self.prefix, key)
-        pipe = self._redis.pipeline(transaction=False)
         args = [
             f"{time.time():.6f}",
             kind,
@@ -363,23 +366,34 @@ class RedisHealthStore(InMemoryHealthStore):
             p.max_open_for,
             p.default_cooldown,
             HASH_TTL,
+            self._channel,
         ]
-        self._failure(keys=[h, cool, trial], args=args, client=pipe)
-        self._read_into(pipe, key)
-        pipe.publish(self._channel, key)
-        self._merge((key,), pipe.execute()[1:-1])
+        self._merge_state(self._failure(keys=list(keys_for(self.prefix, key)), args=args))
 
     def _write_success(self, key: str, latency: float | None) -> None:
-        h, _, trial = keys_for(self.prefix, key)
         mean = "" if latency is None else f"{latency:.6f}"
-        args = [f"{time.time():.6f}", "1", mean, 1, self.policy.latency_alpha, HASH_TTL, *([""] * 7)]
-        self._call(lambda: self._success(keys=[h, trial], args=args))
+        args = [f"{time.time():.6f}", "1", mean, 1, self.policy.latency_alpha, HASH_TTL, *([""] * 7), self._channel]
+        self._merge_state(self._success(keys=list(keys_for(self.prefix, key)), args=args))
 
     def _write_quota(self, key: str, quota: QuotaState) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        self._flush_into(pipe, key, None, quota)
-        pipe.publish(self._channel, key)
-        pipe.execute()
+        args = self._success_args(None, quota)
+        args[-1] = self._channel
+        self._merge_state(self._success(keys=list(keys_for(self.prefix, key)), args=args))
+
+    def _merge_state(self, raw: object) -> bool:
+        """Merge a state a script returned or another process published; false when ``raw`` is not one."""
+        state = decode_state(raw)
+        if state is None:
+            return False
+        name, fields, cool, trial_ms = state
+        key = name[name.find("{") + 1 : name.rfind("}")]
+        with self._lock:
+            if key not in self._known:
+                return True
+            apply_fleet_state(
+                self._entry(key), fields, cool, trial_ms, trial_timeout=self.policy.trial_timeout, now=time.time()
+            )
+        return True
 
     def _read_into(self, pipe: Any, key: str) -> None:
         h, cool, trial = keys_for(self.prefix, key)
@@ -456,7 +470,8 @@ class RedisHealthStore(InMemoryHealthStore):
         keys: set[str] = set()
         while message is not None:
             data = message.get("data")
-            if message.get("type") == "message" and isinstance(data, bytes | str):
+            # A published state is merged as it is; anything else names a deployment to read.
+            if message.get("type") == "message" and isinstance(data, bytes | str) and not self._merge_state(data):
                 keys.add(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
             message = pubsub.get_message(timeout=0.0)
         with self._lock:
@@ -486,14 +501,17 @@ class RedisHealthStore(InMemoryHealthStore):
             return
         self._merge(keys, results[1 + len(flushed) :])
 
-    def _flush_into(self, pipe: Any, key: str, samples: list[float] | None, quota: QuotaState | None) -> None:
-        h, _, trial = keys_for(self.prefix, key)
+    def _success_args(self, samples: list[float] | None, quota: QuotaState | None) -> list[object]:
         mean, n = ("", 0) if not samples or samples[1] <= 0 else (f"{samples[0] / samples[1]:.6f}", int(samples[1]))
+        cleared = samples is not None and samples[2] > 0
         q: list[object] = [""] * 7
         if quota is not None:
             q = [f"{quota.observed_at:.6f}", *(_opt(v) for v in _quota_fields(quota))]
-        args = [f"{time.time():.6f}", "0", mean, n, self.policy.latency_alpha, HASH_TTL, *q]
-        self._success(keys=[h, trial], args=args, client=pipe)
+        at = f"{samples[2]:.6f}" if samples is not None and cleared else f"{time.time():.6f}"
+        return [at, "1" if cleared else "0", mean, n, self.policy.latency_alpha, HASH_TTL, *q, ""]
+
+    def _flush_into(self, pipe: Any, key: str, samples: list[float] | None, quota: QuotaState | None) -> None:
+        self._success(keys=list(keys_for(self.prefix, key)), args=self._success_args(samples, quota), client=pipe)
 
     def _rejoin(self, keys: tuple[str, ...], epoch: bytes | None, *, rejoining: bool) -> None:
         """Give the fleet what this process learned while apart (never shortening what Redis holds), then read."""

@@ -18,14 +18,25 @@ timestamps, counters, error summaries and deployment names: never a credential, 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping
+from typing import cast
 
 from shared_core.transport.health import BrokenReason, HealthEntry
 from shared_core.transport.quota import QuotaState
 
-__all__ = ["FAILURE_LUA", "RESTORE_LUA", "SUCCESS_LUA", "apply_fleet_state", "keys_for"]
+__all__ = ["FAILURE_LUA", "RESTORE_LUA", "SUCCESS_LUA", "apply_fleet_state", "decode_state", "keys_for"]
 
 HASH_TTL = 3600
+
+# Ends the scripts that change what the fleet must know at once: the deployment's whole state as JSON, returned
+# to the writer and published (when ARGV[n] names a channel) so that no reader needs a round trip to learn it.
+_STATE_LUA = """
+local state = cjson.encode({k = KEYS[1], h = redis.call('HGETALL', KEYS[1]),
+  c = redis.call('GET', KEYS[2 + OFFSET]) or '', t = redis.call('PTTL', KEYS[3 + OFFSET])})
+if CHANNEL ~= '' then redis.call('PUBLISH', CHANNEL, state) end
+return state
+"""
 
 FAILURE_LUA = """
 local h, cool, trial = KEYS[1], KEYS[2], KEYS[3]
@@ -68,13 +79,13 @@ elseif redis.call('HEXISTS', h, 'open_until') == 1 then
   redis.call('DEL', trial)
 end
 redis.call('EXPIRE', h, tonumber(ARGV[11]))
-return 1
-"""
+""" + _STATE_LUA.replace("OFFSET", "0").replace("CHANNEL", "ARGV[12]")
 
-# ARGV: now, clear ('1' after a success that ends a streak or closes the circuit), latency mean ('' for none),
-# samples, alpha, ttl, then the quota observation (observed_at '' for none, and its six fields).
+# KEYS: hash, cooldown, trial. ARGV: the success's time, clear ('1' after a success that ends a streak or
+# closes the circuit), latency mean ('' for none), samples, alpha, ttl, the quota observation (observed_at ''
+# for none, and its six fields), and the channel to publish the state on ('' for none).
 SUCCESS_LUA = """
-local h, trial = KEYS[1], KEYS[2]
+local h, trial = KEYS[1], KEYS[3]
 local now = tonumber(ARGV[1])
 if ARGV[2] == '1' then
   local lf = tonumber(redis.call('HGET', h, 'last_failure_at') or '0') or 0
@@ -103,8 +114,7 @@ if ARGV[7] ~= '' then
   end
 end
 redis.call('EXPIRE', h, tonumber(ARGV[6]))
-return 1
-"""
+""" + _STATE_LUA.replace("OFFSET", "0").replace("CHANNEL", "ARGV[14]")
 
 # After Redis came back (or was flushed): what this process learned meanwhile goes back, never shortening
 # what Redis already holds. ARGV: cooldown end, open_until, trips, broken kind, message, since, ttl.
@@ -131,6 +141,25 @@ def keys_for(prefix: str, key: str) -> tuple[str, str, str]:
     """The hash, cooldown and trial keys of one deployment."""
     base = f"{prefix}:{{{key}}}"
     return f"{base}:h", f"{base}:cool", f"{base}:trial"
+
+
+def decode_state(raw: object) -> tuple[str, dict[object, object], object, int] | None:
+    """A published or returned state: (deployment hash key, its fields, the cooldown, the trial's TTL in ms)."""
+    text = _text(raw)
+    if not text or not text.startswith("{"):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    state = cast(dict[str, object], data)
+    flat = state.get("h")
+    items: list[object] = cast(list[object], flat) if isinstance(flat, list) else []
+    fields: dict[object, object] = dict(zip(items[::2], items[1::2], strict=False))
+    trial = state.get("t")
+    return str(state.get("k", "")), fields, state.get("c") or None, trial if isinstance(trial, int) else 0
 
 
 def _text(value: object) -> str | None:

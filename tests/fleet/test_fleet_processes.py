@@ -31,7 +31,7 @@ from tests.support.azure_server import (
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 DEPLOYMENT = "gpt-4o-mini"
-START_DELAY = 0.5  # forking four workers and building their gateways takes well under this
+START_DELAY = 1.5  # forking four workers, building their gateways and one warm-up call each fit in this
 
 
 class Primary:

@@ -105,6 +105,9 @@ def _work(plan: WorkerPlan, index: int, out: Any) -> None:
     store = _store(plan, sink)
     gateway = _gateway(plan, store)
     answered, failed, timings = 0, list[str](), list[tuple[float, float]]()
+    # One call before the schedule: the first call of a process pays for its connections and first reads, and
+    # would otherwise be in flight (on a stale decision) when the scheduled calls start.
+    gateway.complete(ChatRequest((Message.user("warm-up"),)))
     first = plan.start_at + index * plan.offset
     for n in range(plan.calls):
         time.sleep(max(0.0, first + n * plan.period - time.time()))
