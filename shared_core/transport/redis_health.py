@@ -58,6 +58,7 @@ from shared_core.transport.redis_scripts import (
 __all__ = ["RedisHealthStore", "describe_redis_url", "health_store_for"]
 
 _log = logging.getLogger("shared_core.transport.redis_health")
+_LOW_EVERY = 0.1
 T = TypeVar("T")
 
 
@@ -199,6 +200,7 @@ class RedisHealthStore(InMemoryHealthStore):
         self._pending: dict[str, list[float]] = {}
         self._pending_quota: dict[str, QuotaState] = {}
         self._known: set[str] = set()
+        self._low_written: dict[str, float] = {}
         self.fallback = False
         self._retry_at = 0.0
         self._pid = 0
@@ -242,15 +244,16 @@ class RedisHealthStore(InMemoryHealthStore):
         self._call(lambda: self._redis.delete(keys_for(self.prefix, key)[2]))
 
     def record_success(self, key: str, latency: float | None) -> None:
-        """Local at once; written through (and published) when it closes a circuit, else batched: the end of a
-        failure streak and the latency sample reach the fleet with the next refresh."""
+        """Local at once; written through when it ends a failure streak (else the fleet would add up failures
+        that successes came between) and published too when it closes a circuit; otherwise batched."""
         with self._lock:
             entry = self._entries.get(key)
             closes = entry is not None and entry.circuit_open_until is not None
             ends_streak = entry is not None and entry.streak > 0
         super().record_success(key, latency)
         ok = latency is not None and math.isfinite(latency) and latency >= 0
-        if closes and self._call(lambda: self._write_success(key, latency if ok else None)) is not None:
+        sample = latency if ok else None
+        if (closes or ends_streak) and self._call(lambda: self._write_success(key, sample, closes)) is not None:
             return
         with self._lock:
             acc = self._pending.setdefault(key, [0.0, 0.0, 0.0])
@@ -272,10 +275,12 @@ class RedisHealthStore(InMemoryHealthStore):
 
     def record_quota(self, key: str, quota: QuotaState) -> None:
         """Local at once; shared with the next refresh, or written through and published when the budget is low
-        (the fleet must stop sending there now, not at its next refresh)."""
+        (the fleet must stop sending there now, not at its next refresh), at most every 0.1 s per deployment."""
         super().record_quota(key, quota)
-        if quota.low and self._call(lambda: self._write_quota(key, quota)) is not None:
-            return
+        if quota.low and quota.observed_at - self._low_written.get(key, 0.0) >= _LOW_EVERY:
+            self._low_written[key] = quota.observed_at
+            if self._call(lambda: self._write_quota(key, quota)) is not None:
+                return
         with self._lock:
             held = self._pending_quota.get(key)
             if held is None or quota.observed_at >= held.observed_at:
@@ -370,9 +375,10 @@ class RedisHealthStore(InMemoryHealthStore):
         ]
         self._merge_state(self._failure(keys=list(keys_for(self.prefix, key)), args=args))
 
-    def _write_success(self, key: str, latency: float | None) -> None:
+    def _write_success(self, key: str, latency: float | None, publish: bool) -> None:
         mean = "" if latency is None else f"{latency:.6f}"
-        args = [f"{time.time():.6f}", "1", mean, 1, self.policy.latency_alpha, HASH_TTL, *([""] * 7), self._channel]
+        channel = self._channel if publish else ""
+        args = [f"{time.time():.6f}", "1", mean, 1, self.policy.latency_alpha, HASH_TTL, *([""] * 7), channel]
         self._merge_state(self._success(keys=list(keys_for(self.prefix, key)), args=args))
 
     def _write_quota(self, key: str, quota: QuotaState) -> None:
