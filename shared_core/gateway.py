@@ -19,6 +19,7 @@ from shared_core.costs import CallCost, CostTracker, cost_of
 from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
 from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
+from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
@@ -30,7 +31,6 @@ from shared_core.transport.error_map import RequestContext, error_from_response,
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
 from shared_core.transport.health import HealthStore, failure_kind_of
 from shared_core.transport.quota import ametered_attempt, metered_attempt
-from shared_core.transport.redis_health import health_store_for
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
