@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokens-per-minute", type=int, default=DeploymentInfo().tokens_per_minute, help="each deployment's TPM"
     )
     parser.add_argument(
+        "--requests-per-minute", type=int, default=DeploymentInfo().requests_per_minute, help="each deployment's RPM"
+    )
+    parser.add_argument(
         "--enforce-quota",
         type=float,
         default=None,
@@ -82,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _deployments(specs: Sequence[str], region: str, args: argparse.Namespace) -> dict[str, DeploymentInfo]:
     quota: dict[str, object] = {"tokens_per_minute": args.tokens_per_minute}
+    quota["requests_per_minute"] = args.requests_per_minute
     if args.enforce_quota is not None:
         quota |= {"enforce_quota": True, "renewal_period": args.enforce_quota}
     out: dict[str, DeploymentInfo] = {}
