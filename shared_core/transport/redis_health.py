@@ -44,6 +44,7 @@ from shared_core.transport.redis_scripts import (
     HASH_TTL,
     RESTORE_LUA,
     SUCCESS_LUA,
+    TRIAL_LUA,
     apply_fleet_state,
     decode_state,
     keys_for,
@@ -138,6 +139,7 @@ class RedisHealthStore(InMemoryHealthStore):
         self._failure = self._redis.register_script(FAILURE_LUA)
         self._success = self._redis.register_script(SUCCESS_LUA)
         self._restore = self._redis.register_script(RESTORE_LUA)
+        self._trial = self._redis.register_script(TRIAL_LUA)
         self._channel = f"{prefix}:events"
         self._epoch_key = f"{prefix}:epoch"
         self._epoch: bytes | None = None
@@ -293,13 +295,13 @@ class RedisHealthStore(InMemoryHealthStore):
         if not half_open:
             return True
         ttl = max(1, int(self.policy.trial_timeout * 1000))
-        # SET NX answers None when the key exists: bool() keeps that apart from _call's None (Redis away).
-        won = self._call(lambda: bool(self._redis.set(keys_for(self.prefix, key)[2], os.getpid(), nx=True, px=ttl)))
+        args = [f"{time.time():.6f}", os.getpid(), ttl]
+        won = self._call(lambda: int(self._trial(keys=list(keys_for(self.prefix, key)), args=args)))
         if won is None:
             return True  # Redis is away: this process's own view decides, as it would alone.
-        if not won:
+        if won != 1:
             self._call(lambda: self._pull((key,)))
-        return bool(won)
+        return won != 0
 
     def _write_failure(self, key: str, kind: FailureKind, retry_after: float | None, message: str | None) -> None:
         p = self.policy

@@ -25,7 +25,7 @@ from typing import cast
 from shared_core.transport.health import BrokenReason, HealthEntry
 from shared_core.transport.quota import QuotaState
 
-__all__ = ["FAILURE_LUA", "RESTORE_LUA", "SUCCESS_LUA", "apply_fleet_state", "decode_state", "keys_for"]
+__all__ = ["FAILURE_LUA", "RESTORE_LUA", "SUCCESS_LUA", "TRIAL_LUA", "apply_fleet_state", "decode_state", "keys_for"]
 
 HASH_TTL = 3600
 
@@ -134,6 +134,18 @@ if ARGV[4] ~= '' and redis.call('HEXISTS', h, 'broken_kind') == 0 then
 end
 redis.call('EXPIRE', h, tonumber(ARGV[7]))
 return 1
+"""
+
+
+# The half-open trial, for the whole fleet: only while the circuit Redis holds is past its open period and the
+# deployment is not cooling down, and only for one caller (SET NX). KEYS: hash, cooldown, trial. ARGV: now,
+# holder, trial timeout in ms. Returns 1 (the trial is yours), 0 (not now) or 2 (the circuit is closed).
+TRIAL_LUA = """
+local ou = tonumber(redis.call('HGET', KEYS[1], 'open_until') or '')
+if not ou then return 2 end
+if tonumber(ARGV[1]) < ou or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then return 1 end
+return 0
 """
 
 
