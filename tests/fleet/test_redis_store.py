@@ -134,3 +134,28 @@ def test_redis_store_falls_back_once_and_rejoins(redis_server: RedisServer) -> N
     finally:
         s.close()
     assert len(sink.named("health:fleet_fallback")) == 1
+
+
+def _child_records(store: RedisHealthStore, out: object) -> None:
+    # Runs in a forked child: the parent's store, its thread gone and its lock possibly held at fork time.
+    store.record_failure(OTHER, "rate_limit", 20.0)
+    out.put((store.state(KEY).status, store.state(OTHER).status))  # type: ignore[attr-defined]
+    store.close()
+
+
+def test_redis_store_keeps_working_in_a_forked_child(redis_url: str) -> None:
+    import multiprocessing  # noqa: PLC0415
+
+    parent = store(redis_url)
+    try:
+        parent.record_failure(KEY, "rate_limit", 20.0)  # the refresh thread is running when the child forks
+        ctx = multiprocessing.get_context("fork")
+        out = ctx.Queue()
+        child = ctx.Process(target=_child_records, args=(parent, out))
+        child.start()
+        seen = out.get(timeout=10)
+        child.join(timeout=10)
+        assert seen == ("cooling_down", "cooling_down"), "the child sees the parent's cooldown and its own"
+        assert wait_until(lambda: not parent.state(OTHER).usable), "the parent sees the child's failure"
+    finally:
+        parent.close()
