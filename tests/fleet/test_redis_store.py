@@ -3,6 +3,7 @@ trial per fleet; quota shared; no round trip on the hot path; keys hold no secre
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 
 from shared_core import HealthPolicy, ListSink
@@ -144,8 +145,6 @@ def _child_records(store: RedisHealthStore, out: object) -> None:
 
 
 def test_redis_store_keeps_working_in_a_forked_child(redis_url: str) -> None:
-    import multiprocessing  # noqa: PLC0415
-
     parent = store(redis_url)
     try:
         parent.record_failure(KEY, "rate_limit", 20.0)  # the refresh thread is running when the child forks
