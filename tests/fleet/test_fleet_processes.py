@@ -96,16 +96,19 @@ def fleet_run(
 def test_fleet_sends_a_throttled_primary_one_request_per_cooldown_not_one_per_process(
     regions: tuple[AzureTestServer, AzureTestServer], redis_url: str
 ) -> None:
-    throttled: dict[str, int] = {}
+    throttled: dict[str, list[float]] = {}
     for store in ("redis", "local"):
         # Four calls each on a healthy primary first: every worker is warm, and its view of the primary is
         # "healthy", when the primary starts throttling.
         primary = Primary(HttpError(429, retry_after=10, retry_after_headers="retry-after"), switch_at=0.6)
         fleet_run(regions, store, redis_url, primary, offset=0.04, period=0.16, calls=10)
-        throttled[store] = len(primary.after)
-    print(f"\nrequests to the primary during its 10 s cooldown: {throttled}")
-    assert throttled["redis"] <= 1, "the fleet learned the cooldown from the first 429"
-    assert throttled["local"] == 4, "each process learned it alone: one 429 per process"
+        throttled[store] = [t - primary.after[0] for t in primary.after]
+    print(f"\nrequests to the primary during its 10 s cooldown: { {k: len(v) for k, v in throttled.items()} }")
+    # A request another worker sent within 50 ms of the first 429 was on its way before the fleet could know
+    # (the workers' calls are 40 ms apart, but a loaded machine bunches them); none may come after that.
+    assert [t for t in throttled["redis"] if t > 0.05] == [], throttled["redis"]
+    assert len(throttled["redis"]) <= 2, throttled["redis"]
+    assert len(throttled["local"]) == 4, "each process learned it alone: one 429 per process"
 
 
 def test_fleet_gives_a_down_region_one_half_open_trial_per_period_not_one_per_process(
