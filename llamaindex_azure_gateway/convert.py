@@ -50,6 +50,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
+from llamaindex_azure_gateway.tool_call_kwargs import tool_calls_kwargs
 from shared_core import (
     CallCost,
     ChatResult,
@@ -343,6 +344,7 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
     """
     invalid = invalid_arguments or {}
     blocks: list[Any] = []
+    calls: list[tuple[str | None, str, str]] = []
     for part in message.parts:
         if isinstance(part, TextPart):
             blocks.append(TextBlock(text=part.text))
@@ -352,6 +354,7 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
                 parsed.arguments if isinstance(parsed, ToolCall) and part.id not in invalid else part.arguments
             )
             blocks.append(ToolCallBlock(tool_call_id=part.id, tool_name=part.name, tool_kwargs=kwargs))
+            calls.append((part.id, part.name, part.arguments))
         elif isinstance(part, ReasoningPart):
             info: dict[str, Any] = {}
             if part.id:
@@ -362,7 +365,9 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
         else:
             # Assistant results never hold images or tool results; the core's decoders only build the above.
             raise TypeError(f"unexpected {part.kind} part in an assistant result")
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+    # Also where llama-index-core and its agents read tool calls (see ``tool_call_kwargs``).
+    extra: dict[str, Any] = {"tool_calls": tool_calls_kwargs(calls)} if calls else {}
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
 
 
 def response_raw(result: ChatResult) -> dict[str, Any]:

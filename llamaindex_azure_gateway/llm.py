@@ -5,7 +5,8 @@ Conversion lives in ``convert.py`` / ``options.py`` / ``stream.py``, the pipelin
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.llms.generic_utils import (
@@ -28,21 +29,13 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.instrumentation.events.llm import LLMStructuredPredictEndEvent, LLMStructuredPredictStartEvent
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.streaming_utils import process_streaming_content_incremental
 from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher  # what llama_index.core.instrumentation re-exports
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    field_serializer,
-    field_validator,
-)
+from pydantic import BaseModel, PrivateAttr
 
+from llamaindex_azure_gateway.anchor_fields import check_fields, endpoint_from_api_base, responses_extra_body
 from llamaindex_azure_gateway.convert import (
     from_core_result,
     to_core_messages,
@@ -50,22 +43,20 @@ from llamaindex_azure_gateway.convert import (
     to_core_tools,
     tool_selections_from_response,
 )
+from llamaindex_azure_gateway.llm_fields import LLMFields
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
 from llamaindex_azure_gateway.structured import json_schema_allowed, parse_structured_response
 from shared_core import (
     ChatRequest,
+    ChatResult,
     ConfigurationError,
     CostTracker,
-    EndpointItem,
     Gateway,
     GenerationSettings,
+    JsonValue,
     ModelProfile,
-    PriceItem,
-    ReasoningEffort,
-    endpoints_to_json,
-    hide_endpoint_secrets,
-    prices_to_json,
+    ToolSpec,
     profile_for,
 )
 
@@ -79,7 +70,7 @@ dispatcher = get_dispatcher(__name__)
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class AzureGatewayLLM(FunctionCallingLLM):
+class AzureGatewayLLM(LLMFields):
     """Azure OpenAI for LlamaIndex: a drop-in for ``llama_index.llms.azure_openai.AzureOpenAI``.
 
     Query engines, chat engines and agents work with it, streaming included. Unlike the class it replaces, it
@@ -105,82 +96,21 @@ class AzureGatewayLLM(FunctionCallingLLM):
         ``AzureGatewayLLM(engine="gpt-4o-mini", azure_endpoint="https://res.openai.azure.com", api_key=...)``
     """
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
-
-    model: str | None = Field(default=None, description="The base model (gpt-4o, o3 ...), for rules and metadata.")
-    engine: str | None = Field(
-        default=None,
-        description="The Azure deployment name.",
-        validation_alias=AliasChoices("engine", "deployment_name", "azure_deployment", "deployment_id", "deployment"),
-    )
-    azure_endpoint: str | None = Field(
-        default=None,
-        description="https://<resource>.openai.azure.com",
-        validation_alias=AliasChoices("azure_endpoint", "endpoint"),
-    )
-    api_version: str | None = Field(default=None, description="Azure api-version, or 'v1' for /openai/v1.")
-    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False, description="Azure OpenAI key.")
-    azure_ad_token: SecretStr | None = Field(default=None, exclude=True, repr=False, description="A ready Entra token.")
-    use_azure_ad: bool = Field(
-        default=False, description="Use Entra ID: the token provider, else DefaultAzureCredential."
-    )
-    azure_ad_token_provider: Callable[[], str] | None = Field(default=None, exclude=True, repr=False)
-    async_azure_ad_token_provider: Callable[[], Awaitable[str]] | None = Field(default=None, exclude=True, repr=False)
-    use_managed_identity: bool = Field(default=False, description="Use a managed identity.")
-    managed_identity_client_id: str | None = Field(default=None, description="User-assigned identity client id.")
-    use_default_credential: bool = Field(default=False, description="Use azure-identity's DefaultAzureCredential.")
-    deployment_mapping: dict[str, str] = Field(default_factory=dict, description="Model name -> deployment.")
-    deployment_models: dict[str, str] = Field(default_factory=dict, description="Deployment -> base model.")
-    endpoints: list[EndpointItem] | None = Field(
-        default=None,
-        description="Named endpoints (regions) with their deployments (EndpointConfig or config-file tables): one "
-        "LLM spans them and fails over. Serialized without their secrets.",
-    )
-    routing: str | None = Field(
-        default=None, description="'priority' (default), 'least_latency' or 'weighted_round_robin'."
-    )
-    prices: dict[str, PriceItem] | None = Field(
-        default=None,
-        description="Price overrides by base model, USD per 1M tokens: {'gpt-4o': {'input': 2.5, 'output': 10}}.",
-    )
-    gateway_url: str | None = Field(default=None, description="An OpenAI-compatible gateway in front of Azure.")
-    gateway_key: SecretStr | None = Field(default=None, exclude=True, repr=False, description="The gateway's key.")
-    forward_azure_credentials: bool = Field(
-        default=False, description="Also send the Azure endpoint and key to the gateway."
-    )
-    use_responses_api: bool = Field(default=False, description="Use the Responses API instead of Chat Completions.")
-    temperature: float | None = Field(default=None, description="Sampling temperature (dropped for reasoning models).")
-    max_tokens: int | None = Field(default=None, description="Output token limit.")
-    reasoning_effort: ReasoningEffort | None = Field(default=None, description="Effort for reasoning models.")
-    timeout: float | None = Field(default=None, description="Seconds for one HTTP attempt's read.")
-    max_retries: int | None = Field(default=None, description="Retries after the first attempt.")
-    strict: bool = Field(default=False, description="Ask Azure to enforce tool schemas exactly.")
-    additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra request parameters.")
-    config_file: str | None = Field(default=None, description="A TOML gateway config file.")
-    http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.Client to use.")
-    async_http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.AsyncClient.")
-    event_sink: Any = Field(default=None, exclude=True, repr=False, description="A shared_core.EventSink.")
-
     _gateway: Gateway = PrivateAttr()
     _profile: ModelProfile = PrivateAttr()
     _model_name: str = PrivateAttr(default="")
-
-    @field_validator("endpoints")
-    @classmethod
-    def _hide_endpoint_secrets(cls, endpoints: list[EndpointItem] | None) -> list[EndpointItem] | None:
-        return hide_endpoint_secrets(endpoints)
-
-    @field_serializer("endpoints")
-    def _endpoints_without_secrets(self, endpoints: list[EndpointItem] | None) -> list[dict[str, Any]] | None:
-        return None if endpoints is None else endpoints_to_json(endpoints)
-
-    @field_serializer("prices")
-    def _prices_as_tables(self, prices: dict[str, PriceItem] | None) -> dict[str, dict[str, Any]] | None:
-        return None if prices is None else prices_to_json(prices)
+    _previous_response_id: str | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the gateway (no network): configuration errors surface here, not on the first call."""
         super().model_post_init(context)
+        check_fields(self)
+        endpoint, engine = self.azure_endpoint, self.engine
+        if not endpoint and self.api_base:
+            # llama-index hands api_base to the openai SDK as base_url only when azure_endpoint is not given.
+            endpoint, url_deployment = endpoint_from_api_base(self.api_base)
+            engine = url_deployment or engine
+        self._previous_response_id = self.previous_response_id
         use_dc = self.use_default_credential or (
             self.use_azure_ad and self.azure_ad_token_provider is None and self.async_azure_ad_token_provider is None
         )
@@ -193,14 +123,14 @@ class AzureGatewayLLM(FunctionCallingLLM):
             event_sink=self.event_sink,
             config_file=self.config_file,
             # None means "not given": the config file and AZURE_OPENAI_* variables then decide.
-            endpoint=self.azure_endpoint,
+            endpoint=endpoint,
             api_key=self.api_key,
             azure_ad_token=self.azure_ad_token,
             api_version=self.api_version,
             use_managed_identity=True if self.use_managed_identity else None,
             managed_identity_client_id=self.managed_identity_client_id,
             use_default_credential=True if use_dc else None,
-            default_deployment=self.engine,
+            default_deployment=engine,
             default_model=self.model,
             deployment_mapping=self.deployment_mapping or None,
             deployment_models=self.deployment_models or None,
@@ -242,12 +172,11 @@ class AzureGatewayLLM(FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Context window and output size from the model profile; a function-calling chat model."""
+        """Context window from the model profile (or ``context_window``), ``num_output`` as llama-index sets it."""
         profile = self._profile
-        num_output = min(self.max_tokens or self._gateway.config.max_tokens, profile.max_output_tokens)
         return LLMMetadata(
-            context_window=profile.context_window,
-            num_output=num_output,
+            context_window=self.context_window or profile.context_window,
+            num_output=self.max_tokens or -1,  # llama-index's value when no limit is set
             is_chat_model=True,
             is_function_calling_model=profile.supports_tools,
             model_name=self._model_name,
@@ -256,12 +185,55 @@ class AzureGatewayLLM(FunctionCallingLLM):
     # -- request building ------------------------------------------------------------------------------------
 
     def _request(self, messages: Sequence[ChatMessage], options: dict[str, Any]) -> ChatRequest:
-        base = GenerationSettings(
-            temperature=self.temperature, max_tokens=self.max_tokens, reasoning_effort=self.reasoning_effort
-        )
+        base = self._base_settings()
         if self.additional_kwargs:
             base = to_core_settings(self.additional_kwargs, base)
-        return to_core_request(to_core_messages(messages), options, RequestOptions(base))
+        request = to_core_request(to_core_messages(messages), options, RequestOptions(base))
+        if not self.use_responses_api:
+            return request
+        store = request.store
+        if store is None:
+            store = self.store if self.store is not None else self.track_previous_responses
+        previous = request.previous_response_id or self._previous_response_id
+        return replace(request, store=store, previous_response_id=previous)
+
+    def _base_settings(self) -> GenerationSettings:
+        temperature, top_p = self._sampling()
+        extra: dict[str, JsonValue] = {}
+        if self.logprobs:
+            extra["top_logprobs"] = self.top_logprobs
+        if self.modalities is not None:
+            extra["modalities"] = list(self.modalities)
+        if self.use_responses_api:
+            extra.update(responses_extra_body(self))
+        return GenerationSettings(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=self.max_tokens,
+            reasoning_effort=self.reasoning_effort,
+            user=self.user,
+            logprobs=True if self.logprobs else None,
+            extra_body=extra,
+        )
+
+    def _sampling(self) -> tuple[float | None, float | None]:
+        """Temperature and top_p as llama-index sends them, minus what the model would reject."""
+        if self.reasoning_options is not None:
+            return None, None  # llama-index drops both whenever reasoning options are set
+        temperature = self.temperature
+        if "temperature" not in self.model_fields_set and (
+            "temperature" in self._gateway.config.sources or not self._profile.accepts_temperature
+        ):
+            temperature = None  # the config file / environment decides, or the model takes none
+        top_p = self.top_p
+        if top_p is None and self.use_responses_api and self._profile.accepts_top_p:
+            top_p = 1.0
+        return temperature, top_p
+
+    def _track(self, result: ChatResult) -> ChatResult:
+        if self.track_previous_responses and result.response_id:
+            self._previous_response_id = result.response_id
+        return result
 
     # -- chat --------------------------------------------------------------------------------------------------
 
@@ -271,7 +243,7 @@ class AzureGatewayLLM(FunctionCallingLLM):
         return self._chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return from_core_result(self._gateway.complete(self._request(messages, kwargs)))
+        return from_core_result(self._track(self._gateway.complete(self._request(messages, kwargs))))
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -279,7 +251,7 @@ class AzureGatewayLLM(FunctionCallingLLM):
         return await self._achat(messages, **kwargs)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return from_core_result(await self._gateway.acomplete(self._request(messages, kwargs)))
+        return from_core_result(self._track(await self._gateway.acomplete(self._request(messages, kwargs))))
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -296,7 +268,7 @@ class AzureGatewayLLM(FunctionCallingLLM):
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(builder.accumulator.result())
+        final = builder.finish(self._track(builder.accumulator.result()))
         if final is not None:
             yield final
 
@@ -315,7 +287,7 @@ class AzureGatewayLLM(FunctionCallingLLM):
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(builder.accumulator.result())
+        final = builder.finish(self._track(builder.accumulator.result()))
         if final is not None:
             yield final
 
@@ -362,12 +334,21 @@ class AzureGatewayLLM(FunctionCallingLLM):
         elif user_msg is not None:
             messages.append(user_msg)
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
-        specs = to_core_tools(tools, strict=self.strict if strict is None else strict)
+        specs = self._tool_specs(tools, self.strict if strict is None else strict)
         if specs:
             prepared["tools"] = specs
             prepared["tool_choice"] = to_core_tool_choice(tool_choice, tool_required=tool_required)
             prepared["parallel_tool_calls"] = allow_parallel_tool_calls
         return prepared
+
+    def _tool_specs(self, tools: Sequence[BaseTool], strict: bool) -> tuple[ToolSpec, ...]:
+        specs = to_core_tools(tools, strict=strict)
+        if strict or self.use_responses_api or not self._profile.supports_tools:
+            return specs
+        # As llama-index's AzureOpenAI sends them to a function-calling model: strict named, no extra properties.
+        return tuple(
+            replace(spec, strict=False, parameters={**spec.parameters, "additionalProperties": False}) for spec in specs
+        )
 
     def _validate_chat_with_tools_response(
         self,
@@ -449,3 +430,47 @@ class AzureGatewayLLM(FunctionCallingLLM):
         result = parse_structured_response(output_cls, response)
         dispatcher.event(LLMStructuredPredictEndEvent(output=result))
         return result
+
+    def _structured_stream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Any, None, None]:
+        """Stream structured output: ``json_schema`` where allowed, else a forced function call (as llama-index)."""
+        llm_kwargs = dict(llm_kwargs or {})
+        if not self._json_schema_allowed():
+            llm_kwargs.setdefault("tool_choice", "required")
+            yield from super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+            return
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        llm_kwargs.pop("tool_choice", None)
+        current: Any = None
+        for response in self.stream_chat(messages, **{**llm_kwargs, "response_format": output_cls}):
+            current = process_streaming_content_incremental(response, output_cls, current)
+            yield current
+
+    async def _structured_astream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Any, None]:
+        """Async :meth:`_structured_stream_call`."""
+        llm_kwargs = dict(llm_kwargs or {})
+        if not self._json_schema_allowed():
+            llm_kwargs.setdefault("tool_choice", "required")
+            return await super()._structured_astream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+        llm_kwargs.pop("tool_choice", None)
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        stream = await self.astream_chat(messages, **{**llm_kwargs, "response_format": output_cls})
+
+        async def gen() -> AsyncGenerator[Any, None]:
+            current: Any = None
+            async for response in stream:
+                current = process_streaming_content_incremental(response, output_cls, current)
+                yield current
+
+        return gen()

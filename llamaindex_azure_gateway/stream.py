@@ -22,6 +22,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.utils import parse_partial_json
 
 from llamaindex_azure_gateway.convert import from_core_result
+from llamaindex_azure_gateway.tool_call_kwargs import tool_call_kwarg
 from shared_core import (
     ChatResult,
     ReasoningDelta,
@@ -91,13 +92,24 @@ class ChatStreamBuilder:
             )
         if self._text:
             blocks.append(TextBlock.model_construct(text=self._text))
-        for _, call in sorted(self._calls.items()):
-            blocks.append(
-                ToolCallBlock.model_construct(
-                    tool_call_id=call.id or None, tool_name=call.name, tool_kwargs=_partial_arguments(call.arguments)
+        message_kwargs: dict[str, Any] = {}
+        if self._calls:
+            ordered = sorted(self._calls.items())
+            for _, call in ordered:
+                blocks.append(
+                    ToolCallBlock.model_construct(
+                        tool_call_id=call.id or None,
+                        tool_name=call.name,
+                        tool_kwargs=_partial_arguments(call.arguments),
+                    )
                 )
-            )
-        message = ChatMessage.model_construct(role=MessageRole.ASSISTANT, additional_kwargs={}, blocks=blocks)
+            # llama-index-core's streaming structured output reads only this key (see ``tool_call_kwargs``).
+            message_kwargs["tool_calls"] = [
+                tool_call_kwarg(index, call.id or None, call.name, call.arguments) for index, call in ordered
+            ]
+        message = ChatMessage.model_construct(
+            role=MessageRole.ASSISTANT, additional_kwargs=message_kwargs, blocks=blocks
+        )
         extra: dict[str, Any] = {} if thinking_delta is None else {"thinking_delta": thinking_delta}
         return ChatResponse.model_construct(
             message=message, raw=None, delta=delta, logprobs=None, additional_kwargs=extra

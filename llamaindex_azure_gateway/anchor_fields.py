@@ -1,0 +1,174 @@
+"""What each field of llama-index's ``AzureOpenAI`` and ``AzureOpenAIResponses`` does here.
+
+:data:`FIELD_EFFECTS` names every field and constructor argument of the two classes (llama-index-llms-azure-openai
+0.6, with their OpenAI bases) and says what it does on :class:`~llamaindex_azure_gateway.AzureGatewayLLM`:
+``same`` (the same request and result), ``mapped`` (the same effect through our own machinery), or ``refused``
+(a typed :class:`UnsupportedFieldError` at construction, never silently ignored). The differential tests
+(``tests/dropin/``) check the table against the installed classes and the wire.
+
+The Responses-only fields take effect with ``use_responses_api=True``; given with Chat Completions they are
+refused, since that API has no place for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from shared_core import ConfigurationError, JsonValue
+
+if TYPE_CHECKING:
+    from llamaindex_azure_gateway.llm_fields import LLMFields
+
+__all__ = [
+    "FIELD_EFFECTS",
+    "REFUSED_ARGUMENTS",
+    "RESPONSES_ONLY_FIELDS",
+    "UnsupportedFieldError",
+    "check_fields",
+    "endpoint_from_api_base",
+    "responses_extra_body",
+]
+
+FIELD_EFFECTS: Mapping[str, str] = {
+    # llama-index's LLM base
+    "callback_manager": "same",
+    "system_prompt": "same",
+    "messages_to_prompt": "same",
+    "completion_to_prompt": "same",
+    "output_parser": "same",
+    "pydantic_program_mode": "same",
+    "query_wrapper_prompt": "same",
+    "rate_limiter": "same",
+    # OpenAI / AzureOpenAI
+    "model": "mapped: the base model, for rules, metadata and cost; the deployment's own model when not given",
+    "engine": "same",
+    "deployment_name": "same",
+    "deployment_id": "same",
+    "deployment": "same",
+    "azure_deployment": "same",
+    "azure_endpoint": "same",
+    "api_base": "mapped: https://host/openai[/deployments/<name>] becomes the endpoint (and deployment)",
+    "api_key": "same",
+    "api_version": "mapped: defaults to 2024-10-21 instead of raising when unset",
+    "use_azure_ad": "mapped: the token provider, else DefaultAzureCredential; tokens are refreshed",
+    "azure_ad_token_provider": "mapped: sent as Authorization: Bearer, refreshed per call",
+    "temperature": "same (not sent to a reasoning model unless set)",
+    "max_tokens": "same (max_completion_tokens where the api-version or model needs it)",
+    "additional_kwargs": "same",
+    "max_retries": "mapped: our one retry loop, honouring retry-after",
+    "timeout": "same",
+    "reuse_client": "mapped: pooled clients are always shared per process; no effect on requests",
+    "default_headers": "same",
+    "http_client": "same",
+    "async_http_client": "same",
+    "strict": "same",
+    "reasoning_effort": "same",
+    "logprobs": "same",
+    "top_logprobs": "same",
+    "modalities": "mapped: ['text'] is sent as given; audio output is refused",
+    "audio_config": "refused: audio output is not served",
+    "openai_client": "refused: no openai SDK client is used",
+    "async_openai_client": "refused: no openai SDK client is used",
+    # AzureOpenAIResponses / OpenAIResponses (use_responses_api=True)
+    "max_output_tokens": "same (alias of max_tokens)",
+    "top_p": "same (1.0 sent on Responses unless set, as llama-index)",
+    "reasoning_options": "mapped: sent as reasoning for any model (llama-index sends it only for o1 names)",
+    "include": "same",
+    "instructions": "same",
+    "track_previous_responses": "same",
+    "store": "same",
+    "previous_response_id": "same",
+    "built_in_tools": "refused: hosted Responses tools are not served yet",
+    "truncation": "same",
+    "user": "same",
+    "call_metadata": "same",
+    "context_window": "same",
+}
+"""Every llama-index field and constructor argument, and its effect here."""
+
+RESPONSES_ONLY_FIELDS = (
+    "reasoning_options",
+    "include",
+    "instructions",
+    "track_previous_responses",
+    "store",
+    "previous_response_id",
+    "built_in_tools",
+    "truncation",
+    "call_metadata",
+)
+"""Fields only the Responses API has; refused with Chat Completions."""
+
+REFUSED_ARGUMENTS: Mapping[str, str] = {
+    "openai_client": "this class does not use the openai SDK; pass http_client=httpx.Client(...) to customise HTTP",
+    "async_openai_client": "this class does not use the openai SDK; pass async_http_client=httpx.AsyncClient(...)",
+}
+
+
+class UnsupportedFieldError(ConfigurationError):
+    """A llama-index ``AzureOpenAI`` / ``AzureOpenAIResponses`` setting this class does not serve.
+
+    Attributes:
+        field: The field's name.
+    """
+
+    def __init__(self, field: str, reason: str, *, fix: str) -> None:
+        super().__init__(f"AzureGatewayLLM does not support {field}: {reason}", source=f"kwarg {field!r}", fix=fix)
+        self.field = field
+
+
+def check_fields(llm: LLMFields) -> None:
+    """Refuse what cannot take effect: raise :class:`UnsupportedFieldError` naming the field and the fix."""
+    if llm.audio_config is not None or (llm.modalities and "audio" in llm.modalities):
+        field = "audio_config" if llm.audio_config is not None else "modalities"
+        raise UnsupportedFieldError(field, "audio output is not served", fix="leave modalities=['text'] (the default)")
+    if llm.built_in_tools:
+        raise UnsupportedFieldError(
+            "built_in_tools",
+            "hosted Responses tools (web search, file search, code interpreter ...) are not served yet",
+            fix="pass your own function tools to chat_with_tools / FunctionAgent instead",
+        )
+    if not llm.use_responses_api:
+        for name in RESPONSES_ONLY_FIELDS:
+            value = getattr(llm, name)
+            if value is not None and value is not False:
+                raise UnsupportedFieldError(
+                    name, "it is a Responses API setting", fix="also pass use_responses_api=True (the Responses API)"
+                )
+    elif llm.logprobs:
+        raise UnsupportedFieldError(
+            "logprobs", "the Responses API does not return log probabilities", fix="use the Chat Completions API"
+        )
+
+
+def endpoint_from_api_base(api_base: str) -> tuple[str, str | None]:
+    """The endpoint (and deployment, if the URL names one) of an openai-SDK-style ``api_base``.
+
+    ``https://host/openai`` gives ``https://host``; ``https://host/openai/deployments/d`` also gives ``d``, which
+    the SDK would have put in every URL. Any other path is left to the endpoint check, which names it.
+    """
+    parts = urlsplit(api_base.rstrip("/"))
+    path = parts.path
+    deployment: str | None = None
+    head, marker, tail = path.partition("/openai/deployments/")
+    if marker and tail and "/" not in tail:
+        path, deployment = head + "/openai", tail
+    endpoint = f"{parts.scheme}://{parts.netloc}{path}" if parts.scheme else api_base
+    return endpoint, deployment
+
+
+def responses_extra_body(llm: LLMFields) -> dict[str, JsonValue]:
+    """The Responses fields that travel as top-level body fields, as llama-index sends them (nulls left out)."""
+    body: dict[str, JsonValue] = {}
+    if llm.include is not None:
+        body["include"] = list(llm.include)
+    if llm.instructions is not None:
+        body["instructions"] = llm.instructions
+    body["truncation"] = llm.truncation if llm.truncation is not None else "disabled"
+    if llm.call_metadata is not None:
+        body["metadata"] = dict(llm.call_metadata)
+    if llm.reasoning_options is not None:
+        body["reasoning"] = dict(llm.reasoning_options)
+    return body
