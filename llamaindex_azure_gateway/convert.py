@@ -50,7 +50,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
-from llamaindex_azure_gateway.tool_call_kwargs import tool_calls_kwargs
+from llamaindex_azure_gateway.sdk_shapes import responses_usage, tool_calls_kwargs
 from shared_core import (
     CallCost,
     ChatResult,
@@ -365,7 +365,7 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
         else:
             # Assistant results never hold images or tool results; the core's decoders only build the above.
             raise TypeError(f"unexpected {part.kind} part in an assistant result")
-    # Also where llama-index-core and its agents read tool calls (see ``tool_call_kwargs``).
+    # Also where llama-index-core and its agents read tool calls (see ``sdk_shapes``).
     extra: dict[str, Any] = {"tool_calls": tool_calls_kwargs(calls)} if calls else {}
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
 
@@ -431,14 +431,28 @@ def response_additional_kwargs(result: ChatResult) -> dict[str, Any]:
     return out
 
 
-def from_core_result(result: ChatResult, *, delta: str | None = None) -> ChatResponse:
-    """A finished result as a ``ChatResponse`` (``delta`` set for the last chunk of a stream)."""
+def from_core_result(
+    result: ChatResult, *, delta: str | None = None, responses_api: bool = False, streamed: bool = False
+) -> ChatResponse:
+    """A finished result as a ``ChatResponse`` (``delta`` set for the last chunk of a stream).
+
+    With ``responses_api``, ``additional_kwargs`` also holds what llama-index's ``AzureOpenAIResponses`` puts
+    there: ``usage`` (the SDK's ``ResponseUsage`` attributes), ``built_in_tool_calls`` (always empty: hosted
+    tools are refused) and, for a whole (not streamed) text answer, ``annotations``.
+    """
     invalid = {c.id: c.error for c in result.invalid_tool_calls}
+    extra = response_additional_kwargs(result)
+    if responses_api:
+        extra["built_in_tool_calls"] = []
+        if result.usage is not None:
+            extra["usage"] = responses_usage(result.usage)
+        if not streamed and any(isinstance(p, TextPart) for p in result.message.parts):
+            extra["annotations"] = []
     return ChatResponse(
         message=from_core_message(result.message, invalid),
         raw=response_raw(result),
         delta=delta,
-        additional_kwargs=response_additional_kwargs(result),
+        additional_kwargs=extra,
     )
 
 

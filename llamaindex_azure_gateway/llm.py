@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -27,13 +27,8 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.instrumentation.events.llm import LLMStructuredPredictEndEvent, LLMStructuredPredictStartEvent
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.program.streaming_utils import process_streaming_content_incremental
-from llama_index.core.types import PydanticProgramMode
-from llama_index_instrumentation import get_dispatcher  # what llama_index.core.instrumentation re-exports
-from pydantic import BaseModel, PrivateAttr
 
 from llamaindex_azure_gateway.anchor_fields import check_fields, endpoint_from_api_base, responses_extra_body
 from llamaindex_azure_gateway.convert import (
@@ -43,10 +38,9 @@ from llamaindex_azure_gateway.convert import (
     to_core_tools,
     tool_selections_from_response,
 )
-from llamaindex_azure_gateway.llm_fields import LLMFields
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
-from llamaindex_azure_gateway.structured import json_schema_allowed, parse_structured_response
+from llamaindex_azure_gateway.structured import StructuredOutputLLM
 from shared_core import (
     ChatRequest,
     ChatResult,
@@ -55,22 +49,17 @@ from shared_core import (
     Gateway,
     GenerationSettings,
     JsonValue,
-    ModelProfile,
     ToolSpec,
     profile_for,
 )
 
 if TYPE_CHECKING:
-    from llama_index.core.prompts import PromptTemplate
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["AzureGatewayLLM"]
 
-dispatcher = get_dispatcher(__name__)
-Model = TypeVar("Model", bound=BaseModel)
 
-
-class AzureGatewayLLM(LLMFields):
+class AzureGatewayLLM(StructuredOutputLLM):
     """Azure OpenAI for LlamaIndex: a drop-in for ``llama_index.llms.azure_openai.AzureOpenAI``.
 
     Query engines, chat engines and agents work with it, streaming included. Unlike the class it replaces, it
@@ -95,11 +84,6 @@ class AzureGatewayLLM(LLMFields):
     Example:
         ``AzureGatewayLLM(engine="gpt-4o-mini", azure_endpoint="https://res.openai.azure.com", api_key=...)``
     """
-
-    _gateway: Gateway = PrivateAttr()
-    _profile: ModelProfile = PrivateAttr()
-    _model_name: str = PrivateAttr(default="")
-    _previous_response_id: str | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the gateway (no network): configuration errors surface here, not on the first call."""
@@ -188,7 +172,11 @@ class AzureGatewayLLM(LLMFields):
         base = self._base_settings()
         if self.additional_kwargs:
             base = to_core_settings(self.additional_kwargs, base)
-        request = to_core_request(to_core_messages(messages), options, RequestOptions(base))
+        core_messages = to_core_messages(messages)
+        if self.use_responses_api:
+            # llama-index's Responses class sends system messages with the developer role.
+            core_messages = tuple(replace(m, role="developer") if m.role == "system" else m for m in core_messages)
+        request = to_core_request(core_messages, options, RequestOptions(base))
         if not self.use_responses_api:
             return request
         store = request.store
@@ -243,7 +231,8 @@ class AzureGatewayLLM(LLMFields):
         return self._chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return from_core_result(self._track(self._gateway.complete(self._request(messages, kwargs))))
+        result = self._track(self._gateway.complete(self._request(messages, kwargs)))
+        return from_core_result(result, responses_api=self.use_responses_api)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -251,7 +240,8 @@ class AzureGatewayLLM(LLMFields):
         return await self._achat(messages, **kwargs)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return from_core_result(self._track(await self._gateway.acomplete(self._request(messages, kwargs))))
+        result = self._track(await self._gateway.acomplete(self._request(messages, kwargs)))
+        return from_core_result(result, responses_api=self.use_responses_api)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -262,7 +252,7 @@ class AzureGatewayLLM(LLMFields):
         return self._stream_responses(self._request(messages, kwargs))
 
     def _stream_responses(self, request: ChatRequest) -> Generator[ChatResponse, None, None]:
-        builder = ChatStreamBuilder()
+        builder = ChatStreamBuilder(responses_api=self.use_responses_api)
         for event in self._gateway.stream(request):
             chunk = builder.feed(event)
             if chunk is not None:
@@ -281,7 +271,7 @@ class AzureGatewayLLM(LLMFields):
         return self._astream_responses(self._request(messages, kwargs))
 
     async def _astream_responses(self, request: ChatRequest) -> AsyncGenerator[ChatResponse, None]:
-        builder = ChatStreamBuilder()
+        builder = ChatStreamBuilder(responses_api=self.use_responses_api)
         async for event in self._gateway.astream(request):
             chunk = builder.feed(event)
             if chunk is not None:
@@ -383,94 +373,3 @@ class AzureGatewayLLM(LLMFields):
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections
-
-    # -- structured output -------------------------------------------------------------------------------------
-
-    def _json_schema_allowed(self) -> bool:
-        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT and json_schema_allowed(
-            self._profile, self._gateway.config.api_version, responses_api=self.use_responses_api
-        )
-
-    @dispatcher.span
-    def structured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Structured output: ``json_schema`` where allowed, else a forced function call."""
-        if not self._json_schema_allowed():
-            return super().structured_predict(output_cls, prompt, llm_kwargs=llm_kwargs, **prompt_args)
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args)
-        )
-        messages = self._get_messages(prompt, **prompt_args)
-        response = self.chat(messages, **{**(llm_kwargs or {}), "response_format": output_cls})
-        result = parse_structured_response(output_cls, response)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
-
-    @dispatcher.span
-    async def astructured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Async :meth:`structured_predict`."""
-        if not self._json_schema_allowed():
-            return await super().astructured_predict(output_cls, prompt, llm_kwargs=llm_kwargs, **prompt_args)
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args)
-        )
-        messages = self._get_messages(prompt, **prompt_args)
-        response = await self.achat(messages, **{**(llm_kwargs or {}), "response_format": output_cls})
-        result = parse_structured_response(output_cls, response)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
-
-    def _structured_stream_call(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Generator[Any, None, None]:
-        """Stream structured output: ``json_schema`` where allowed, else a forced function call (as llama-index)."""
-        llm_kwargs = dict(llm_kwargs or {})
-        if not self._json_schema_allowed():
-            llm_kwargs.setdefault("tool_choice", "required")
-            yield from super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-            return
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        llm_kwargs.pop("tool_choice", None)
-        current: Any = None
-        for response in self.stream_chat(messages, **{**llm_kwargs, "response_format": output_cls}):
-            current = process_streaming_content_incremental(response, output_cls, current)
-            yield current
-
-    async def _structured_astream_call(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> AsyncGenerator[Any, None]:
-        """Async :meth:`_structured_stream_call`."""
-        llm_kwargs = dict(llm_kwargs or {})
-        if not self._json_schema_allowed():
-            llm_kwargs.setdefault("tool_choice", "required")
-            return await super()._structured_astream_call(output_cls, prompt, llm_kwargs, **prompt_args)
-        llm_kwargs.pop("tool_choice", None)
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        stream = await self.astream_chat(messages, **{**llm_kwargs, "response_format": output_cls})
-
-        async def gen() -> AsyncGenerator[Any, None]:
-            current: Any = None
-            async for response in stream:
-                current = process_streaming_content_incremental(response, output_cls, current)
-                yield current
-
-        return gen()

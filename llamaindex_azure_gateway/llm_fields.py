@@ -12,11 +12,13 @@ from typing import Any
 
 from llama_index.core.constants import DEFAULT_TEMPERATURE
 from llama_index.core.llms.function_calling import FunctionCallingLLM
-from pydantic import AliasChoices, ConfigDict, Field, SecretStr, field_serializer, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, field_validator
 
 from llamaindex_azure_gateway.anchor_fields import REFUSED_ARGUMENTS, UnsupportedFieldError
 from shared_core import (
     EndpointItem,
+    Gateway,
+    ModelProfile,
     PriceItem,
     ReasoningEffort,
     endpoints_to_json,
@@ -134,6 +136,11 @@ class LLMFields(FunctionCallingLLM):
     http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.Client to use.")
     async_http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.AsyncClient.")
     event_sink: Any = Field(default=None, exclude=True, repr=False, description="A shared_core.EventSink.")
+
+    _gateway: Gateway = PrivateAttr()
+    _profile: ModelProfile = PrivateAttr()
+    _model_name: str = PrivateAttr(default="")
+    _previous_response_id: str | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
         """Validate the fields; refuse openai SDK clients and warn about arguments nothing reads."""

@@ -22,7 +22,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.utils import parse_partial_json
 
 from llamaindex_azure_gateway.convert import from_core_result
-from llamaindex_azure_gateway.tool_call_kwargs import tool_call_kwarg
+from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
 from shared_core import (
     ChatResult,
     ReasoningDelta,
@@ -51,9 +51,10 @@ class ChatStreamBuilder:
     yield ``builder.finish(result)`` when not ``None``.
     """
 
-    __slots__ = ("_calls", "_held", "_reasoning", "_text", "accumulator")
+    __slots__ = ("_calls", "_held", "_reasoning", "_responses_api", "_text", "accumulator")
 
-    def __init__(self) -> None:
+    def __init__(self, *, responses_api: bool = False) -> None:
+        self._responses_api = responses_api
         self.accumulator = StreamAccumulator()
         self._text = ""
         self._reasoning = ""
@@ -103,7 +104,7 @@ class ChatStreamBuilder:
                         tool_kwargs=_partial_arguments(call.arguments),
                     )
                 )
-            # llama-index-core's streaming structured output reads only this key (see ``tool_call_kwargs``).
+            # llama-index-core's streaming structured output reads only this key (see ``sdk_shapes``).
             message_kwargs["tool_calls"] = [
                 tool_call_kwarg(index, call.id or None, call.name, call.arguments) for index, call in ordered
             ]
@@ -124,7 +125,9 @@ class ChatStreamBuilder:
         self._held = None
         if held is None and result.usage is None and not result.message.parts:
             return None
-        final = from_core_result(result, delta=held.delta if held is not None else None)
+        final = from_core_result(
+            result, delta=held.delta if held is not None else None, responses_api=self._responses_api, streamed=True
+        )
         if held is not None and "thinking_delta" in held.additional_kwargs:
             final.additional_kwargs["thinking_delta"] = held.additional_kwargs["thinking_delta"]
         return final
