@@ -119,7 +119,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
             deployment_mapping=self.deployment_mapping or None,
             deployment_models=self.deployment_models or None,
             max_tokens=self.max_tokens,
-            temperature=self.temperature,
+            temperature=self.temperature if "temperature" in self.model_fields_set else None,
             timeout=self.timeout,
             max_retries=self.max_retries,
             endpoints=self.endpoints,
@@ -161,6 +161,8 @@ class AzureGatewayLLM(StructuredOutputLLM):
         return LLMMetadata(
             context_window=self.context_window or profile.context_window,
             num_output=self.max_tokens or -1,  # llama-index's value when no limit is set
+            # llama-index's choice for o-series and gpt-5 models, kept so prompts are laid out the same.
+            system_role=MessageRole.USER if self._profile.reasoning else MessageRole.SYSTEM,
             is_chat_model=True,
             is_function_calling_model=profile.supports_tools,
             model_name=self._model_name,

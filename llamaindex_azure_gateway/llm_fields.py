@@ -147,6 +147,10 @@ class LLMFields(FunctionCallingLLM):
         for name, fix in REFUSED_ARGUMENTS.items():
             if data.pop(name, None) is not None:
                 raise UnsupportedFieldError(name, "it configures an openai SDK client", fix=fix)
+        for name in ("engine", "azure_endpoint", "max_tokens"):
+            # llama-index resolves engine=None, deployment_name="d" to "d": an explicit None must not hide an alias.
+            if name in data and data[name] is None:
+                del data[name]
         unknown = sorted(k for k in data if k not in _KNOWN_ARGUMENTS)
         if unknown:
             warnings.warn(
