@@ -13,13 +13,10 @@ refused, since that API has no place for them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared_core import ConfigurationError, JsonValue
-
-if TYPE_CHECKING:
-    from llamaindex_azure_gateway.llm_fields import LLMFields
 
 __all__ = [
     "FIELD_EFFECTS",
@@ -119,25 +116,31 @@ class UnsupportedFieldError(ConfigurationError):
         self.field = field
 
 
-def check_fields(llm: LLMFields) -> None:
-    """Refuse what cannot take effect: raise :class:`UnsupportedFieldError` naming the field and the fix."""
-    if llm.audio_config is not None or (llm.modalities and "audio" in llm.modalities):
-        field = "audio_config" if llm.audio_config is not None else "modalities"
+def check_fields(given: Mapping[str, Any]) -> None:
+    """Refuse, before validation, what cannot take effect: :class:`UnsupportedFieldError` names field and fix.
+
+    Checked on the constructor's arguments (not in a validator) so the typed error reaches the caller as is.
+    """
+    for name, fix in REFUSED_ARGUMENTS.items():
+        if given.get(name) is not None:
+            raise UnsupportedFieldError(name, "it configures an openai SDK client", fix=fix)
+    modalities = given.get("modalities") or ()
+    if given.get("audio_config") is not None or "audio" in modalities:
+        field = "audio_config" if given.get("audio_config") is not None else "modalities"
         raise UnsupportedFieldError(field, "audio output is not served", fix="leave modalities=['text'] (the default)")
-    if llm.built_in_tools:
+    if given.get("built_in_tools"):
         raise UnsupportedFieldError(
             "built_in_tools",
             "hosted Responses tools (web search, file search, code interpreter ...) are not served yet",
             fix="pass your own function tools to chat_with_tools / FunctionAgent instead",
         )
-    if not llm.use_responses_api:
+    if not given.get("use_responses_api"):
         for name in RESPONSES_ONLY_FIELDS:
-            value = getattr(llm, name)
-            if value is not None and value is not False:
+            if given.get(name) not in (None, False):
                 raise UnsupportedFieldError(
                     name, "it is a Responses API setting", fix="also pass use_responses_api=True (the Responses API)"
                 )
-    elif llm.logprobs:
+    elif given.get("logprobs"):
         raise UnsupportedFieldError(
             "logprobs", "the Responses API does not return log probabilities", fix="use the Chat Completions API"
         )
@@ -159,7 +162,7 @@ def endpoint_from_api_base(api_base: str) -> tuple[str, str | None]:
     return endpoint, deployment
 
 
-def responses_extra_body(llm: LLMFields) -> dict[str, JsonValue]:
+def responses_extra_body(llm: Any) -> dict[str, JsonValue]:
     """The Responses fields that travel as top-level body fields, as llama-index sends them (nulls left out)."""
     body: dict[str, JsonValue] = {}
     if llm.include is not None:

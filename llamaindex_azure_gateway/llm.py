@@ -30,7 +30,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from llamaindex_azure_gateway.anchor_fields import check_fields, endpoint_from_api_base, responses_extra_body
+from llamaindex_azure_gateway.anchor_fields import endpoint_from_api_base, responses_extra_body
 from llamaindex_azure_gateway.convert import (
     from_core_result,
     to_core_messages,
@@ -88,7 +88,6 @@ class AzureGatewayLLM(StructuredOutputLLM):
     def model_post_init(self, context: Any, /) -> None:
         """Build the gateway (no network): configuration errors surface here, not on the first call."""
         super().model_post_init(context)
-        check_fields(self)
         endpoint, engine = self.azure_endpoint, self.engine
         if not endpoint and self.api_base:
             # llama-index hands api_base to the openai SDK as base_url only when azure_endpoint is not given.

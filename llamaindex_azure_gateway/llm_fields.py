@@ -14,7 +14,7 @@ from llama_index.core.constants import DEFAULT_TEMPERATURE
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, field_validator
 
-from llamaindex_azure_gateway.anchor_fields import REFUSED_ARGUMENTS, UnsupportedFieldError
+from llamaindex_azure_gateway.anchor_fields import REFUSED_ARGUMENTS, check_fields
 from shared_core import (
     EndpointItem,
     Gateway,
@@ -144,9 +144,9 @@ class LLMFields(FunctionCallingLLM):
 
     def __init__(self, **data: Any) -> None:
         """Validate the fields; refuse openai SDK clients and warn about arguments nothing reads."""
-        for name, fix in REFUSED_ARGUMENTS.items():
-            if data.pop(name, None) is not None:
-                raise UnsupportedFieldError(name, "it configures an openai SDK client", fix=fix)
+        check_fields(data)
+        for name in REFUSED_ARGUMENTS:
+            data.pop(name, None)
         for name in ("engine", "azure_endpoint", "max_tokens"):
             # llama-index resolves engine=None, deployment_name="d" to "d": an explicit None must not hide an alias.
             if name in data and data[name] is None:

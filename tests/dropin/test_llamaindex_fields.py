@@ -31,7 +31,7 @@ from tests.dropin.llamaindex_support import (
 )
 
 MESSAGES = [ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="hello there")]
-TOKEN = "entra-token"  # an Entra token the emulator accepts  # noqa: S105 - a test value
+TOKEN = "entra-token"  # an Entra token the emulator accepts
 
 
 def multiply(a: int, b: int) -> int:
@@ -65,12 +65,14 @@ def _predict(llm: FunctionCallingLLM) -> object:
     return llm.predict(PromptTemplate("Say {word}."), word="hi")
 
 
+O3_MINI = {"model": "o3-mini", "engine": "o3-mini"}
+
 # (field, Responses API?, constructor arguments, what to run); the endpoint is filled in by the test.
 FIELD_CASES: list[tuple[str, bool, dict[str, Any], Callable[[FunctionCallingLLM], object]]] = [
     ("temperature", False, {"temperature": 0.5}, _chat),
     ("max_tokens", False, {"max_tokens": 50}, _chat),
     ("additional_kwargs", False, {"additional_kwargs": {"seed": 3, "presence_penalty": 0.5}}, _chat),
-    ("reasoning_effort", False, {"model": "o3-mini", "engine": "o3-mini", "reasoning_effort": "low"}, _chat),
+    ("reasoning_effort", False, {**O3_MINI, "reasoning_effort": "low"}, _chat),
     ("logprobs", False, {"logprobs": True, "top_logprobs": 2}, _chat),
     ("top_logprobs", False, {"logprobs": True, "top_logprobs": 3}, _stream),
     ("modalities", False, {"modalities": ["text"]}, _chat),
@@ -85,7 +87,12 @@ FIELD_CASES: list[tuple[str, bool, dict[str, Any], Callable[[FunctionCallingLLM]
     ("azure_deployment", False, {"engine": None, "azure_deployment": "gpt-4o-mini"}, _chat),
     ("max_output_tokens", True, {"max_output_tokens": 60}, _chat),
     ("top_p", True, {"top_p": 0.5}, _chat),
-    ("reasoning_options", True, {"model": "o3-mini", "engine": "o3-mini", "reasoning_options": {"effort": "low"}}, _chat),
+    (
+        "reasoning_options",
+        True,
+        {"model": "o3-mini", "engine": "o3-mini", "reasoning_options": {"effort": "low"}},
+        _chat,
+    ),
     ("include", True, {"include": ["reasoning.encrypted_content"]}, _chat),
     ("instructions", True, {"instructions": "Answer in French."}, _chat),
     ("store", True, {"store": True}, _chat),
