@@ -244,7 +244,8 @@ class AzureGatewayLLM(FunctionCallingLLM):
     def metadata(self) -> LLMMetadata:
         """Context window and output size from the model profile; a function-calling chat model."""
         profile = self._profile
-        num_output = min(self.max_tokens or self._gateway.config.max_tokens, profile.max_output_tokens)
+        limit = self.max_tokens or self._gateway.config.max_tokens or profile.max_output_tokens
+        num_output = min(limit, profile.max_output_tokens)
         return LLMMetadata(
             context_window=profile.context_window,
             num_output=num_output,
