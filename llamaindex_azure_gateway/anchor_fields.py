@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared_core import ConfigurationError, JsonValue
+from shared_core import ConfigurationError
 
 __all__ = [
     "FIELD_EFFECTS",
@@ -25,7 +25,6 @@ __all__ = [
     "UnsupportedFieldError",
     "check_fields",
     "endpoint_from_api_base",
-    "responses_extra_body",
 ]
 
 FIELD_EFFECTS: Mapping[str, str] = {
@@ -160,18 +159,3 @@ def endpoint_from_api_base(api_base: str) -> tuple[str, str | None]:
         path, deployment = head + "/openai", tail
     endpoint = f"{parts.scheme}://{parts.netloc}{path}" if parts.scheme else api_base
     return endpoint, deployment
-
-
-def responses_extra_body(llm: Any) -> dict[str, JsonValue]:
-    """The Responses fields that travel as top-level body fields, as llama-index sends them (nulls left out)."""
-    body: dict[str, JsonValue] = {}
-    if llm.include is not None:
-        body["include"] = list(llm.include)
-    if llm.instructions is not None:
-        body["instructions"] = llm.instructions
-    body["truncation"] = llm.truncation if llm.truncation is not None else "disabled"
-    if llm.call_metadata is not None:
-        body["metadata"] = dict(llm.call_metadata)
-    if llm.reasoning_options is not None:
-        body["reasoning"] = dict(llm.reasoning_options)
-    return body

@@ -30,7 +30,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
 
-from llamaindex_azure_gateway.anchor_fields import endpoint_from_api_base, responses_extra_body
+from llamaindex_azure_gateway.anchor_fields import endpoint_from_api_base
 from llamaindex_azure_gateway.convert import (
     from_core_result,
     to_core_messages,
@@ -159,7 +159,8 @@ class AzureGatewayLLM(StructuredOutputLLM):
         profile = self._profile
         return LLMMetadata(
             context_window=self.context_window or profile.context_window,
-            num_output=self.max_tokens or -1,  # llama-index's value when no limit is set
+            # llama-index's -1 when no limit is set (here: neither in the call settings nor in the config).
+            num_output=self.max_tokens or self._gateway.config.max_tokens or -1,
             # llama-index's choice for o-series and gpt-5 models, kept so prompts are laid out the same.
             system_role=MessageRole.USER if self._profile.reasoning else MessageRole.SYSTEM,
             is_chat_model=True,
@@ -183,26 +184,33 @@ class AzureGatewayLLM(StructuredOutputLLM):
         store = request.store
         if store is None:
             store = self.store if self.store is not None else self.track_previous_responses
-        previous = request.previous_response_id or self._previous_response_id
-        return replace(request, store=store, previous_response_id=previous)
+        return replace(
+            request,
+            store=store,
+            previous_response_id=request.previous_response_id or self._previous_response_id,
+            instructions=request.instructions if request.instructions is not None else self.instructions,
+            include=request.include or tuple(self.include or ()),
+            truncation=request.truncation or self.truncation or "disabled",  # llama-index's default, sent
+        )
 
     def _base_settings(self) -> GenerationSettings:
         temperature, top_p = self._sampling()
         extra: dict[str, JsonValue] = {}
-        if self.logprobs:
-            extra["top_logprobs"] = self.top_logprobs
         if self.modalities is not None:
             extra["modalities"] = list(self.modalities)
-        if self.use_responses_api:
-            extra.update(responses_extra_body(self))
+        if self.use_responses_api and self.call_metadata is not None:
+            extra["metadata"] = dict(self.call_metadata)
         return GenerationSettings(
             temperature=temperature,
             top_p=top_p,
             max_tokens=self.max_tokens,
             reasoning_effort=self.reasoning_effort,
+            reasoning=dict(self.reasoning_options) if self.reasoning_options is not None else None,
             user=self.user,
             logprobs=True if self.logprobs else None,
+            top_logprobs=self.top_logprobs if self.logprobs else None,
             extra_body=extra,
+            extra_headers=dict(self.default_headers or {}),
         )
 
     def _sampling(self) -> tuple[float | None, float | None]:
