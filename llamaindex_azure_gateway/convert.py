@@ -16,6 +16,7 @@ Into the core (``to_core_*``): every block kind Azure can carry is converted; on
         "invalid_tool_calls": [{"id", "name", "raw_arguments", "error"}],  "provider_details": {…},
         "cost": {"amount": float | None, "currency": "USD", "reason": str | None, "deployment": "…",
                  "endpoint": str | None, "model": str | None} | None,
+        "conversation_repairs": {"count": int, "repairs": [[tool_call_id, tool_name]], "actions": [...]} | None,
     }
 
 ``usage`` is what Azure reported (never an estimate), in the OpenAI shape that LlamaIndex's
@@ -41,6 +42,7 @@ from llama_index.core.base.llms.types import (
     CitationBlock,
     DocumentBlock,
     ImageBlock,
+    LogProb,
     MessageRole,
     TextBlock,
     ThinkingBlock,
@@ -50,6 +52,7 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
+from llamaindex_azure_gateway.repairs import repairs_payload
 from llamaindex_azure_gateway.sdk_shapes import responses_usage, tool_calls_kwargs
 from shared_core import (
     CallCost,
@@ -74,6 +77,7 @@ __all__ = [
     "InvalidToolCallError",
     "UnsupportedContentError",
     "from_core_cost",
+    "from_core_logprobs",
     "from_core_message",
     "from_core_result",
     "response_additional_kwargs",
@@ -402,6 +406,7 @@ def response_raw(result: ChatResult) -> dict[str, Any]:
         ],
         "provider_details": dict(result.provider_details),
         "cost": from_core_cost(result.cost) if result.cost is not None else None,
+        "conversation_repairs": repairs_payload(result.repairs),
     }
 
 
@@ -442,6 +447,8 @@ def from_core_result(
     """
     invalid = {c.id: c.error for c in result.invalid_tool_calls}
     extra = response_additional_kwargs(result)
+    if result.repairs:
+        extra["conversation_repairs"] = repairs_payload(result.repairs)
     if responses_api:
         extra["built_in_tool_calls"] = []
         if result.usage is not None:
@@ -452,8 +459,22 @@ def from_core_result(
         message=from_core_message(result.message, invalid),
         raw=response_raw(result),
         delta=delta,
+        # llama-index gives the log probabilities of whole answers only, never of stream chunks.
+        logprobs=None if streamed else from_core_logprobs(result),
         additional_kwargs=extra,
     )
+
+
+def from_core_logprobs(result: ChatResult) -> list[list[LogProb]] | None:
+    """``ChatResponse.logprobs`` as llama-index's OpenAI class builds it: per token, its top alternatives
+    (tokens without alternatives are left out, as there)."""
+    if result.logprobs is None:
+        return None
+    return [
+        [LogProb(token=alt.token, logprob=alt.logprob, bytes=list(alt.bytes or ())) for alt in token.top_logprobs]
+        for token in result.logprobs
+        if token.top_logprobs
+    ]
 
 
 def tool_selections_from_response(response: ChatResponse, *, error_on_invalid: bool = True) -> list[ToolSelection]:

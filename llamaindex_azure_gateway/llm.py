@@ -29,6 +29,7 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.llm import ToolSelection
+from llama_index_instrumentation import get_dispatcher  # what llama_index.core.instrumentation re-exports
 
 from llamaindex_azure_gateway.anchor_fields import endpoint_from_api_base
 from llamaindex_azure_gateway.convert import (
@@ -39,6 +40,7 @@ from llamaindex_azure_gateway.convert import (
     tool_selections_from_response,
 )
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
+from llamaindex_azure_gateway.repairs import ConversationRepairedEvent
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
 from llamaindex_azure_gateway.structured import StructuredOutputLLM
 from shared_core import (
@@ -49,6 +51,7 @@ from shared_core import (
     Gateway,
     GenerationSettings,
     JsonValue,
+    ToolSequenceRepair,
     ToolSpec,
     profile_for,
 )
@@ -57,6 +60,8 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["AzureGatewayLLM"]
+
+dispatcher = get_dispatcher(__name__)
 
 
 class AzureGatewayLLM(StructuredOutputLLM):
@@ -227,9 +232,11 @@ class AzureGatewayLLM(StructuredOutputLLM):
             top_p = 1.0
         return temperature, top_p
 
-    def _track(self, result: ChatResult) -> ChatResult:
+    def _track(self, result: ChatResult, *, streamed: bool = False) -> ChatResult:
         if self.track_previous_responses and result.response_id:
             self._previous_response_id = result.response_id
+        if result.repairs and not streamed:  # a stream reported them with its first event
+            _report_repairs(result.repairs)
         return result
 
     # -- chat --------------------------------------------------------------------------------------------------
@@ -261,13 +268,13 @@ class AzureGatewayLLM(StructuredOutputLLM):
         return self._stream_responses(self._request(messages, kwargs))
 
     def _stream_responses(self, request: ChatRequest) -> Generator[ChatResponse, None, None]:
-        builder = ChatStreamBuilder(responses_api=self.use_responses_api)
+        builder = ChatStreamBuilder(responses_api=self.use_responses_api, on_repairs=_report_repairs)
         for event in self._gateway.stream(request):
             chunk = builder.feed(event)
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(self._track(builder.accumulator.result()))
+        final = builder.finish(self._track(builder.accumulator.result(), streamed=True))
         if final is not None:
             yield final
 
@@ -280,13 +287,13 @@ class AzureGatewayLLM(StructuredOutputLLM):
         return self._astream_responses(self._request(messages, kwargs))
 
     async def _astream_responses(self, request: ChatRequest) -> AsyncGenerator[ChatResponse, None]:
-        builder = ChatStreamBuilder(responses_api=self.use_responses_api)
+        builder = ChatStreamBuilder(responses_api=self.use_responses_api, on_repairs=_report_repairs)
         async for event in self._gateway.astream(request):
             chunk = builder.feed(event)
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(self._track(builder.accumulator.result()))
+        final = builder.finish(self._track(builder.accumulator.result(), streamed=True))
         if final is not None:
             yield final
 
@@ -382,3 +389,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
         if not selections and error_on_no_tool_call:
             raise ValueError("Expected at least one tool call, but got 0 tool calls.")
         return selections
+
+
+def _report_repairs(repairs: tuple[ToolSequenceRepair, ...]) -> None:
+    dispatcher.event(ConversationRepairedEvent.of(repairs))

@@ -9,6 +9,7 @@ last chunk carries what ``TokenCountingHandler`` needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -26,10 +27,12 @@ from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
 from shared_core import (
     ChatResult,
     ReasoningDelta,
+    ResponseMetadata,
     StreamAccumulator,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
+    ToolSequenceRepair,
 )
 
 __all__ = ["ChatStreamBuilder"]
@@ -51,10 +54,16 @@ class ChatStreamBuilder:
     yield ``builder.finish(result)`` when not ``None``.
     """
 
-    __slots__ = ("_calls", "_held", "_reasoning", "_responses_api", "_text", "accumulator")
+    __slots__ = ("_calls", "_held", "_on_repairs", "_reasoning", "_responses_api", "_text", "accumulator")
 
-    def __init__(self, *, responses_api: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        responses_api: bool = False,
+        on_repairs: Callable[[tuple[ToolSequenceRepair, ...]], None] | None = None,
+    ) -> None:
         self._responses_api = responses_api
+        self._on_repairs = on_repairs
         self.accumulator = StreamAccumulator()
         self._text = ""
         self._reasoning = ""
@@ -78,6 +87,8 @@ class ChatStreamBuilder:
         if isinstance(event, ReasoningDelta):
             self._reasoning += event.text
             return self._hold(self._chunk(delta=None, thinking_delta=event.text))
+        if isinstance(event, ResponseMetadata) and event.repairs and self._on_repairs is not None:
+            self._on_repairs(event.repairs)  # the stream's first event: reported before any token
         return None
 
     def _hold(self, chunk: ChatResponse) -> ChatResponse | None:
