@@ -52,6 +52,14 @@ class Tally:
 
 
 TALLY = Tally()
+_FOUND: dict[tuple[str, ...], list[Difference]] = {}
+
+
+def memo(key: tuple[str, ...], run: Callable[[], list[Difference]]) -> list[Difference]:
+    """The differences of one differential run, computed once per session (the pins reuse the matrix's runs)."""
+    if key not in _FOUND:
+        _FOUND[key] = run()
+    return _FOUND[key]
 
 
 # -- building the pair -----------------------------------------------------------------------------------------

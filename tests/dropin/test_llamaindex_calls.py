@@ -25,6 +25,7 @@ from tests.dropin.llamaindex_support import (
     Difference,
     build_pair,
     capture,
+    memo,
     request_differences,
     result_differences,
     undocumented,
@@ -134,19 +135,23 @@ MODEL_UNSET_SCENARIOS = ("chat", "stream_chat", "chat_with_tools", *(n for n in 
 CHAT_MATRIX = [(n, "gpt-4o-mini") for n in SCENARIOS] + [(n, None) for n in MODEL_UNSET_SCENARIOS]
 
 
+def matrix_differences(emulator: AzureEmulator, kind: str, name: str) -> list[Difference]:
+    """One matrix cell: ``kind`` is ``chat``, ``responses`` or ``unset`` (Chat Completions without model=)."""
+    scenario = SCENARIOS[name]
+    if kind == "unset":
+        return memo((kind, name), lambda: run_both(emulator, scenario, tag="model-unset:"))
+    return memo((kind, name), lambda: run_both(emulator, scenario, responses=kind == "responses", model="gpt-4o-mini"))
+
+
 @pytest.mark.parametrize(("name", "model"), CHAT_MATRIX)
 def test_llamaindex_chat_api_call_matrix_differs_only_as_documented(
     emulator: AzureEmulator, name: str, model: str | None
 ) -> None:
-    found = (
-        run_both(emulator, SCENARIOS[name], model=model)
-        if model
-        else run_both(emulator, SCENARIOS[name], tag="model-unset:")
-    )
+    found = matrix_differences(emulator, "chat" if model else "unset", name)
     assert undocumented(found) == []
 
 
 @pytest.mark.parametrize("name", RESPONSES_SCENARIOS)
 def test_llamaindex_responses_api_call_matrix_differs_only_as_documented(emulator: AzureEmulator, name: str) -> None:
-    found = run_both(emulator, SCENARIOS[name], responses=True, model="gpt-4o-mini")
+    found = matrix_differences(emulator, "responses", name)
     assert undocumented(found) == []

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from shared_core.emulator import AzureEmulator, DeploymentInfo
-from tests.dropin.llamaindex_support import API_KEY, TABLE_TITLE, Difference, documented_differences
-from tests.dropin.test_llamaindex_calls import SCENARIOS, run_both
+from tests.dropin.llamaindex_support import API_KEY, TABLE_TITLE, Difference, documented_differences, memo
+from tests.dropin.test_llamaindex_calls import matrix_differences
 from tests.dropin.test_llamaindex_fields import FIELD_CASES, TOKEN, run_field_case
 from tests.dropin.test_llamaindex_replay import REPLAYED, replay_differences
 from tests.dropin.test_llamaindex_results import metadata_differences
@@ -37,8 +37,8 @@ PINS: dict[str, tuple[str, str]] = {
     "body.messages:differs": ("field", "reasoning_effort"),
     "body.include:differs": ("field", "reasoning_options"),
     "header.api-key": ("field", "use_azure_ad"),
-    "replay.outcome": ("replay", "test_refusal__azure-openai_responses_gpt_4o_mini__stream"),
-    "result.stream.final.text": ("replay", "test_max_tokens__azure-openai_responses_gpt_4o_mini__stream"),
+    "replay.outcome": ("replay", "test_refusal__azure-openai_responses_gpt_4o_mini"),
+    "result.stream.final.text": ("replay", "test_max_tokens__azure-openai_responses_gpt_4o_mini"),
     "result.text": (
         "replay",
         "with_tools__strict__azure-openai_responses_gpt_4o_mini__async.yaml#1",
@@ -58,13 +58,11 @@ def emulator() -> Iterator[AzureEmulator]:
 
 def reproduce(emulator: AzureEmulator, kind: str, what: str) -> list[Difference]:
     """Run what a pin names and return every difference found."""
-    if kind in ("chat", "responses"):
-        return run_both(emulator, SCENARIOS[what], responses=kind == "responses", model="gpt-4o-mini")
-    if kind == "unset":
-        return run_both(emulator, SCENARIOS[what], tag="model-unset:")
+    if kind in ("chat", "responses", "unset"):
+        return matrix_differences(emulator, kind, what)
     if kind == "field":
         _, responses, kwargs, scenario = next(c for c in FIELD_CASES if c[0] == what)
-        return run_field_case(emulator, responses, kwargs, scenario)
+        return memo(("field", what), lambda: run_field_case(emulator, responses, kwargs, scenario))
     if kind == "replay":
         return [d for i in REPLAYED if what in i.name for d in replay_differences(i)]
     assert kind == "metadata", kind

@@ -25,6 +25,7 @@ from tests.dropin.llamaindex_support import (
     Difference,
     build_pair,
     capture,
+    memo,
     request_differences,
     result_differences,
     undocumented,
@@ -178,7 +179,7 @@ def run_field_case(emulator: AzureEmulator, responses: bool, kwargs: dict[str, A
 def test_llamaindex_field_has_the_anchors_effect_on_the_wire(
     emulator: AzureEmulator, field: str, responses: bool, kwargs: dict[str, Any], scenario: Any
 ) -> None:
-    found = run_field_case(emulator, responses, kwargs, scenario)
+    found = memo(("field", field), lambda: run_field_case(emulator, responses, kwargs, scenario))
     assert undocumented(found) == [], field
 
 

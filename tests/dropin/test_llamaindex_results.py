@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
+from unittest.mock import ANY
 
+import httpx
 import pytest
-from llama_index.core.base.llms.types import ChatMessage
+from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from llama_index.llms.azure_openai import AzureOpenAI
 from pydantic import BaseModel
 
-from llamaindex_azure_gateway import AzureGatewayLLM
+from llamaindex_azure_gateway import AzureGatewayLLM, ConversationRepairedEvent
 from shared_core.emulator import AzureEmulator
-from tests.dropin.llamaindex_support import API_KEY, Difference, build_pair, undocumented
+from tests.dropin.llamaindex_support import API_KEY, Difference, build_pair, result_differences, undocumented
+
+MESSAGES = [ChatMessage(role="user", content="hello")]
 
 KNOWN_MODELS = [
     "gpt-35-turbo", "gpt-4", "gpt-4-32k", "gpt-4-turbo", "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini",
@@ -108,3 +116,132 @@ def test_llamaindex_streaming_structured_output_yields_filled_objects(
     for last in (streamed[-1], chunks[-1].raw, asyncio.run(astream())[-1]):
         assert isinstance(last, Song)
         assert last.title
+
+
+def _logprob(token: str, logprob: float, top: list[tuple[str, float]]) -> dict[str, object]:
+    return {
+        "token": token,
+        "logprob": logprob,
+        "bytes": list(token.encode()),
+        "top_logprobs": [{"token": t, "logprob": p, "bytes": list(t.encode())} for t, p in top],
+    }
+
+
+# A Chat Completions answer with log probabilities, in Azure's shape (the recordings hold none).
+LOGPROBS_ANSWER = {
+    "id": "chatcmpl-logprobs1",
+    "object": "chat.completion",
+    "created": 1733000000,
+    "model": "gpt-4o-mini-2024-07-18",
+    "system_fingerprint": "fp_efad92c60b",
+    "prompt_filter_results": [],
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Hi there"},
+            "logprobs": {
+                "content": [
+                    _logprob("Hi", -0.1, [("Hi", -0.1), ("Hello", -2.3)]),
+                    _logprob(" there", -0.2, [(" there", -0.2), ("!", -1.9)]),
+                ],
+                "refusal": None,
+            },
+            "content_filter_results": {},
+        }
+    ],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+}
+
+
+def test_llamaindex_logprobs_read_the_same_as_the_anchor() -> None:
+    def answer(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=LOGPROBS_ANSWER, headers={"apim-request-id": "r-1"})
+
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    anchor, ours = build_pair(
+        "https://r.openai.azure.com", model="gpt-4o-mini", logprobs=True, top_logprobs=2, http_client=client
+    )
+    a_response, o_response = anchor.chat(MESSAGES), ours.chat(MESSAGES)
+    assert undocumented(result_differences(a_response, o_response)) == []
+    assert o_response.logprobs is not None
+    assert [[(p.token, p.logprob) for p in token] for token in o_response.logprobs] == [
+        [("Hi", -0.1), ("Hello", -2.3)],
+        [(" there", -0.2), ("!", -1.9)],
+    ]
+
+
+class Recorder(BaseEventHandler):
+    """Collects instrumentation events."""
+
+    events: list[BaseEvent] = []
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "Recorder"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    root = get_dispatcher()
+    handler = Recorder(events=[])
+    root.add_event_handler(handler)
+    yield handler
+    root.event_handlers.remove(handler)
+
+
+# A tool call whose result never came: Azure would answer 400; the gateway repairs it before sending.
+DANGLING = [
+    ChatMessage(role="user", content="look up x"),
+    ChatMessage(
+        role="assistant",
+        blocks=[ToolCallBlock(tool_call_id="call_lost", tool_name="lookup", tool_kwargs={"q": "x"})],
+    ),
+    ChatMessage(role="user", content="never mind, say hi"),
+]
+
+
+@pytest.mark.parametrize("how", ["chat", "stream_chat", "astream_chat"])
+def test_llamaindex_repairs_are_reported_in_the_response_and_as_an_event(
+    emulator: AzureEmulator, recorder: Recorder, how: str
+) -> None:
+    _, llm = build_pair(emulator.endpoint, model="gpt-4o-mini")
+    seen_before_first_chunk: list[int] = []
+    if how == "chat":
+        response = llm.chat(DANGLING)
+    else:
+        chunks = []
+        stream = llm.stream_chat(DANGLING) if how == "stream_chat" else None
+        if stream is not None:
+            for chunk in stream:
+                seen_before_first_chunk.append(len(_repair_events(recorder)))
+                chunks.append(chunk)
+        else:
+
+            async def collect() -> None:
+                async for chunk in await llm.astream_chat(DANGLING):
+                    seen_before_first_chunk.append(len(_repair_events(recorder)))
+                    chunks.append(chunk)
+
+            asyncio.run(collect())
+        response = chunks[-1]
+        assert seen_before_first_chunk[0] == 1
+    expected = {"count": 1, "repairs": [["call_lost", "lookup"]], "actions": [ANY]}
+    assert response.additional_kwargs["conversation_repairs"] == expected
+    assert response.raw["conversation_repairs"] == expected  # pyright: ignore[reportOptionalSubscript]
+    [event] = _repair_events(recorder)
+    assert event.repairs == [{"tool_call_id": "call_lost", "tool_name": "lookup", "action": ANY}]
+
+
+def _repair_events(recorder: Recorder) -> list[ConversationRepairedEvent]:
+    return [e for e in recorder.events if isinstance(e, ConversationRepairedEvent)]
+
+
+def test_llamaindex_no_repair_key_when_nothing_was_repaired(emulator: AzureEmulator) -> None:
+    _, llm = build_pair(emulator.endpoint, model="gpt-4o-mini")
+    response = llm.chat(MESSAGES)
+    assert "conversation_repairs" not in response.additional_kwargs
+    assert response.raw["conversation_repairs"] is None  # pyright: ignore[reportOptionalSubscript]
