@@ -65,7 +65,12 @@ dispatcher = get_dispatcher(__name__)
 
 
 class AzureGatewayLLM(StructuredOutputLLM):
-    """Azure OpenAI for LlamaIndex: a drop-in for ``llama_index.llms.azure_openai.AzureOpenAI``.
+    """Azure OpenAI for LlamaIndex: a drop-in for ``llama_index.llms.azure_openai.AzureOpenAI`` and, with
+    ``use_responses_api=True``, for ``AzureOpenAIResponses``.
+
+    Every field of those classes is accepted with the same effect or refused with
+    :class:`~llamaindex_azure_gateway.UnsupportedFieldError` (``anchor_fields.FIELD_EFFECTS`` says which); an
+    unknown keyword argument warns (:class:`~llamaindex_azure_gateway.UnknownArgumentWarning`).
 
     Query engines, chat engines and agents work with it, streaming included. Unlike the class it replaces, it
     repairs tool-call histories Azure would reject, asks for streaming usage always, never emits an empty first
@@ -75,9 +80,12 @@ class AzureGatewayLLM(StructuredOutputLLM):
 
     ``ChatResponse.raw`` is a dict in the shape documented in ``llamaindex_azure_gateway.convert`` (``usage`` as
     Azure reported it, ``finish_reason``, filter verdicts, ``request_id``, ``cost`` ...); ``additional_kwargs``
-    holds the token counts, the finish reason, the request id and the cost. While streaming, each chunk carries
-    one text, tool-call or reasoning delta (``additional_kwargs['thinking_delta']``) and the last one the final
-    ``raw``.
+    holds the token counts, the finish reason, the request id and the cost (with the Responses API also
+    ``usage``, ``built_in_tool_calls`` and ``annotations``, as there), and ``conversation_repairs`` when the
+    history was repaired (also a :class:`~llamaindex_azure_gateway.ConversationRepairedEvent`). Tool calls are
+    ``ToolCallBlock`` s and also ``message.additional_kwargs["tool_calls"]``, where llama-index-core reads
+    them. While streaming, each chunk carries one text, tool-call or reasoning delta
+    (``additional_kwargs['thinking_delta']``) and the last one the final ``raw``.
 
     With ``endpoints`` (regions, each with deployments) one LLM spans several deployments, ordered by
     ``routing`` and failing over on throttling or outages; ``gateway_url`` sends everything through an

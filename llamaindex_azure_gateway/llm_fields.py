@@ -151,7 +151,8 @@ class LLMFields(FunctionCallingLLM):
             # llama-index resolves engine=None, deployment_name="d" to "d": an explicit None must not hide an alias.
             if name in data and data[name] is None:
                 del data[name]
-        unknown = sorted(k for k in data if k not in _KNOWN_ARGUMENTS)
+        fields = type(self).model_fields  # a subclass's own fields count too
+        unknown = sorted(k for k in data if k not in fields and k not in _ALIASES)
         if unknown:
             warnings.warn(
                 f"AzureGatewayLLM got unknown keyword argument(s) {unknown}; they have no effect. Request "
@@ -175,4 +176,4 @@ class LLMFields(FunctionCallingLLM):
         return None if prices is None else prices_to_json(prices)
 
 
-_KNOWN_ARGUMENTS = frozenset(LLMFields.model_fields) | {*_ENGINE_ALIASES, *_MAX_TOKENS_ALIASES, "endpoint"}
+_ALIASES = frozenset({*_ENGINE_ALIASES, *_MAX_TOKENS_ALIASES, "endpoint"})
