@@ -57,8 +57,8 @@ def _collect(agen_factory: Callable[[], Any]) -> list[Any]:
     return asyncio.run(go())
 
 
-def _agent(kind: type[FunctionAgent] | type[ReActAgent], llm: FunctionCallingLLM) -> str:
-    agent = kind(tools=[MULTIPLY], llm=llm, streaming=False)
+def _agent(kind: type[FunctionAgent] | type[ReActAgent], llm: FunctionCallingLLM, *, streaming: bool = False) -> str:
+    agent = kind(tools=[MULTIPLY], llm=llm, streaming=streaming)
 
     async def go() -> str:
         return str(await agent.run("What is 6 times 7? Use the multiply tool."))
@@ -98,7 +98,9 @@ SCENARIOS: dict[str, Callable[[FunctionCallingLLM], object]] = {
         c.raw for c in _collect(lambda: llm.as_structured_llm(Song).astream_chat(MESSAGES))
     ],
     "FunctionAgent": lambda llm: _agent(FunctionAgent, llm),
+    "FunctionAgent.streaming": lambda llm: _agent(FunctionAgent, llm, streaming=True),
     "ReActAgent": lambda llm: _agent(ReActAgent, llm),
+    "ReActAgent.streaming": lambda llm: _agent(ReActAgent, llm, streaming=True),
     "query_engine_streaming": _query_engine,
 }
 

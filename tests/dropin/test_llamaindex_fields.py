@@ -81,6 +81,12 @@ FIELD_CASES: list[tuple[str, bool, dict[str, Any], Callable[[FunctionCallingLLM]
     ("system_prompt", False, {"system_prompt": "You are terse."}, _predict),
     ("default_headers", False, {"default_headers": {"Ocp-Apim-Subscription-Key": "sub-1"}}, _chat),
     ("api_base", False, {"azure_endpoint": None, "api_base": "{endpoint}/openai"}, _chat),
+    (
+        "api_base (deployment URL)",
+        False,
+        {"azure_endpoint": None, "engine": "unused", "api_base": "{endpoint}/openai/deployments/gpt-4o-mini"},
+        _chat,
+    ),
     ("timeout", False, {"timeout": 12.0}, _chat),
     ("reuse_client", False, {"reuse_client": False}, _twice),
     ("use_azure_ad", False, {"api_key": None, "use_azure_ad": True, "azure_ad_token_provider": lambda: TOKEN}, _chat),
