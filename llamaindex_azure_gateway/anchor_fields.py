@@ -61,7 +61,7 @@ FIELD_EFFECTS: Mapping[str, str] = {
     "async_http_client": "same",
     "strict": "same",
     "reasoning_effort": "same",
-    "logprobs": "same",
+    "logprobs": "same (also on the Responses API, which llama-index's Responses class does not offer)",
     "top_logprobs": "same",
     "modalities": "mapped: ['text'] is sent as given; audio output is refused",
     "audio_config": "refused: audio output is not served",
@@ -133,16 +133,13 @@ def check_fields(given: Mapping[str, Any]) -> None:
             "hosted Responses tools (web search, file search, code interpreter ...) are not served yet",
             fix="pass your own function tools to chat_with_tools / FunctionAgent instead",
         )
-    if not given.get("use_responses_api"):
-        for name in RESPONSES_ONLY_FIELDS:
-            if given.get(name) not in (None, False):
-                raise UnsupportedFieldError(
-                    name, "it is a Responses API setting", fix="also pass use_responses_api=True (the Responses API)"
-                )
-    elif given.get("logprobs"):
-        raise UnsupportedFieldError(
-            "logprobs", "the Responses API does not return log probabilities", fix="use the Chat Completions API"
-        )
+    if given.get("use_responses_api"):
+        return
+    for name in RESPONSES_ONLY_FIELDS:
+        if given.get(name) not in (None, False):
+            raise UnsupportedFieldError(
+                name, "it is a Responses API setting", fix="also pass use_responses_api=True (the Responses API)"
+            )
 
 
 def endpoint_from_api_base(api_base: str) -> tuple[str, str | None]:

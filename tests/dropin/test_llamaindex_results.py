@@ -245,3 +245,12 @@ def test_llamaindex_no_repair_key_when_nothing_was_repaired(emulator: AzureEmula
     response = llm.chat(MESSAGES)
     assert "conversation_repairs" not in response.additional_kwargs
     assert response.raw["conversation_repairs"] is None  # pyright: ignore[reportOptionalSubscript]
+
+
+def test_llamaindex_logprobs_on_the_responses_api_ask_azure_for_them(emulator: AzureEmulator) -> None:
+    _, llm = build_pair(emulator.endpoint, responses=True, model="gpt-4o-mini", logprobs=True, top_logprobs=2)
+    emulator.reset()
+    llm.chat(MESSAGES)
+    body = emulator.requests[-1].json
+    assert body["top_logprobs"] == 2
+    assert "message.output_text.logprobs" in body["include"]  # pyright: ignore[reportOperatorIssue]
