@@ -55,6 +55,18 @@ def _tools(llm: FunctionCallingLLM) -> object:
     return llm.chat_with_tools([MULTIPLY], "multiply 6 by 7")
 
 
+def search(query: str, limit: int = 5) -> str:
+    """Search the catalogue."""
+    return query
+
+
+SEARCH = FunctionTool.from_defaults(fn=search)
+
+
+def _optional_parameter_tool(llm: FunctionCallingLLM) -> object:
+    return llm.chat_with_tools([SEARCH], "search cats")
+
+
 def _twice(llm: FunctionCallingLLM) -> object:
     llm.chat(MESSAGES)
     return llm.chat(MESSAGES)
@@ -109,7 +121,11 @@ FIELD_CASES: list[tuple[str, bool, dict[str, Any], Callable[[FunctionCallingLLM]
     ("user", True, {"user": "user-42"}, _chat),
     ("call_metadata", True, {"call_metadata": {"team": "search"}}, _chat),
     ("strict (Responses)", True, {"strict": True}, _tools),
+    ("strict (optional parameter)", False, {"strict": True}, _optional_parameter_tool),
 ]
+
+# Cases whose differences have their own README rows: their ids carry this tag.
+TAGS = {"strict (optional parameter)": "strict-schema:"}
 
 # Fields with no effect on the request (framework plumbing), checked by the call matrix or the metadata test.
 NO_WIRE_EFFECT = {
@@ -169,8 +185,10 @@ def test_llamaindex_every_field_with_a_wire_effect_has_a_differential_case() -> 
     assert set(FIELD_EFFECTS) - cased - refused - NO_WIRE_EFFECT == set()
 
 
-def run_field_case(emulator: AzureEmulator, responses: bool, kwargs: dict[str, Any], scenario: Any) -> list[Difference]:
-    """Build both with the case's arguments, run the scenario, and compare requests and results."""
+def run_field_case(
+    emulator: AzureEmulator, responses: bool, kwargs: dict[str, Any], scenario: Any, tag: str = ""
+) -> list[Difference]:
+    """Build both with the case's arguments, run the scenario, and compare requests and results (ids tagged)."""
     filled = {k: v.format(endpoint=emulator.endpoint) if isinstance(v, str) else v for k, v in kwargs.items()}
     anchor, ours = build_pair(emulator.endpoint, responses=responses, **filled)
     a_result, a_requests = capture(emulator, lambda: scenario(anchor))
@@ -178,14 +196,14 @@ def run_field_case(emulator: AzureEmulator, responses: bool, kwargs: dict[str, A
     found = [Difference("requests.count")] if len(a_requests) != len(o_requests) else []
     for a_request, o_request in zip(a_requests, o_requests, strict=False):
         found += request_differences(a_request, o_request)
-    return found + result_differences(a_result, o_result)
+    return [Difference(tag + d.id, d.detail) for d in found + result_differences(a_result, o_result)]
 
 
 @pytest.mark.parametrize(("field", "responses", "kwargs", "scenario"), FIELD_CASES, ids=[c[0] for c in FIELD_CASES])
 def test_llamaindex_field_has_the_anchors_effect_on_the_wire(
     emulator: AzureEmulator, field: str, responses: bool, kwargs: dict[str, Any], scenario: Any
 ) -> None:
-    found = memo(("field", field), lambda: run_field_case(emulator, responses, kwargs, scenario))
+    found = memo(("field", field), lambda: run_field_case(emulator, responses, kwargs, scenario, TAGS.get(field, "")))
     assert undocumented(found) == [], field
 
 
