@@ -11,6 +11,7 @@ _require_extra("llama_index.core", feature="llamaindex_azure_gateway", extra="ll
 
 from llamaindex_azure_gateway.anchor_fields import UnsupportedFieldError  # noqa: E402
 from llamaindex_azure_gateway.convert import InvalidToolCallError, UnsupportedContentError  # noqa: E402
+from llamaindex_azure_gateway.errors import ModelRefusalError, NoToolCallError  # noqa: E402
 from llamaindex_azure_gateway.llm import AzureGatewayLLM  # noqa: E402
 from llamaindex_azure_gateway.llm_fields import UnknownArgumentWarning  # noqa: E402
 from llamaindex_azure_gateway.repairs import ConversationRepairedEvent  # noqa: E402
@@ -19,6 +20,8 @@ __all__ = [
     "AzureGatewayLLM",
     "ConversationRepairedEvent",
     "InvalidToolCallError",
+    "ModelRefusalError",
+    "NoToolCallError",
     "UnknownArgumentWarning",
     "UnsupportedContentError",
     "UnsupportedFieldError",

@@ -110,9 +110,14 @@ class UnsupportedFieldError(ConfigurationError):
         field: The field's name.
     """
 
-    def __init__(self, field: str, reason: str, *, fix: str) -> None:
-        super().__init__(f"AzureGatewayLLM does not support {field}: {reason}", source=f"kwarg {field!r}", fix=fix)
-        self.field = field
+    field: str = ""
+
+    @classmethod
+    def of(cls, field: str, reason: str, *, fix: str) -> UnsupportedFieldError:
+        """The error for ``field``: why it is not supported and how to do without it."""
+        error = cls(f"AzureGatewayLLM does not support {field}: {reason}", source=f"kwarg {field!r}", fix=fix)
+        error.field = field
+        return error
 
 
 def check_fields(given: Mapping[str, Any]) -> None:
@@ -122,13 +127,15 @@ def check_fields(given: Mapping[str, Any]) -> None:
     """
     for name, fix in REFUSED_ARGUMENTS.items():
         if given.get(name) is not None:
-            raise UnsupportedFieldError(name, "it configures an openai SDK client", fix=fix)
+            raise UnsupportedFieldError.of(name, "it configures an openai SDK client", fix=fix)
     modalities = given.get("modalities") or ()
     if given.get("audio_config") is not None or "audio" in modalities:
         field = "audio_config" if given.get("audio_config") is not None else "modalities"
-        raise UnsupportedFieldError(field, "audio output is not served", fix="leave modalities=['text'] (the default)")
+        raise UnsupportedFieldError.of(
+            field, "audio output is not served", fix="leave modalities=['text'] (the default)"
+        )
     if given.get("built_in_tools"):
-        raise UnsupportedFieldError(
+        raise UnsupportedFieldError.of(
             "built_in_tools",
             "hosted Responses tools (web search, file search, code interpreter ...) are not served yet",
             fix="pass your own function tools to chat_with_tools / FunctionAgent instead",
@@ -137,7 +144,7 @@ def check_fields(given: Mapping[str, Any]) -> None:
         return
     for name in RESPONSES_ONLY_FIELDS:
         if given.get(name) not in (None, False):
-            raise UnsupportedFieldError(
+            raise UnsupportedFieldError.of(
                 name, "it is a Responses API setting", fix="also pass use_responses_api=True (the Responses API)"
             )
 

@@ -58,6 +58,7 @@ from shared_core import (
     CallCost,
     ChatResult,
     ImagePart,
+    InvalidResponseError,
     JsonValue,
     Message,
     MessagePart,
@@ -70,6 +71,7 @@ from shared_core import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    UnsupportedContentError,
     parse_tool_arguments,
 )
 
@@ -102,22 +104,11 @@ _ROLES: Mapping[str, Role] = {
 }
 
 
-class UnsupportedContentError(ValueError):
-    """A message holds content Azure OpenAI chat cannot carry (audio, video, documents ...).
-
-    Attributes:
-        index: The message's position in the conversation.
-        block_type: The LlamaIndex block type (``audio``, ``video`` ...) or what was missing.
-    """
-
-    def __init__(self, message: str, *, index: int, block_type: str) -> None:
-        super().__init__(message)
-        self.index = index
-        self.block_type = block_type
-
-
-class InvalidToolCallError(ValueError):
+class InvalidToolCallError(InvalidResponseError, ValueError):
     """The model called a tool with arguments that are not a JSON object; the call is reported, not run.
+
+    A :class:`shared_core.InvalidResponseError` (the model's output could not be decoded), and a ``ValueError``
+    as LlamaIndex's own tool-call parsing raises.
 
     Attributes:
         tool_id: The call id.
