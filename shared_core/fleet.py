@@ -12,6 +12,8 @@ import threading
 from typing import cast
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from shared_core.errors import ConfigurationError
 from shared_core.events import EventSink
 from shared_core.transport.health import HealthStore, InMemoryHealthStore
@@ -37,7 +39,7 @@ def check_redis_url(url: str, source: str) -> str:
     return url
 
 
-def health_store_for(value: object, url: str | None, *, sink: EventSink | None = None) -> HealthStore:
+def health_store_for(value: object, url: SecretStr | str | None, *, sink: EventSink | None = None) -> HealthStore:
     """The store a gateway uses: ``value`` as given (a store, a ``redis.Redis`` client or a URL), else the
     configured ``url`` (one shared store per URL and process), else a new in-process store.
 
@@ -45,6 +47,8 @@ def health_store_for(value: object, url: str | None, *, sink: EventSink | None =
         ConfigurationError: A URL that is not ``redis://``, ``rediss://`` or ``unix://``.
         MissingExtraError: A Redis store without the ``[redis]`` extra installed.
     """
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
     if value is None and not url:
         return InMemoryHealthStore()
     if isinstance(value, str) or value is None:

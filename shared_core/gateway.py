@@ -21,7 +21,7 @@ from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
 from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
-from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversation
+from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent
 from shared_core.routes import RouteTable, RouteTarget
@@ -34,6 +34,7 @@ from shared_core.transport.quota import ametered_attempt, metered_attempt
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
+from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
@@ -42,7 +43,7 @@ __all__ = ["Gateway"]
 
 Api = Literal["chat", "responses"]
 T = TypeVar("T")
-_USER_AGENT = "azure-openai-gateway/0.1"
+_USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
 _V1_PREFIX = "/openai/v1"
 
 
@@ -55,17 +56,18 @@ class _Call:
     encoded: EncodedRequest
     http_request: http.HttpRequest
     ctx: RequestContext
+    repairs: tuple[ToolSequenceRepair, ...] = ()
 
 
 class _Plan:
     """One call: resolved, repaired and routed once; each route target encoded on first use."""
 
-    __slots__ = ("_calls", "_gateway", "by_key", "request", "resolved", "stream", "targets")
+    __slots__ = ("_calls", "_gateway", "by_key", "repairs", "request", "resolved", "stream", "targets")
 
     def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
         self._gateway = gateway
         self.resolved = gateway.deployments.resolve(request.model)
-        self.request = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
+        self.request, self.repairs = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
         self.stream = stream
         self.targets = gateway.routes.targets(self.resolved)
         self.by_key = {t.candidate.key: t for t in self.targets}
@@ -110,9 +112,8 @@ class Gateway:
         proxy: A proxy URL for the shared clients.
         verify: TLS verification (``False`` or a CA bundle path).
         config_file: A TOML config file (else ``$AZURE_GATEWAY_CONFIG``), when ``config`` is not given.
-        health: Where deployment health lives: a :class:`HealthStore`, a ``redis.Redis`` client or a Redis URL
-            (fleet mode); by default the config's ``health_store``, else a new in-process store (pass one store
-            to several gateways to share what they learn).
+        health: A :class:`HealthStore`, ``redis.Redis`` client or Redis URL (fleet mode); default: the config's
+            ``health_store``, else a new in-process store (one store given to several gateways shares what they learn).
         strategy: Orders a route's deployments; from the config's ``routing`` by default.
         costs: Receives the cost of every call; a new tracker by default (``gateway.costs``).
         **config_kwargs: Any :class:`GatewayConfig` field, with the precedence of :func:`load_config`.
@@ -158,8 +159,7 @@ class Gateway:
         self._summaries = self.config.debug or self.config.raw_debug or event_sink is not None
         self.retry_policy = retry_policy or RetryPolicy(max_retries=self.config.max_retries)
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        url = self.config.health_store.get_secret_value() if self.config.health_store else None
-        self.health: HealthStore = health_store_for(health, url, sink=self.sink)
+        self.health: HealthStore = health_store_for(health, self.config.health_store, sink=self.sink)
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -207,24 +207,23 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:request:raw", {"path": first.encoded.path, "body": body}))
         return plan
 
-    def _repaired(self, request: ChatRequest) -> ChatRequest:
+    def _repaired(self, request: ChatRequest) -> tuple[ChatRequest, tuple[ToolSequenceRepair, ...]]:
         if not self.repair:
             check_conversation(request.messages)
-            return request
+            return request, ()
         outcome = repair_conversation(request.messages)
         if not outcome.changed:
-            return request
+            return request, ()
         self.sink.emit(DebugEvent(REPAIR_EVENT, outcome.event_payload()))
-        return replace(request, messages=outcome.messages)
+        return replace(request, messages=outcome.messages), outcome.repairs
 
     def _with_defaults(self, request: ChatRequest, target: ResolvedDeployment) -> GenerationSettings:
         # One replace at most (none when nothing changes): dataclasses.replace costs a few µs, on every call.
         settings, config = request.settings, self.config
         changes: dict[str, object] = {}
-        if settings.max_tokens is None:
+        if settings.max_tokens is None and config.max_tokens is not None:
             changes["max_tokens"] = config.max_tokens
-        temperature_set_by_user = "temperature" in config.sources
-        if settings.temperature is None and (target.profile.accepts_temperature or temperature_set_by_user):
+        if settings.temperature is None and config.temperature is not None:
             changes["temperature"] = config.temperature
         return replace(settings, **changes) if changes else settings
 
@@ -262,8 +261,10 @@ class Gateway:
             scope=route.scope,
             deployment_rule=target.rule,
         )
+        if request.settings.extra_headers or request.settings.extra_query:
+            headers, query = request.settings.with_extras(headers, query)
         request_out = http.HttpRequest(route.endpoint_url + path, query, body, headers)
-        return _Call(target, route, encoded, request_out, ctx)
+        return _Call(target, route, encoded, request_out, ctx, plan.repairs)
 
     # -- errors, results and costs -------------------------------------------------------------------------
 
@@ -346,7 +347,7 @@ class Gateway:
         cost = self._price(call, result)
         self.costs.record(cost)
         # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
-        result = replace(result, deployment=deployment, request_id=request_id, cost=cost)
+        result = replace(result, deployment=deployment, request_id=request_id, cost=cost, repairs=call.repairs)
         filtered = completion_filter_error(
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
@@ -513,6 +514,7 @@ class Gateway:
             finish=lambda result, latency: self._settle(
                 call, result, latency=latency, deployment=result.deployment, request_id=result.request_id
             ),
+            repairs=call.repairs,
         )
 
     # -- the four calls --------------------------------------------------------------------------------------
