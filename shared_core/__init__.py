@@ -56,6 +56,7 @@ from shared_core.request import (
     ResponseFormat,
     ToolChoice,
     ToolSpec,
+    json_schema_unavailable,
 )
 from shared_core.result import (
     ChatResult,
@@ -71,6 +72,7 @@ from shared_core.result import (
     StreamAccumulator,
     StreamEvent,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -172,6 +174,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "Timeouts",
+    "TokenLogprob",
     "ToolCall",
     "ToolCallAssembler",
     "ToolCallDelta",
@@ -188,6 +191,7 @@ __all__ = [
     "cost_of",
     "endpoints_to_json",
     "hide_endpoint_secrets",
+    "json_schema_unavailable",
     "load_config",
     "parse_tool_arguments",
     "prices_to_json",
