@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.callbacks.manager import ahandle_event, handle_event
@@ -253,6 +253,20 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
         )
         return self._gateway_for(responses), request, options
 
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        """``generate``'s ``llm_output``: token usage summed over the calls, as ``AzureChatOpenAI`` does."""
+        usage: dict[str, Any] = {}
+        fingerprint = None
+        for output in llm_outputs:
+            if output is None:
+                continue
+            _add_usage(usage, output.get("token_usage") or {})
+            fingerprint = fingerprint or output.get("system_fingerprint")
+        combined: dict[str, Any] = {"token_usage": usage, "model_name": self.model}
+        if fingerprint:
+            combined["system_fingerprint"] = fingerprint
+        return combined
+
     def _stream_usage(self, kwargs: Mapping[str, Any]) -> bool:
         # Usage is always asked of Azure (costs need it); stream_usage=False only leaves it out of the chunks.
         wanted = kwargs.get("stream_usage", self.stream_usage)
@@ -403,6 +417,19 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
             **kwargs: Other call arguments to bind.
         """
         return structured_runnable(self, schema, method=method, strict=strict, include_raw=include_raw, kwargs=kwargs)
+
+
+def _add_usage(into: dict[str, Any], usage: Mapping[str, Any]) -> None:
+    for key, value in usage.items():
+        if value is None:
+            continue
+        before = into.get(key)
+        if isinstance(value, Mapping) and isinstance(before, dict):
+            _add_usage(cast(dict[str, Any], before), cast(Mapping[str, Any], value))
+        elif isinstance(value, Mapping):
+            into[key] = dict(cast(Mapping[str, Any], value))
+        else:
+            into[key] = (before or 0) + value
 
 
 def _repairs_of(result: CoreResult) -> dict[str, Any] | None:

@@ -226,6 +226,17 @@ class AzureChatOpenAIFields(BaseChatModel):
 
     # -- validation -----------------------------------------------------------------------------------------
 
+    def __init__(self, **data: Any) -> None:
+        """Refuse the openai SDK's client objects before pydantic runs (its wrapping would hide the error type)."""
+        for name in (*_SDK_CLIENT_FIELDS, "http_socket_options"):
+            if data.get(name) is not None:
+                raise UnsupportedFieldError(
+                    f"{name} is not supported: requests go through this package's own HTTP layer (shared pools, "
+                    "one retry and failover loop), not the openai SDK",
+                    fix="pass an httpx client as http_client / http_async_client, or drop the argument",
+                )
+        super().__init__(**data)
+
     @model_validator(mode="before")
     @classmethod
     def _unknown_kwargs_to_model_kwargs(cls, values: Any) -> Any:
@@ -260,13 +271,6 @@ class AzureChatOpenAIFields(BaseChatModel):
 
     @model_validator(mode="after")
     def _check_anchor_fields(self) -> Self:
-        for name in (*_SDK_CLIENT_FIELDS, "http_socket_options"):
-            if getattr(self, name) is not None:
-                raise UnsupportedFieldError(
-                    f"{name} is not supported: requests go through this package's own HTTP layer (shared pools, "
-                    "one retry and failover loop), not the openai SDK",
-                    fix="pass an httpx client as http_client / http_async_client, or drop the argument",
-                )
         if self.n is not None and self.n < 1:
             raise ConfigurationError("n must be at least 1", fix="pass n=1 or more")
         if self.n is not None and self.n > 1 and self.streaming:

@@ -57,6 +57,8 @@ REQUEST_FIELDS: dict[str, dict[str, Any]] = {
     "include": {"include": ["reasoning.encrypted_content"], "azure_deployment": "gpt-5-mini", "store": False},
     "truncation": {"truncation": "auto"},
     "prompt_cache_options": {"use_responses_api": True, "prompt_cache_options": {"mode": "implicit"}},
+    "context_management": {"context_management": [{"type": "compaction", "compact_threshold": 100000}]},
+    "use_previous_response_id": {"use_previous_response_id": True},
     "base_url": {"azure_endpoint": None, "azure_deployment": None, "base_url": "{endpoint}/openai/deployments/gpt-4o"},
     "streaming": {"streaming": True},
     "stream_usage": {"stream_usage": False},
