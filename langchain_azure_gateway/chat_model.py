@@ -14,8 +14,8 @@ from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.callbacks.manager import ahandle_event, handle_event
-from langchain_core.language_models import LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -30,6 +30,7 @@ from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from langchain_azure_gateway.serialization import register_for_load
 from langchain_azure_gateway.settings import base_settings, request_for, responses_api_for
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
+from langchain_azure_gateway.tokens import count_chat_tokens, count_text_tokens
 from shared_core import (
     REPAIR_EVENT,
     ChatRequest,
@@ -41,6 +42,7 @@ from shared_core import (
     endpoints_to_json,
     hide_endpoint_secrets,
     prices_to_json,
+    profile_for,
 )
 from shared_core import ChatResult as CoreResult
 
@@ -170,6 +172,30 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
             params["ls_stop"] = list(stop or self.stop or [])
         return params
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """``profile`` from the core's model profile of the model (else the deployment's base model, else the
+        deployment name): context window, output limit, tools, structured output, images, reasoning."""
+        deployment = self.deployment or ""
+        name = self.model or (self.deployment_models or {}).get(deployment) or deployment
+        core = profile_for(name) if name else None
+        if core is None or core.family == "unknown":
+            return None
+        # The gpt-5 reasoning models' 400k window holds 128k of output: their input limit is 272k.
+        split = core.reasoning and core.family.startswith("gpt-5")
+        return ModelProfile(
+            max_input_tokens=core.context_window - core.max_output_tokens if split else core.context_window,
+            max_output_tokens=core.max_output_tokens,
+            text_inputs=True,
+            image_inputs=core.supports_vision,
+            image_url_inputs=core.supports_vision,
+            text_outputs=True,
+            reasoning_output=core.reasoning,
+            tool_calling=core.supports_tools,
+            tool_choice=core.supports_tools,
+            structured_output=core.supports_json_schema,
+            temperature=core.accepts_temperature,
+        )
+
     # -- the gateway, built once ----------------------------------------------------------------------------
 
     @property
@@ -266,6 +292,18 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
         if fingerprint:
             combined["system_fingerprint"] = fingerprint
         return combined
+
+    def get_num_tokens(self, text: str) -> int:
+        """Estimated tokens of ``text``, offline (``tokens.py``; ``custom_get_token_ids`` when given)."""
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
+        return count_text_tokens(text)
+
+    def get_num_tokens_from_messages(self, messages: list[BaseMessage], tools: Sequence[Any] | None = None) -> int:
+        """Estimated prompt tokens of a history and its tools, offline: no tokenizer download, no
+        ``transformers`` (``tokens.py`` states the error measured against Azure's counts)."""
+        formatted = [convert_to_openai_tool(t) for t in tools or ()]
+        return count_chat_tokens(convert_to_openai_messages(messages), formatted)
 
     def _stream_usage(self, kwargs: Mapping[str, Any]) -> bool:
         # Usage is always asked of Azure (costs need it); stream_usage=False only leaves it out of the chunks.
