@@ -281,3 +281,26 @@ def test_http_client_is_used_by_both(emulator: AzureEmulator) -> None:
     anchor.invoke("hi")
     ours.invoke("hi")
     assert len(seen) == 2 and seen[0] == seen[1]
+
+
+def test_n_above_one_answers_with_the_first_choice_and_keeps_the_others() -> None:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+            for i, text in enumerate(["first", "second"])
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    arguments = {"azure_endpoint": "https://r.openai.azure.com", "api_key": "k", "azure_deployment": "d", "n": 2}
+    anchor = AzureChatOpenAI(api_version="2024-10-21", http_client=httpx.Client(transport=transport), **arguments)
+    ours = AzureGatewayChatModel(http_client=httpx.Client(transport=transport), **arguments)
+    theirs, mine = anchor.generate([[HumanMessage("hi")]]), ours.generate([[HumanMessage("hi")]])
+    assert [g.text for g in theirs.generations[0]] == ["first", "second"]
+    assert [g.text for g in mine.generations[0]] == ["first"]
+    extra = mine.generations[0][0].message.response_metadata["provider_details"]["additional_choices"]
+    assert extra[0]["message"]["content"] == "second"

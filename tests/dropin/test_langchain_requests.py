@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from shared_core.emulator import AzureEmulator
 from tests.dropin.langchain_pairs import TOKEN, compare_calls, emulator, pair, rows
-from tests.dropin.support import assert_documented
+from tests.dropin.support import assert_documented, pinned_test_exists
 
 __all__ = ["emulator"]
 
@@ -214,3 +214,9 @@ def test_request_use_previous_response_id_sends_only_new_messages(emulator: Azur
     sent = emulator.requests[-1].json
     assert sent["previous_response_id"] == first.response_metadata["id"]
     assert len(sent["input"]) == 1
+
+
+def test_every_difference_row_has_paths_a_reason_and_a_test_that_exists() -> None:
+    for row in rows():
+        assert row.patterns and row.reason
+        assert pinned_test_exists(row), row.pinned_by

@@ -10,6 +10,7 @@ and every ``response_metadata`` key the anchor produces (ours may add keys). A d
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -112,3 +113,47 @@ def test_replays_cover_both_api_shapes_and_streams() -> None:
     kinds = {(rec.api_shape, rec.is_stream) for rec in REPLAYS}
     assert kinds == {("chat", False), ("chat", True), ("responses", False), ("responses", True)}
     assert len(REPLAYS) >= 60
+
+
+def test_logprobs_reach_response_metadata_as_the_anchor_gives_them() -> None:
+    rec = next(r for r in REPLAYS if r.api_shape == "chat" and not r.is_stream and b'"content":"' in r.response_body)
+    body = json.loads(rec.response_body)
+    body["choices"][0]["logprobs"] = {
+        "content": [
+            {
+                "token": "Hi",
+                "bytes": [72, 105],
+                "logprob": -0.25,
+                "top_logprobs": [{"token": "Hi", "bytes": [72, 105], "logprob": -0.25}],
+            }
+        ],
+        "refusal": None,
+    }
+    edited = Interaction(**{**rec.__dict__, "response_body": json.dumps(body).encode()})
+    found = replay_differences(edited)
+    assert not [d for d in found if "logprobs" in d.path]
+    assert_documented(found, rows(), context="logprobs")
+    ours = AzureGatewayChatModel(
+        azure_endpoint="https://example-resource.openai.azure.com",
+        api_key="k",
+        azure_deployment="gpt-4o-mini",
+        http_client=httpx.Client(transport=_transport(edited)),
+    )
+    assert ours.invoke("hi").response_metadata["logprobs"] == body["choices"][0]["logprobs"]
+
+
+def test_streams_keep_the_id_and_filter_verdicts_the_anchor_drops() -> None:
+    rec = next(
+        r for r in REPLAYS if r.api_shape == "chat" and r.is_stream and b"prompt_filter_results" in r.response_body
+    )
+    arguments: dict[str, Any] = {"azure_endpoint": "https://r.openai.azure.com", "api_key": "k", "max_retries": 0}
+    arguments |= {"api_version": "2024-10-21", "azure_deployment": "gpt-4o-mini"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        anchor = AzureChatOpenAI(**arguments, http_client=httpx.Client(transport=_transport(rec)))
+        ours = AzureGatewayChatModel(**arguments, http_client=httpx.Client(transport=_transport(rec)))
+        theirs, mine = _answer(anchor, stream=True), _answer(ours, stream=True)
+    assert isinstance(theirs, BaseMessage) and isinstance(mine, BaseMessage)
+    for key in ("id", "prompt_filter_results"):
+        assert key not in theirs.response_metadata
+        assert mine.response_metadata[key]
