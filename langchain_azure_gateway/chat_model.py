@@ -256,9 +256,10 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
             config_file=self.config_file,
             **config,
         )
-        # AzureChatOpenAI waits stream_chunk_timeout (120 s) for each chunk; None waits as long as a response.
-        chunk = self.stream_chunk_timeout or gateway.timeouts.read
-        gateway.timeouts = replace(gateway.timeouts, chunk=chunk)
+        # AzureChatOpenAI bounds the wait for each chunk by both its HTTP read timeout and stream_chunk_timeout.
+        if self.stream_chunk_timeout:
+            chunk = min(gateway.timeouts.chunk, self.stream_chunk_timeout)
+            gateway.timeouts = replace(gateway.timeouts, chunk=chunk)
         return gateway
 
     def _base_settings(self) -> GenerationSettings:
