@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import assert_never
 
 from shared_core.deployments import ResolvedDeployment
-from shared_core.errors import ConfigurationError, ConversationError, UnsupportedParameterError
+from shared_core.errors import ConfigurationError, UnsupportedContentError, UnsupportedParameterError
 from shared_core.messages import (
     ImagePart,
     JsonValue,
@@ -63,7 +63,7 @@ def encode_request(
     Raises:
         UnsupportedParameterError: A dated api-version older than ``2025-03-01-preview`` (checked before
             anything is sent).
-        ConversationError: A message holds content the Responses API cannot carry (an image in an assistant
+        UnsupportedContentError: A message holds content the Responses API cannot carry (an image in an assistant
             turn, a tool call outside one).
         ConfigurationError: A ``json_schema`` response format without a name or schema.
     """
@@ -169,17 +169,22 @@ def _encode_message(message: Message) -> list[JsonValue]:
 
 def _check_content_part(message: Message, part: TextPart | ImagePart) -> None:
     if message.role == "tool":
-        raise ConversationError(
+        raise UnsupportedContentError(
             f"a tool message holds a {part.kind} part; the Responses API carries tool output only as "
-            "function_call_output (put the text in the ToolResultPart's content)"
+            "function_call_output (put the text in the ToolResultPart's content)",
+            block_type=part.kind,
         )
     if isinstance(part, ImagePart) and message.role == "assistant":
-        raise ConversationError("an assistant message holds an image; the Responses API accepts images only as input")
+        raise UnsupportedContentError(
+            "an assistant message holds an image; the Responses API accepts images only as input", block_type="image"
+        )
 
 
 def _require_role(message: Message, kind: str, role: str) -> None:
     if message.role != role:
-        raise ConversationError(f"a {message.role} message holds a {kind} part; only {role} messages can carry one")
+        raise UnsupportedContentError(
+            f"a {message.role} message holds a {kind} part; only {role} messages can carry one", block_type=kind
+        )
 
 
 def _message_item(message: Message, content: list[TextPart | ImagePart]) -> JsonObject:
