@@ -23,7 +23,7 @@ from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
-from shared_core.result import ChatResult, StreamEvent
+from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder
 from shared_core.transport import http
@@ -311,6 +311,7 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
         result = codec.decode_response(payload)
+        result = replace(result, response_headers=public_headers(response.headers))
         return self._finish(call, result, latency=response.elapsed, deployment=call.target.deployment, request_id=rid)
 
     def _price(self, call: _Call, result: ChatResult) -> CallCost:
