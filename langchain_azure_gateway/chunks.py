@@ -7,14 +7,14 @@ carries the same ``response_metadata`` and ``usage_metadata`` an ``invoke`` of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, assert_never
+from typing import assert_never
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
-from langchain_azure_gateway.convert import from_core_usage, response_metadata
+from langchain_azure_gateway.convert import from_core_usage
+from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from shared_core import (
     ChatResult,
     ContentFilterDelta,
@@ -40,9 +40,12 @@ class StreamChunker:
     The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
-    __slots__ = ("_accumulator", "_response_id", "_sent_arguments")
+    __slots__ = ("_accumulator", "_options", "_response_id", "_sent_arguments", "_usage")
 
-    def __init__(self) -> None:
+    def __init__(self, options: MetadataOptions | None = None, *, usage: bool = True) -> None:
+        """Args: options: how the model shapes metadata; usage: put ``usage_metadata`` on the closing chunk."""
+        self._options = options or MetadataOptions()
+        self._usage = usage
         self._accumulator = StreamAccumulator()
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
@@ -93,20 +96,18 @@ class StreamChunker:
         """The stream folded so far; deployment and request id come from the stream's first event."""
         return self._accumulator.result()
 
-    def final(self, result: ChatResult, extra_metadata: Mapping[str, Any] | None = None) -> ChatGenerationChunk:
-        """The closing chunk: usage, response metadata and ``chunk_position="last"``.
+    def final(self, result: ChatResult) -> ChatGenerationChunk:
+        """The closing chunk: usage, response metadata (conversation repairs included) and
+        ``chunk_position="last"``.
 
         Args:
             result: The folded stream (:meth:`result`), with its cost when known.
-            extra_metadata: Added to ``response_metadata`` (conversation repairs).
         """
-        meta = response_metadata(result)
-        if extra_metadata:
-            meta.update(extra_metadata)
+        meta = anchor_metadata(result, self._options, stream=True)
         message = AIMessageChunk(
             content="",
             id=result.response_id,
-            usage_metadata=from_core_usage(result.usage) if result.usage else None,
+            usage_metadata=from_core_usage(result.usage) if result.usage and self._usage else None,
             response_metadata=meta,
             chunk_position="last",
         )

@@ -2,8 +2,14 @@
 
 Every value remembers where it came from (``sources``), so errors and the doctor can say "from env
 AZURE_OPENAI_TEMPERATURE" or "from file gateway.toml key 'temperature'". Secrets are pydantic ``SecretStr``:
-masked in ``repr``, ``str``, logs and every dump. ``OPENAI_API_KEY`` is never read: an OpenAI key sent to
-Azure is a leak, and it silently overriding ``AZURE_OPENAI_API_KEY`` is a known fault of other packages.
+masked in ``repr``, ``str``, logs and every dump.
+
+``OPENAI_API_KEY`` is read as the very last fallback for ``api_key``, as ``AzureChatOpenAI`` does (llama-index's
+Azure README configures Azure with it): after ``AZURE_OPENAI_API_KEY`` / ``AZURE_OPENAI_KEY``, and the credential
+chain (:mod:`shared_core.auth`) ranks it below every Azure credential variable, so it never wins over one.
+
+No generation setting has a default: ``temperature`` and ``max_tokens`` (file keys ``default_temperature`` /
+``default_max_tokens`` too) are sent only when set somewhere, as the anchors send nothing by default.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ DEFAULT_API_VERSION = "2024-10-21"
 # Config field -> environment variables, first set wins (the Azure names win over LangChain's OPENAI_API_VERSION).
 ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "endpoint": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_BASE_URL"),
-    "api_key": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY"),
+    "api_key": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "OPENAI_API_KEY"),
     "azure_ad_token": ("AZURE_OPENAI_AD_TOKEN",),
     "api_version": ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"),
     "use_managed_identity": ("AZURE_USE_MANAGED_IDENTITY",),
@@ -49,6 +55,7 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "default_model": ("AZURE_OPENAI_DEFAULT_MODEL",),
     "max_tokens": ("AZURE_OPENAI_MAX_OUTPUT_TOKENS",),
     "temperature": ("AZURE_OPENAI_TEMPERATURE",),
+    "health_store": ("AZURE_GATEWAY_REDIS_URL",),
 }
 CONFIG_FILE_ENV = "AZURE_GATEWAY_CONFIG"
 ROUTING_STRATEGIES = ("priority", "least_latency", "weighted_round_robin")
@@ -113,8 +120,9 @@ class GatewayConfig:
         default_model: Model assumed when a request names none.
         deployment_mapping: Model name -> deployment name.
         deployment_models: Deployment name -> base model, for deployments whose name says nothing.
-        max_tokens: Default output token limit.
-        temperature: Default temperature (dropped for reasoning models).
+        max_tokens: Output token limit for requests that set none (opt-in; unset sends none).
+        temperature: Temperature for requests that set none (opt-in; unset sends none; dropped for reasoning
+            models).
         timeout: Seconds for one HTTP attempt's read.
         max_retries: Retries after the first attempt.
         debug: Emit request/response summary events.
@@ -129,6 +137,9 @@ class GatewayConfig:
         gateway_key: The gateway's key, sent as ``X-API-Key``.
         forward_azure_credentials: Also send the Azure endpoint and key to the gateway (``X-Azure-Endpoint``,
             ``X-Azure-API-Key``), for gateways that call Azure with the caller's credentials. Off by default.
+        health_store: Fleet mode: a ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL of the Redis that every
+            process shares deployment health and quota through (``AZURE_GATEWAY_REDIS_URL``); unset keeps health
+            in the process. A secret: the URL may hold a password.
         config_file: The file that was read, if any.
         sources: Field name -> where its value came from (``kwarg``, ``file ... key ...``, ``env VAR``, ``default``).
     """
@@ -145,8 +156,8 @@ class GatewayConfig:
     default_model: str | None = None
     deployment_mapping: Mapping[str, str] = field(default_factory=lambda: {})
     deployment_models: Mapping[str, str] = field(default_factory=lambda: {})
-    max_tokens: int = 4096
-    temperature: float = 0.7
+    max_tokens: int | None = None
+    temperature: float | None = None
     timeout: float = 60.0
     max_retries: int = 2
     debug: bool = False
@@ -157,6 +168,7 @@ class GatewayConfig:
     gateway_url: str | None = None
     gateway_key: SecretStr | None = None
     forward_azure_credentials: bool = False
+    health_store: SecretStr | None = None
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=lambda: {}, compare=False)
 
@@ -384,6 +396,20 @@ def _secret(raw: object, source: str) -> SecretStr | None:
     return SecretStr(raw) if raw.strip() else None
 
 
+def _health_store_url(raw: object, source: str) -> SecretStr | None:
+    secret = _secret(raw, source)
+    scheme = "" if secret is None else secret.get_secret_value().partition("://")[0].lower()
+    if secret is not None and scheme not in ("redis", "rediss", "unix"):
+        # The URL itself is not repeated: it may hold the Redis password.
+        raise ConfigurationError(
+            f"health_store must be a Redis URL; this one's scheme is {scheme[:10]!r}",
+            source=source,
+            fix="use redis://host:6379/0, rediss://:<access key>@<name>.redis.cache.windows.net:6380/0 or "
+            "unix:///path/redis.sock",
+        )
+    return secret
+
+
 def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         raise ConfigurationError("must be a table of name = name", source=source)
@@ -488,6 +514,8 @@ def _convert(name: str, raw: object, source: str) -> object:
             return _prices(raw, source)
         case "gateway_url":
             return normalise_gateway_url(raw, source)
+        case "health_store":
+            return _health_store_url(raw, source)
         case _:
             return None if raw is None or raw == "" else str(raw)
 

@@ -42,7 +42,9 @@ FILE_KEYS: Mapping[str, str] = {
     "default_deployment": "default_deployment",
     "default_model": "default_model",
     "max_tokens": "max_tokens",
+    "default_max_tokens": "max_tokens",
     "temperature": "temperature",
+    "default_temperature": "temperature",
     "timeout": "timeout",
     "max_retries": "max_retries",
     "debug": "debug",
@@ -54,6 +56,7 @@ FILE_KEYS: Mapping[str, str] = {
     "gateway_url": "gateway_url",
     "gateway_key": "gateway_key",
     "forward_azure_credentials": "forward_azure_credentials",
+    "health_store": "health_store",
 }
 
 ENDPOINT_KEYS = frozenset(

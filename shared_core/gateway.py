@@ -19,20 +19,22 @@ from shared_core.costs import CallCost, CostTracker, cost_of
 from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
 from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
+from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
-from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversation
+from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
-from shared_core.result import ChatResult, StreamEvent
+from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder
 from shared_core.telemetry import traced_acall, traced_astream, traced_call, traced_stream
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
-from shared_core.transport.health import HealthStore, InMemoryHealthStore, failure_kind_of
+from shared_core.transport.health import HealthStore, failure_kind_of
+from shared_core.transport.quota import ametered_attempt, metered_attempt
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
-from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
+from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
@@ -55,17 +57,18 @@ class _Call:
     encoded: EncodedRequest
     http_request: http.HttpRequest
     ctx: RequestContext
+    repairs: tuple[ToolSequenceRepair, ...] = ()
 
 
 class _Plan:
     """One call: resolved, repaired and routed once; each route target encoded on first use."""
 
-    __slots__ = ("_calls", "_gateway", "by_key", "request", "resolved", "stream", "targets")
+    __slots__ = ("_calls", "_gateway", "by_key", "repairs", "request", "resolved", "stream", "targets")
 
     def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
         self._gateway = gateway
         self.resolved = gateway.deployments.resolve(request.model)
-        self.request = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
+        self.request, self.repairs = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
         self.stream = stream
         self.targets = gateway.routes.targets(self.resolved)
         self.by_key = {t.candidate.key: t for t in self.targets}
@@ -110,8 +113,8 @@ class Gateway:
         proxy: A proxy URL for the shared clients.
         verify: TLS verification (``False`` or a CA bundle path).
         config_file: A TOML config file (else ``$AZURE_GATEWAY_CONFIG``), when ``config`` is not given.
-        health: Where deployment health lives; a new in-process store by default (pass one store to several
-            gateways to share what they learn).
+        health: A :class:`HealthStore`, ``redis.Redis`` client or Redis URL (fleet mode); default: the config's
+            ``health_store``, else a new in-process store (one store given to several gateways shares what they learn).
         strategy: Orders a route's deployments; from the config's ``routing`` by default.
         costs: Receives the cost of every call; a new tracker by default (``gateway.costs``).
         **config_kwargs: Any :class:`GatewayConfig` field, with the precedence of :func:`load_config`.
@@ -134,7 +137,7 @@ class Gateway:
         proxy: str | None = None,
         verify: bool | str = True,
         config_file: str | None = None,
-        health: HealthStore | None = None,
+        health: HealthStore | str | object | None = None,
         strategy: RoutingStrategy | None = None,
         costs: CostTracker | None = None,
         **config_kwargs: object,
@@ -157,7 +160,7 @@ class Gateway:
         self._summaries = self.config.debug or self.config.raw_debug or event_sink is not None
         self.retry_policy = retry_policy or RetryPolicy(max_retries=self.config.max_retries)
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = health or InMemoryHealthStore()
+        self.health: HealthStore = health_store_for(health, self.config.health_store, sink=self.sink)
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -205,24 +208,23 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:request:raw", {"path": first.encoded.path, "body": body}))
         return plan
 
-    def _repaired(self, request: ChatRequest) -> ChatRequest:
+    def _repaired(self, request: ChatRequest) -> tuple[ChatRequest, tuple[ToolSequenceRepair, ...]]:
         if not self.repair:
             check_conversation(request.messages)
-            return request
+            return request, ()
         outcome = repair_conversation(request.messages)
         if not outcome.changed:
-            return request
+            return request, ()
         self.sink.emit(DebugEvent(REPAIR_EVENT, outcome.event_payload()))
-        return replace(request, messages=outcome.messages)
+        return replace(request, messages=outcome.messages), outcome.repairs
 
     def _with_defaults(self, request: ChatRequest, target: ResolvedDeployment) -> GenerationSettings:
         # One replace at most (none when nothing changes): dataclasses.replace costs a few µs, on every call.
         settings, config = request.settings, self.config
         changes: dict[str, object] = {}
-        if settings.max_tokens is None:
+        if settings.max_tokens is None and config.max_tokens is not None:
             changes["max_tokens"] = config.max_tokens
-        temperature_set_by_user = "temperature" in config.sources
-        if settings.temperature is None and (target.profile.accepts_temperature or temperature_set_by_user):
+        if settings.temperature is None and config.temperature is not None:
             changes["temperature"] = config.temperature
         return replace(settings, **changes) if changes else settings
 
@@ -260,8 +262,10 @@ class Gateway:
             scope=route.scope,
             deployment_rule=target.rule,
         )
+        if request.settings.extra_headers or request.settings.extra_query:
+            headers, query = request.settings.with_extras(headers, query)
         request_out = http.HttpRequest(route.endpoint_url + path, query, body, headers)
-        return _Call(target, route, encoded, request_out, ctx)
+        return _Call(target, route, encoded, request_out, ctx, plan.repairs)
 
     # -- errors, results and costs -------------------------------------------------------------------------
 
@@ -308,6 +312,7 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
         result = codec.decode_response(payload)
+        result = replace(result, response_headers=public_headers(response.headers))
         return self._finish(call, result, latency=response.elapsed, deployment=call.target.deployment, request_id=rid)
 
     def _price(self, call: _Call, result: ChatResult) -> CallCost:
@@ -344,7 +349,7 @@ class Gateway:
         cost = self._price(call, result)
         self.costs.record(cost)
         # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
-        result = replace(result, deployment=deployment, request_id=request_id, cost=cost)
+        result = replace(result, deployment=deployment, request_id=request_id, cost=cost, repairs=call.repairs)
         filtered = completion_filter_error(
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
@@ -462,12 +467,12 @@ class Gateway:
         )
 
     def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
-        by_key = plan.by_key
+        by_key, limit = plan.by_key, plan.request.settings.max_tokens or self.config.max_tokens
         return FailoverHooks(
             policy=self.retry_policy,
             sink=self.sink,
             store=self.health,
-            strategy=self.strategy,
+            strategy=PreferBudget(self.strategy, plan.call_for(plan.targets[0].candidate).http_request.body, limit),
             credential_kind=lambda c: by_key[c.key].auth.kind,
             refresh=lambda c: by_key[c.key].auth.force_refresh(),
             arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
@@ -479,7 +484,8 @@ class Gateway:
         if len(plan.targets) == 1:
             only = plan.targets[0]
             return plan.call_for(only.candidate), run_attempts(lambda: attempt(only.candidate), self._hooks(only))
-        winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        metered = metered_attempt(self.health.record_quota, attempt)
+        winner, result = run_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     async def _arun(
@@ -489,7 +495,8 @@ class Gateway:
             only = plan.targets[0]
             result = await arun_attempts(lambda: attempt(only.candidate), self._hooks(only))
             return plan.call_for(only.candidate), result
-        winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        metered = ametered_attempt(self.health.record_quota, attempt)
+        winner, result = await arun_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:
@@ -509,6 +516,7 @@ class Gateway:
             finish=lambda result, latency: self._settle(
                 call, result, latency=latency, deployment=result.deployment, request_id=result.request_id
             ),
+            repairs=call.repairs,
         )
 
     # -- the four calls --------------------------------------------------------------------------------------
