@@ -87,6 +87,7 @@ from shared_core.routing_tables import (
     hide_endpoint_secrets,
     prices_to_json,
 )
+from shared_core.telemetry import instrument_gateway as _instrument_gateway
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler, parse_tool_arguments
 from shared_core.transport.health import DeploymentHealth, HealthPolicy, HealthStore, InMemoryHealthStore
 from shared_core.transport.http import Timeouts
@@ -100,6 +101,9 @@ from shared_core.transport.strategies import (
     strategy_for,
 )
 from shared_core.version import __version__  # noqa: F401  (not in __all__: a module attribute, not an API name)
+
+# OpenTelemetry spans and metrics around Gateway's four calls; free until a provider is configured.
+_instrument_gateway(Gateway)
 
 __all__ = [
     "AI_FOUNDRY_SCOPE",

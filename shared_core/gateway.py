@@ -1,9 +1,8 @@
 """The pipeline: neutral request → repair → wire encode → route (failover, retries) → HTTP → decode → result.
 
-This is the only module that knows the whole flow; each step is a call into the module that owns it: the
-route's deployments come from :mod:`shared_core.routes`, a route of one runs the retry loop of
-:mod:`~shared_core.transport.router`, a route of several the failover loop of
-:mod:`~shared_core.transport.failover`, and every result is priced by :mod:`shared_core.costs`.
+This is the only module that knows the whole flow; each step is one call into the module that owns it: deployments from
+:mod:`shared_core.routes`, the retry loop of :mod:`~shared_core.transport.router` (a route of one), the failover loop of
+:mod:`~shared_core.transport.failover` (several), prices from :mod:`shared_core.costs`.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder
-from shared_core.telemetry import traced_acall, traced_astream, traced_call, traced_stream
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
@@ -521,7 +519,6 @@ class Gateway:
 
     # -- the four calls --------------------------------------------------------------------------------------
 
-    @traced_call
     def complete(self, request: ChatRequest) -> ChatResult:
         """Send a request and return the whole result (with its cost).
 
@@ -532,14 +529,12 @@ class Gateway:
         call, response = self._run(plan, lambda c: self._send(plan, c), _elapsed)
         return self._decode(call, response)
 
-    @traced_acall
     async def acomplete(self, request: ChatRequest) -> ChatResult:
         """Async :meth:`complete`."""
         plan = self._plan(request, stream=False)
         call, response = await self._arun(plan, lambda c: self._asend(plan, c), _elapsed)
         return self._decode(call, response)
 
-    @traced_stream
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         """Send a request and yield its events as they arrive; nothing is retried after the first one.
 
@@ -571,7 +566,6 @@ class Gateway:
         if filtered is not None:
             raise filtered
 
-    @traced_astream
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)

@@ -438,9 +438,8 @@ class CallRecord:
             a[GEN_AI_USAGE_INPUT_TOKENS], a[GEN_AI_USAGE_OUTPUT_TOKENS] = u.input_tokens, u.output_tokens
             a[GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = u.cached_input_tokens
             a[GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = u.reasoning_tokens
-        repairs = getattr(result, "repairs", None)
-        if isinstance(repairs, tuple | list) and repairs:
-            a[GW_REPAIRS] = len(repairs)  # pyright: ignore[reportUnknownArgumentType]
+        if result.repairs:  # also counted from the repair event, before the call is sent
+            a[GW_REPAIRS] = len(result.repairs)
         self._where(result)
         cost = result.cost
         if cost is not None:

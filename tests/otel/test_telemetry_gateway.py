@@ -336,3 +336,16 @@ def test_gateway_stream_content_is_the_whole_answer_when_captured_and_absent_oth
     (message,) = json.loads(str(captured["gen_ai.output.messages"]))
     assert message["parts"] == [{"type": "text", "content": "one two three four five"}]
     assert captured["gen_ai.usage.output_tokens"] == 12 and captured["gen_ai.response.finish_reasons"] == ("stop",)
+
+
+def test_gateway_four_calls_are_wrapped_once_however_the_class_is_imported() -> None:
+    import shared_core
+    from shared_core.gateway import Gateway as Direct
+    from shared_core.telemetry import instrument_gateway
+
+    instrument_gateway(Direct)  # a second time changes nothing
+    assert Direct is shared_core.Gateway
+    for name in ("complete", "acomplete", "stream", "astream"):
+        wrapped = getattr(Direct, name).__wrapped__
+        assert not hasattr(wrapped, "__wrapped__"), f"{name} wrapped twice"
+        assert wrapped.__qualname__ == f"Gateway.{name}"
