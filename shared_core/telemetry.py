@@ -18,9 +18,9 @@ Prompt and completion content is recorded only when ``OTEL_INSTRUMENTATION_GENAI
 request's settings, the result, the errors' typed fields and the debug events, none of which holds one.
 
 The four calls of :class:`~shared_core.gateway.Gateway` are wrapped once, by ``shared_core/__init__.py``
-(:func:`instrument_gateway`). The attribute and metric names are the conventions' (:mod:`shared_core.telemetry_names`, checked against
-``opentelemetry-semantic-conventions`` by a test); one call's span and metrics are built by
-:mod:`shared_core.telemetry_record`.
+(:func:`instrument_gateway`). The attribute and metric names are the conventions'
+(:mod:`shared_core.telemetry_names`, checked against ``opentelemetry-semantic-conventions`` by a test); one
+call's span and metrics are built by :mod:`shared_core.telemetry_record`.
 """
 
 from __future__ import annotations
