@@ -238,7 +238,8 @@ class Gateway:
         codec = chat_completions if self.api == "chat" else responses
         # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
         wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
-        encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
+        api_version = route.api_version_for(self.api)
+        encoded = codec.encode_request(request, wire_target, api_version=api_version, stream=plan.stream)
         for warning in encoded.warnings:
             data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
             self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
@@ -252,7 +253,7 @@ class Gateway:
         ctx = RequestContext(
             deployment=target.deployment,
             endpoint=route.endpoint_url,
-            api_version=None if route.via_gateway else encoded.query.get("api-version") or route.api_version,
+            api_version=None if route.via_gateway else encoded.query.get("api-version") or api_version,
             model=target.model,
             credential=f"{route.auth.kind} ({route.auth.reason})",
             scope=route.scope,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from shared_core.auth import AuthProvider, resolve_auth, scope_for_endpoint
-from shared_core.config import EndpointConfig, GatewayConfig
+from shared_core.config import DEFAULT_API_VERSION, EndpointConfig, GatewayConfig
 from shared_core.deployments import ResolvedDeployment
 from shared_core.errors import ConfigurationError
 from shared_core.transport.health import deployment_key
@@ -50,6 +50,8 @@ class RouteTarget:
         api_version: The endpoint's api-version (``v1`` in gateway mode).
         scope: The Entra scope, for token credentials (``None`` for keys and static tokens).
         via_gateway: The target is an OpenAI-compatible gateway, not Azure.
+        api_version_set: The user chose ``api_version`` (keyword, file, environment or the endpoint's own);
+            ``False`` when it is the default, which :meth:`api_version_for` may replace.
     """
 
     candidate: RouteCandidate
@@ -58,6 +60,18 @@ class RouteTarget:
     api_version: str
     scope: str | None
     via_gateway: bool = False
+    api_version_set: bool = True
+
+    def api_version_for(self, api: str) -> str:
+        """The api-version to encode a call of ``api`` (``chat`` or ``responses``) with.
+
+        The default api-version (2024-10-21) predates the Responses API, so a Responses call on a target
+        whose api-version the user never chose goes to the GA ``/openai/v1/responses`` route (``v1``), which
+        needs none; an api-version the user did choose is kept, and a too-old one is reported by the encoder.
+        """
+        if api == "responses" and not self.api_version_set:
+            return "v1"
+        return self.api_version
 
     @property
     def named_endpoint(self) -> str | None:
@@ -134,6 +148,11 @@ def _has_own_credentials(endpoint: EndpointConfig) -> bool:
         endpoint.use_default_credential,
     )
     return any(value is not None for value in fields)
+
+
+def _api_version_chosen(config: GatewayConfig) -> bool:
+    # A config built directly (not by load_config) has no sources: any non-default value was chosen.
+    return "api_version" in config.sources or config.api_version != DEFAULT_API_VERSION
 
 
 def _scope_or_none(auth: AuthProvider, scope: str) -> str | None:
@@ -293,8 +312,10 @@ class RouteTable:
                     weight=dep.weight,
                     ptu=dep.ptu,
                 )
+                version_set = endpoint.api_version is not None or _api_version_chosen(c)
+                version = endpoint.api_version or c.api_version
                 out.append(
-                    RouteTarget(candidate, endpoint.endpoint, auth, endpoint.api_version or c.api_version, scope)
+                    RouteTarget(candidate, endpoint.endpoint, auth, version, scope, api_version_set=version_set)
                 )
         if out:
             return tuple(out)
@@ -302,7 +323,8 @@ class RouteTable:
             top = self._fallback_auth(c.endpoint)
             candidate = RouteCandidate(resolved.deployment, "", resolved.deployment, resolved.model)
             scope = _scope_or_none(top, scope_for_endpoint(c.endpoint, c.token_scope))
-            return (RouteTarget(candidate, c.endpoint, top, c.api_version, scope),)
+            version_set = _api_version_chosen(c)
+            return (RouteTarget(candidate, c.endpoint, top, c.api_version, scope, api_version_set=version_set),)
         known = ", ".join(
             f"{e.name}/{d.name} ({d.model or 'model not set'})" for e in c.endpoints for d in e.deployments
         )
