@@ -16,11 +16,13 @@ from shared_core.messages import JsonValue, Message
 __all__ = [
     "ChatRequest",
     "GenerationSettings",
+    "HostedToolSpec",
     "NamedToolChoice",
     "ReasoningEffort",
     "ResponseFormat",
     "ToolChoice",
     "ToolSpec",
+    "tool_from_dict",
 ]
 
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
@@ -75,6 +77,38 @@ class ToolSpec:
             parameters=schema,
             strict=strict if isinstance(strict, bool) else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class HostedToolSpec:
+    """A tool Azure runs itself (Responses API only): web search, file search, code interpreter, image
+    generation, MCP, computer use.
+
+    Attributes:
+        config: The tool as the Responses API takes it, ``type`` included (``{"type": "web_search_preview"}``,
+            ``{"type": "file_search", "vector_store_ids": [...]}``, ``{"type": "mcp", "server_label": ...}``).
+    """
+
+    config: Mapping[str, JsonValue]
+
+    @property
+    def type(self) -> str:
+        """The tool's ``type`` (``web_search_preview``, ``code_interpreter`` ...)."""
+        value = self.config.get("type")
+        return value if isinstance(value, str) else ""
+
+
+def tool_from_dict(tool: Mapping[str, JsonValue]) -> ToolSpec | HostedToolSpec:
+    """A tool dict as a function :class:`ToolSpec`, or a :class:`HostedToolSpec` when its ``type`` names a
+    tool Azure runs itself (anything but ``function``, e.g. ``{"type": "web_search_preview"}``).
+
+    Raises:
+        ConfigurationError: A function tool with no name (see :meth:`ToolSpec.from_dict`).
+    """
+    kind = tool.get("type")
+    if isinstance(kind, str) and kind not in ("function", "") and "function" not in tool:
+        return HostedToolSpec(dict(tool))
+    return ToolSpec.from_dict(tool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +182,7 @@ class ChatRequest:
 
     Attributes:
         messages: The conversation, oldest first.
-        tools: Tools the model may call.
+        tools: Tools the model may call: functions, and (Responses API only) tools Azure runs itself.
         tool_choice: Whether and which tool must be called.
         settings: Sampling and output settings.
         model: The model (or deployment) the caller asked for; the deployment map resolves it.
@@ -157,7 +191,7 @@ class ChatRequest:
     """
 
     messages: tuple[Message, ...]
-    tools: tuple[ToolSpec, ...] = ()
+    tools: tuple[ToolSpec | HostedToolSpec, ...] = ()
     tool_choice: ToolChoice | None = None
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     model: str | None = None

@@ -10,17 +10,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeAlias, assert_never
 
-from shared_core.messages import JsonValue, Message, MessagePart, ReasoningPart, TextPart
+from shared_core.messages import AudioPart, HostedToolPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler
 
 if TYPE_CHECKING:
     from shared_core.costs import CallCost
 
 __all__ = [
+    "AnnotationEvent",
+    "AudioDelta",
     "ChatResult",
+    "ChoiceEvent",
     "ContentFilterDelta",
     "FinishEvent",
     "FinishReason",
+    "HostedToolEvent",
     "PromptFilterEvent",
     "PromptFilterResult",
     "ReasoningDelta",
@@ -33,6 +37,7 @@ __all__ = [
     "ToolCallDelta",
     "Usage",
     "UsageEvent",
+    "fold_audio",
     "merge_filter_results",
 ]
 
@@ -87,6 +92,8 @@ class ChatResult:
         content_filter_results: Azure's verdict on the completion (merged over a stream).
         provider_details: Other fields Azure sent that have no place above (kept, not dropped).
         cost: What the call cost, priced by the deployment's base model (set by the gateway).
+        choices: With ``n`` > 1 (Chat Completions), the answers of choices 1, 2 ... in order, each a result
+            of its own (message, tool calls, finish reason, filter verdicts); this result is choice 0.
     """
 
     message: Message
@@ -105,6 +112,7 @@ class ChatResult:
     content_filter_results: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     cost: CallCost | None = None
+    choices: tuple[ChatResult, ...] = ()
 
     @property
     def text(self) -> str:
@@ -191,6 +199,46 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class HostedToolEvent:
+    """A finished item of a tool Azure ran itself (Responses ``response.output_item.done``)."""
+
+    part: HostedToolPart
+    kind: Literal["hosted_tool"] = "hosted_tool"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationEvent:
+    """A citation added to the answer's text (Responses ``response.output_text.annotation.added``).
+
+    ``start_index`` / ``end_index`` count in the whole text received so far, as in the folded result.
+    """
+
+    annotation: Mapping[str, JsonValue]
+    kind: Literal["annotation"] = "annotation"
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDelta:
+    """A piece of the answer's audio (Chat Completions ``delta.audio``): base64 data, transcript, id, expiry."""
+
+    data: str = ""
+    transcript: str = ""
+    id: str | None = None
+    expires_at: int | None = None
+    format: str | None = None
+    kind: Literal["audio"] = "audio"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceEvent:
+    """An event of choice ``index`` > 0 of a Chat Completions stream asked with ``n`` > 1."""
+
+    index: int
+    event: StreamEvent
+    kind: Literal["choice"] = "choice"
+
+
+@dataclass(frozen=True, slots=True)
 class PromptFilterEvent:
     """Azure's verdicts on the prompt (the stream's first, ``choices: []`` chunk)."""
 
@@ -234,7 +282,24 @@ StreamEvent: TypeAlias = (
     | ContentFilterDelta
     | UsageEvent
     | FinishEvent
+    | HostedToolEvent
+    | AnnotationEvent
+    | AudioDelta
+    | ChoiceEvent
 )
+
+
+def fold_audio(deltas: list[AudioDelta]) -> AudioPart | None:
+    """The audio of a stream's :class:`AudioDelta` s (data and transcript joined), or ``None`` when none came."""
+    if not deltas:
+        return None
+    return AudioPart(
+        data="".join(d.data for d in deltas),
+        format=next((d.format for d in deltas if d.format), None),
+        id=next((d.id for d in deltas if d.id), None),
+        transcript="".join(d.transcript for d in deltas) or None,
+        expires_at=next((d.expires_at for d in deltas if d.expires_at), None),
+    )
 
 
 _SEVERITY_RANK = {"safe": 0, "low": 1, "medium": 2, "high": 3}
@@ -273,10 +338,14 @@ class StreamAccumulator:
     """
 
     __slots__ = (
+        "_annotations",
+        "_audio",
+        "_choices",
         "_content_filter",
         "_cost",
         "_details",
         "_finish",
+        "_hosted",
         "_meta",
         "_prompt_filter",
         "_reasoning_items",
@@ -301,6 +370,10 @@ class StreamAccumulator:
         self._cost: CallCost | None = None
         self._meta = ResponseMetadata()
         self._details: dict[str, JsonValue] = {}
+        self._hosted: list[HostedToolPart] = []
+        self._annotations: list[Mapping[str, JsonValue]] = []
+        self._audio: list[AudioDelta] = []
+        self._choices: dict[int, StreamAccumulator] = {}
         self.events_seen = 0
 
     def add(self, event: StreamEvent) -> None:
@@ -331,6 +404,17 @@ class StreamAccumulator:
                 self._finish = event
             case ResponseMetadata():
                 self._merge_meta(event)
+            case HostedToolEvent(part=part):
+                self._hosted.append(part)
+            case AnnotationEvent(annotation=annotation):
+                self._annotations.append(annotation)
+            case AudioDelta():
+                self._audio.append(event)
+            case ChoiceEvent(index=index, event=inner):
+                choice = self._choices.get(index)
+                if choice is None:
+                    choice = self._choices[index] = StreamAccumulator()
+                choice.add(inner)
             case _:
                 assert_never(event)
 
@@ -367,9 +451,13 @@ class StreamAccumulator:
         """
         parts: list[MessagePart] = []
         parts.extend(self._reasoning_parts())
+        parts.extend(self._hosted)
         text = self.text
         if text:
-            parts.append(TextPart(text))
+            parts.append(TextPart(text, tuple(self._annotations)))
+        audio = fold_audio(self._audio)
+        if audio is not None:
+            parts.append(audio)
         parts.extend(self._tools.as_parts())
         valid, invalid = self._tools.finish()
         details = dict(self._details)
@@ -392,6 +480,10 @@ class StreamAccumulator:
             content_filter_results=dict(self._content_filter),
             provider_details=details,
             cost=self._cost,
+            choices=tuple(
+                replace(self._choices[i].result(), response_id=self._meta.response_id, model=self._meta.model)
+                for i in sorted(self._choices)
+            ),
         )
 
     def _reasoning_parts(self) -> list[ReasoningPart]:

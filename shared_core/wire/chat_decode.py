@@ -16,25 +16,34 @@ annotation chunks come with no ``delta`` or ``delta: null``; with ``include_usag
 ``"usage": null`` and a trailing ``choices: []`` chunk carries the usage. Metadata (id, model, created,
 fingerprint, unknown top-level fields) is emitted only when it changes, so a text chunk costs one small event.
 ``obfuscation`` is random padding that Azure puts on every chunk to hide token lengths; it carries no content
-and is not kept on streams. A :class:`ChatResult` holds one answer: choice 0 is decoded, and the encoder never
-asks for ``n``; should ``n`` come in through ``extra_body``, a response keeps the other choices raw under
-``additional_choices``, and a stream's other choices are skipped. Per-chunk ``logprobs`` are not decoded.
+and is not kept on streams. With ``n`` > 1 every choice is decoded: choice 0 is the result, choices 1, 2 ... are
+``ChatResult.choices`` (a stream wraps their events in :class:`ChoiceEvent`); a choice whose ``index`` is not an
+integer is kept raw under ``additional_choices``. Per-chunk ``logprobs`` are not decoded.
+
+``message.reasoning_content`` (DeepSeek-R1 and other models on Azure's v1 endpoint; ``delta.reasoning_content``
+on streams) becomes a :class:`ReasoningPart` first in the message. ``message.audio`` (``modalities`` with
+``audio``: base64 ``data``, ``transcript``, ``id``, ``expires_at``; spread over ``delta.audio`` on streams)
+becomes an :class:`AudioPart` after the text.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
-from shared_core.messages import JsonValue, Message, MessagePart, TextPart, ToolCallPart
+from shared_core.messages import AudioPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart, ToolCallPart
 from shared_core.result import (
+    AudioDelta,
     ChatResult,
+    ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
     FinishReason,
     PromptFilterEvent,
     PromptFilterResult,
+    ReasoningDelta,
     RefusalDelta,
     ResponseMetadata,
     StreamEvent,
@@ -78,7 +87,7 @@ _KNOWN_TOP = frozenset(
     }
 )
 _KNOWN_CHOICE = frozenset({"index", "message", "delta", "finish_reason", "content_filter_results"})
-_KNOWN_MESSAGE = frozenset({"role", "content", "refusal", "tool_calls"})
+_KNOWN_MESSAGE = frozenset({"role", "content", "refusal", "tool_calls", "reasoning_content", "audio"})
 _KNOWN_USAGE = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
 _MODELLED_DETAILS = {"prompt_tokens_details": "cached_tokens", "completion_tokens_details": "reasoning_tokens"}
 _NO_META: tuple[None, None, None, None] = (None, None, None, None)
@@ -102,7 +111,28 @@ def decode_response(payload: JsonValue) -> ChatResult:
             raise InvalidResponseError(f"Azure sent an error body with a success status: {error.get('message')!r}")
         raise InvalidResponseError(f"chat completion body has no 'choices' list (keys: {sorted(payload)})")
     details: JsonObject = {k: v for k, v in payload.items() if k not in _KNOWN_TOP and _kept(v)}
-    choice = _first_choice(choices, details)
+    first, others = _split_choices(choices, details)
+    result = _decode_choice(first, details)
+    return replace(
+        result,
+        usage=decode_usage(payload.get("usage"), details),
+        response_id=_str(payload.get("id")),
+        model=_str(payload.get("model")),
+        system_fingerprint=_str(payload.get("system_fingerprint")),
+        created=_int(payload.get("created")),
+        prompt_filter_results=decode_prompt_filters(
+            payload.get("prompt_filter_results", payload.get("prompt_annotations"))
+        ),
+        provider_details=details,
+        choices=tuple(
+            replace(_decode_choice(c, {}), response_id=_str(payload.get("id")), model=_str(payload.get("model")))
+            for c in others
+        ),
+    )
+
+
+def _decode_choice(choice: JsonObject | None, details: JsonObject) -> ChatResult:
+    """One choice's answer: message, tool calls, refusal, finish reason and filter verdicts."""
     parts: list[MessagePart] = []
     valid: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
@@ -125,31 +155,28 @@ def decode_response(payload: JsonValue) -> ChatResult:
         tool_calls=tuple(valid),
         invalid_tool_calls=tuple(invalid),
         finish_reason=finish,
-        usage=decode_usage(payload.get("usage"), details),
-        response_id=_str(payload.get("id")),
-        model=_str(payload.get("model")),
-        system_fingerprint=_str(payload.get("system_fingerprint")),
-        created=_int(payload.get("created")),
         refusal=refusal,
-        prompt_filter_results=decode_prompt_filters(
-            payload.get("prompt_filter_results", payload.get("prompt_annotations"))
-        ),
         content_filter_results=filters,
         provider_details=details,
     )
 
 
-def _first_choice(choices: list[JsonValue], details: JsonObject) -> JsonObject | None:
+def _split_choices(choices: list[JsonValue], details: JsonObject) -> tuple[JsonObject | None, list[JsonObject]]:
+    """Choice 0 and the other decodable choices in index order; undecodable ones go raw to ``details``."""
     picked: JsonObject | None = None
-    others: list[JsonValue] = []
+    others: list[tuple[int, JsonObject]] = []
+    raw: list[JsonValue] = []
     for choice in choices:
-        if picked is None and isinstance(choice, dict) and _int(choice.get("index", 0)) == 0:
+        index = _int(choice.get("index", 0)) if isinstance(choice, dict) else None
+        if picked is None and isinstance(choice, dict) and index == 0:
             picked = choice
+        elif isinstance(choice, dict) and index is not None and index > 0:
+            others.append((index, choice))
         else:
-            others.append(choice)
-    if others:
-        details["additional_choices"] = others
-    return picked
+            raw.append(choice)
+    if raw:
+        details["additional_choices"] = raw
+    return picked, [c for _, c in sorted(others, key=lambda pair: pair[0])]
 
 
 def _decode_message(
@@ -160,12 +187,18 @@ def _decode_message(
     details: JsonObject,
 ) -> str | None:
     _extras(message, _KNOWN_MESSAGE, "message.", details)
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        parts.append(ReasoningPart(text=reasoning))
     content = message.get("content")
     if isinstance(content, str):
         if content:
             parts.append(TextPart(content))
     elif content is not None:
         raise InvalidResponseError(f"assistant message content is a JSON {type(content).__name__}, not text")
+    audio = _decode_audio(message.get("audio"))
+    if audio is not None:
+        parts.append(audio)
     calls = message.get("tool_calls")
     if isinstance(calls, list):
         for call in calls:
@@ -177,6 +210,17 @@ def _decode_message(
                 invalid.append(parsed)
     refusal = message.get("refusal")
     return refusal if isinstance(refusal, str) and refusal else None
+
+
+def _decode_audio(raw: JsonValue) -> AudioPart | None:
+    if not isinstance(raw, dict):
+        return None
+    return AudioPart(
+        data=_str(raw.get("data")) or "",
+        id=_str(raw.get("id")),
+        transcript=_str(raw.get("transcript")),
+        expires_at=_int(raw.get("expires_at")),
+    )
 
 
 def _decode_tool_call(call: JsonValue) -> tuple[ToolCallPart, ToolCall | InvalidToolCall]:
@@ -319,8 +363,13 @@ class ChatStreamDecoder:
         choices = chunk.get("choices")
         if isinstance(choices, list):
             for choice in choices:
-                if isinstance(choice, dict) and _int(choice.get("index", 0)) == 0:
+                index = _int(choice.get("index", 0)) if isinstance(choice, dict) else None
+                if isinstance(choice, dict) and index == 0:
                     _decode_choice_delta(choice, out)
+                elif isinstance(choice, dict) and index is not None and index > 0:
+                    inner: list[StreamEvent] = []
+                    _decode_choice_delta(choice, inner)
+                    out.extend(ChoiceEvent(index, event) for event in inner)
         elif isinstance(chunk.get("error"), dict):
             raise _stream_error(chunk)
         usage = chunk.get("usage")
@@ -367,9 +416,15 @@ def _decode_choice_delta(choice: JsonObject, out: list[StreamEvent]) -> None:
         out.append(ContentFilterDelta(filters))
     delta = choice.get("delta")
     if isinstance(delta, dict):
+        reasoning = delta.get("reasoning_content")
+        if reasoning and isinstance(reasoning, str):
+            out.append(ReasoningDelta(reasoning))
         content = delta.get("content")
         if content and isinstance(content, str):
             out.append(TextDelta(content))
+        audio = delta.get("audio")
+        if isinstance(audio, dict):
+            out.append(_audio_delta(audio))
         refusal = delta.get("refusal")
         if refusal and isinstance(refusal, str):
             out.append(RefusalDelta(refusal))
@@ -381,6 +436,15 @@ def _decode_choice_delta(choice: JsonObject, out: list[StreamEvent]) -> None:
         reason, raw = decode_finish_reason(finish)
         if reason is not None:
             out.append(FinishEvent(reason, raw))
+
+
+def _audio_delta(audio: JsonObject) -> AudioDelta:
+    return AudioDelta(
+        data=_str(audio.get("data")) or "",
+        transcript=_str(audio.get("transcript")) or "",
+        id=_str(audio.get("id")),
+        expires_at=_int(audio.get("expires_at")),
+    )
 
 
 def _tool_call_delta(call: JsonValue) -> ToolCallDelta:
