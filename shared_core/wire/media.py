@@ -1,9 +1,9 @@
 """Audio and file parts on the wire, both API shapes, and the checks made before anything is sent.
 
 - Input audio (a user's :class:`~shared_core.messages.AudioPart`): ``{"type": "input_audio", "input_audio":
-  {"data", "format"}}`` on both shapes; ``format`` must be ``wav`` or ``mp3``. An answer's audio in an assistant
-  turn goes back to Chat Completions as ``audio: {"id": ...}`` (Azure keeps the audio until ``expires_at``);
-  the Responses API has no field for it.
+  {"data", "format"}}`` on Chat Completions; ``format`` must be ``wav`` or ``mp3``. An answer's audio in an
+  assistant turn goes back as ``audio: {"id": ...}`` (Azure keeps the audio until ``expires_at``). The Responses
+  API takes no audio at all (its message content is text, images and files): the encoder refuses it.
 - Files (:class:`~shared_core.messages.FilePart`): Chat Completions ``{"type": "file", "file": {"file_data" |
   "file_id", "filename"}}``; Responses ``{"type": "input_file", "file_data" | "file_id", "filename"}``.
 - Before sending: audio goes only to a deployment whose model takes audio (an ``*audio*`` / ``*realtime*`` model,
@@ -93,7 +93,7 @@ def _check_audio(index: int, part: AudioPart, target: ResolvedDeployment) -> Non
 
 
 def input_audio_part(part: AudioPart) -> JsonObject:
-    """A user's audio as an ``input_audio`` content part (the same on both API shapes)."""
+    """A user's audio as a Chat Completions ``input_audio`` content part."""
     return {"type": "input_audio", "input_audio": {"data": part.data, "format": part.format or "wav"}}
 
 

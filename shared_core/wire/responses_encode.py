@@ -36,7 +36,7 @@ from shared_core.messages import (
 from shared_core.request import ChatRequest, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 from shared_core.wire.envelope import EncodedRequest, route_family
 from shared_core.wire.hosted_tools import USER_HOSTED_ITEM_TYPES, encode_hosted_tool
-from shared_core.wire.media import check_media, input_audio_part, responses_file_part
+from shared_core.wire.media import check_media, responses_file_part
 
 __all__ = ["MIN_PREVIEW_API_VERSION", "encode_request"]
 
@@ -150,13 +150,11 @@ def _encode_message(message: Message) -> list[JsonValue]:
                 content.append(part)
                 continue
             case AudioPart():
-                if message.role == "assistant":
-                    raise ConversationError(
-                        "an assistant message holds the model's audio answer, which the Responses API cannot take "
-                        "back; send its transcript as text, or continue the conversation on Chat Completions"
-                    )
-                content.append(part)
-                continue
+                raise ConversationError(
+                    f"a {message.role} message holds audio, which the Responses API cannot carry (its input takes "
+                    "text, images and files). Fix: use Chat Completions with an audio deployment "
+                    "(gpt-4o-audio-preview ...), or send a transcript as text"
+                )
             case HostedToolPart():
                 _check_hosted(message, part)
                 item = dict(part.item)
@@ -182,7 +180,7 @@ def _encode_message(message: Message) -> list[JsonValue]:
     return items
 
 
-_ContentPart = TextPart | ImagePart | FilePart | AudioPart
+_ContentPart = TextPart | ImagePart | FilePart
 
 
 def _check_hosted(message: Message, part: HostedToolPart) -> None:
@@ -222,8 +220,6 @@ def _message_item(message: Message, content: list[_ContentPart]) -> JsonObject:
             parts.append({"type": "input_text", "text": part.text})
         elif isinstance(part, FilePart):
             parts.append(responses_file_part(part))
-        elif isinstance(part, AudioPart):
-            parts.append(input_audio_part(part))
         else:
             # `detail` is required by the API schema; "auto" is Azure's own default.
             parts.append({"type": "input_image", "image_url": part.url, "detail": part.detail or "auto"})
