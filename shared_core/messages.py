@@ -202,7 +202,9 @@ class HostedToolPart:
         return value if isinstance(value, str) else ""
 
 
-MessagePart = TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart | AudioPart | FilePart | HostedToolPart
+MessagePart = (
+    TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart | AudioPart | FilePart | HostedToolPart
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -314,9 +314,7 @@ class RouteTable:
                 )
                 version_set = endpoint.api_version is not None or _api_version_chosen(c)
                 version = endpoint.api_version or c.api_version
-                out.append(
-                    RouteTarget(candidate, endpoint.endpoint, auth, version, scope, api_version_set=version_set)
-                )
+                out.append(RouteTarget(candidate, endpoint.endpoint, auth, version, scope, api_version_set=version_set))
         if out:
             return tuple(out)
         if c.endpoint:

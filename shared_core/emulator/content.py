@@ -42,9 +42,7 @@ __all__ = [
 
 JsonObject = dict[str, JsonValue]
 
-_PNG_1X1 = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
+_PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 _AUDIO_EXPIRY_SECONDS = 3600
 
 
@@ -108,7 +106,7 @@ def content_extras(
     tools = request.get("tools")
     for n, tool in enumerate(tools if isinstance(tools, list) else []):
         if isinstance(tool, dict):
-            _hosted(tool, request, f"{response_id}/{n}", text, items, annotations)
+            _hosted(tool, request, f"{response_id}/{n}", text, out=(items, annotations))
     return ContentExtras(hosted_items=tuple(items), annotations=tuple(annotations))
 
 
@@ -141,51 +139,19 @@ def _hosted(
     request: Mapping[str, JsonValue],
     seed: str,
     text: str,
-    items: list[JsonObject],
-    annotations: list[JsonObject],
+    *,
+    out: tuple[list[JsonObject], list[JsonObject]],
 ) -> None:
+    items, annotations = out
     kind = tool.get("type")
     query = _last_user_text(request)
     if kind in ("web_search_preview", "web_search", "web_search_preview_2025_03_11"):
-        url = "https://example.com/search-result"
-        source: JsonObject = {"type": "url", "url": url}
-        action: JsonObject = {"type": "search", "query": query, "sources": [source]}
-        items.append({"id": _id("ws_", seed), "type": "web_search_call", "status": "completed", "action": action})
-        citation: JsonObject = {
-            "type": "url_citation",
-            "start_index": 0,
-            "end_index": len(text),
-            "title": "Example result",
-            "url": url,
-        }
-        annotations.append(citation)
+        item, note = _web_search(seed, query, text)
     elif kind == "file_search":
-        result: JsonObject = {
-            "file_id": "assistant-emulated1",
-            "filename": "notes.pdf",
-            "score": 0.92,
-            "text": "Emulated passage.",
-            "attributes": {},
-        }
-        items.append(
-            {
-                "id": _id("fs_", seed),
-                "type": "file_search_call",
-                "status": "completed",
-                "queries": [query],
-                "results": [result],
-            }
-        )
-        cite: JsonObject = {
-            "type": "file_citation",
-            "file_id": "assistant-emulated1",
-            "filename": "notes.pdf",
-            "index": len(text),
-        }
-        annotations.append(cite)
+        item, note = _file_search(seed, query, text)
     elif kind == "code_interpreter":
         logs: JsonObject = {"type": "logs", "logs": "4\n"}
-        items.append(
+        item, note = (
             {
                 "id": _id("ci_", seed),
                 "type": "code_interpreter_call",
@@ -193,24 +159,68 @@ def _hosted(
                 "code": "print(2 + 2)",
                 "container_id": "cntr_emulated",
                 "outputs": [logs],
-            }
+            },
+            None,
         )
     elif kind == "image_generation":
-        items.append(
-            {
-                "id": _id("ig_", seed),
-                "type": "image_generation_call",
-                "status": "completed",
-                "background": "opaque",
-                "output_format": "png",
-                "quality": "low",
-                "revised_prompt": query,
-                "size": "1024x1024",
-                "result": _PNG_1X1,
-            }
-        )
+        item, note = _image(seed, query), None
     elif kind == "mcp":
         _mcp(tool, request, seed, items)
+        return
+    else:
+        return
+    items.append(item)
+    if note is not None:
+        annotations.append(note)
+
+
+def _web_search(seed: str, query: str, text: str) -> tuple[JsonObject, JsonObject]:
+    url = "https://example.com/search-result"
+    source: JsonObject = {"type": "url", "url": url}
+    action: JsonObject = {"type": "search", "query": query, "sources": [source]}
+    item: JsonObject = {"id": _id("ws_", seed), "type": "web_search_call", "status": "completed", "action": action}
+    citation: JsonObject = {
+        "type": "url_citation",
+        "start_index": 0,
+        "end_index": len(text),
+        "title": "Example result",
+        "url": url,
+    }
+    return item, citation
+
+
+def _file_search(seed: str, query: str, text: str) -> tuple[JsonObject, JsonObject]:
+    result: JsonObject = {
+        "file_id": "assistant-emulated1",
+        "filename": "notes.pdf",
+        "score": 0.92,
+        "text": "Emulated passage.",
+        "attributes": {},
+    }
+    item: JsonObject = {
+        "id": _id("fs_", seed),
+        "type": "file_search_call",
+        "status": "completed",
+        "queries": [query],
+        "results": [result],
+    }
+    cite: JsonObject = {"type": "file_citation", "file_id": "assistant-emulated1", "filename": "notes.pdf"}
+    cite["index"] = len(text)
+    return item, cite
+
+
+def _image(seed: str, query: str) -> JsonObject:
+    return {
+        "id": _id("ig_", seed),
+        "type": "image_generation_call",
+        "status": "completed",
+        "background": "opaque",
+        "output_format": "png",
+        "quality": "low",
+        "revised_prompt": query,
+        "size": "1024x1024",
+        "result": _PNG_1X1,
+    }
 
 
 def _mcp(tool: JsonObject, request: Mapping[str, JsonValue], seed: str, items: list[JsonObject]) -> None:

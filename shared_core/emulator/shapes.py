@@ -13,7 +13,7 @@ import hashlib
 import json
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared_core.emulator.content import (
     ContentExtras,
@@ -163,7 +163,7 @@ class Completion:
     usage: Usage = Usage()
     finish_reason: str = "stop"
     filtered: FilterVerdict | None = None
-    extras: ContentExtras = ContentExtras()
+    extras: ContentExtras = field(default_factory=ContentExtras)
 
     @property
     def text(self) -> str | None:
@@ -389,9 +389,7 @@ def _output_items(c: Completion, *, done: bool) -> list[dict[str, JsonValue]]:
     if c.text is not None:
         status = "incomplete" if c.filtered else ("completed" if done else "in_progress")
         annotations: list[JsonValue] = list(c.extras.annotations)
-        content: list[JsonValue] = [
-            {"type": "output_text", "annotations": annotations, "logprobs": [], "text": c.text}
-        ]
+        content: list[JsonValue] = [{"type": "output_text", "annotations": annotations, "logprobs": [], "text": c.text}]
         items.append(
             {
                 "id": _hex_id("msg_", c.response_id),

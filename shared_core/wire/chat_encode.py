@@ -306,7 +306,12 @@ def _encode_instruction(message: Message, index: int, role: str) -> JsonValue:
             case TextPart(text=text):
                 texts.append(text)
             case (
-                ImagePart() | ToolCallPart() | ToolResultPart() | ReasoningPart() | AudioPart() | FilePart()
+                ImagePart()
+                | ToolCallPart()
+                | ToolResultPart()
+                | ReasoningPart()
+                | AudioPart()
+                | FilePart()
                 | HostedToolPart()
             ):
                 raise _misplaced(index, message, part, "instructions are text only")
@@ -375,7 +380,12 @@ def _encode_tool_results(message: Message, index: int) -> list[JsonValue]:
             case ToolResultPart(tool_call_id=call_id, content=content):
                 out.append({"role": "tool", "tool_call_id": call_id, "content": content})
             case (
-                TextPart() | ImagePart() | ToolCallPart() | ReasoningPart() | AudioPart() | FilePart()
+                TextPart()
+                | ImagePart()
+                | ToolCallPart()
+                | ReasoningPart()
+                | AudioPart()
+                | FilePart()
                 | HostedToolPart()
             ):
                 raise _misplaced(index, message, part, "tool messages carry tool results only")

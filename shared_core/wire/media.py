@@ -20,9 +20,9 @@ from shared_core.messages import AudioPart, FilePart, JsonValue, Message
 __all__ = [
     "AUDIO_FORMATS",
     "MAX_FILE_BYTES",
-    "check_media",
     "chat_assistant_audio",
     "chat_file_part",
+    "check_media",
     "input_audio_part",
     "responses_file_part",
 ]

@@ -115,7 +115,7 @@ def test_responses_encode_hosted_tools_validates_against_sdk_params() -> None:
 
 def test_chat_encode_hosted_tool_raises_before_sending_naming_deployment_and_fix() -> None:
     request = ChatRequest((Message.user("hi"),), tools=(HostedToolSpec({"type": "web_search_preview"}),))
-    with pytest.raises(UnsupportedParameterError, match="web_search_preview.*'chat-dep'.*use_responses_api"):
+    with pytest.raises(UnsupportedParameterError, match=r"web_search_preview.*'chat-dep'.*use_responses_api"):
         chat_completions.encode_request(request, _target(deployment="chat-dep"), api_version="v1", stream=False)
 
 
@@ -169,7 +169,8 @@ def test_hosted_items_sent_back_next_turn_validate_and_mcp_approval_round_trip(a
     request = ChatRequest(history, tools=(tool,))
     body = responses.encode_request(request, _target(), api_version="v1", stream=False).body
     assert_valid_request_body(body)
-    assert [i.get("type") for i in body["input"] if isinstance(i, dict)][1:3] == ["mcp_list_tools", "mcp_approval_request"]
+    kinds = [i.get("type") for i in body["input"] if isinstance(i, dict)]
+    assert kinds[1:3] == ["mcp_list_tools", "mcp_approval_request"]
     second = gateway.complete(request)
     call = next(p for p in second.message.parts if isinstance(p, HostedToolPart) and p.item_type == "mcp_call")
     assert call.item["approval_request_id"] == approval.id
@@ -205,27 +206,27 @@ def test_responses_encode_file_parts_validate_against_sdk_params() -> None:
 
 def test_responses_encode_audio_is_refused_naming_the_fix() -> None:
     request = ChatRequest((Message("user", (TextPart("hear"), WAV)),))
-    with pytest.raises(ConversationError, match="Responses API cannot carry.*Chat Completions"):
+    with pytest.raises(ConversationError, match=r"Responses API cannot carry.*Chat Completions"):
         responses.encode_request(request, _target(AUDIO_MODEL), api_version="v1", stream=False)
 
 
 def test_audio_to_a_deployment_without_audio_raises_before_sending(azure: AzureTestServer) -> None:
     gateway = _gateway(azure, api="chat", deployment_models={"gpt-4o-mini": "gpt-4o-mini"})
-    with pytest.raises(UnsupportedParameterError, match="'gpt-4o-mini'.*takes no audio input.*deployment_models"):
+    with pytest.raises(UnsupportedParameterError, match=r"'gpt-4o-mini'.*takes no audio input.*deployment_models"):
         gateway.complete(ChatRequest((Message("user", (WAV,)),)))
     assert azure.requests == []
 
 
 def test_audio_in_a_format_azure_does_not_take_is_a_conversation_error() -> None:
     request = ChatRequest((Message("user", (AudioPart(data="AAAA", format="flac"),)),))
-    with pytest.raises(ConversationError, match="'flac'.*wav or mp3"):
+    with pytest.raises(ConversationError, match=r"'flac'.*wav or mp3"):
         chat_completions.encode_request(request, _target(AUDIO_MODEL), api_version="v1", stream=False)
 
 
 def test_file_over_the_request_limit_raises_before_sending(azure: AzureTestServer) -> None:
     big = FilePart(data_url="data:application/pdf;base64," + "A" * (MAX_FILE_BYTES // 3 * 4 + 8), filename="b.pdf")
     for api in ("chat", "responses"):
-        with pytest.raises(UnsupportedParameterError, match="32 MB per request.*file_id"):
+        with pytest.raises(UnsupportedParameterError, match=r"32 MB per request.*file_id"):
             _gateway(azure, api=api).complete(ChatRequest((Message("user", (big,)),)))
     assert azure.requests == []
 

@@ -154,9 +154,7 @@ def test_emulator_chat_stream_audio_reasoning_and_n_validate_against_sdk(azure: 
         for choice in chunk.choices:
             by_choice[choice.index] = by_choice.get(choice.index, "") + (choice.delta.content or "")
     assert by_choice == {0: "Hello there", 1: "Second"}
-    reasoning = "".join(
-        c["choices"][0]["delta"].get("reasoning_content", "") for c in _sse(raw) if c["choices"]
-    )
+    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content", "") for c in _sse(raw) if c["choices"])
     assert reasoning == "Think first."
 
 

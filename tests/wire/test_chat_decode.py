@@ -416,9 +416,7 @@ def test_chat_stream_decoder_obfuscation_ignored_and_new_fields_reported_once() 
 def test_chat_stream_decoder_wraps_other_choice_indexes() -> None:
     decoder = ChatStreamDecoder()
     decoder.decode(None, chunk([delta({"content": "a"})]))
-    assert decoder.decode(None, chunk([delta({"content": "other"}, index=1)])) == (
-        ChoiceEvent(1, TextDelta("other")),
-    )
+    assert decoder.decode(None, chunk([delta({"content": "other"}, index=1)])) == (ChoiceEvent(1, TextDelta("other")),)
 
 
 @pytest.mark.parametrize("data", ["{not json", "[1, 2]"])
