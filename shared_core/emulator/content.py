@@ -151,17 +151,9 @@ def _hosted(
         item, note = _file_search(seed, query, text)
     elif kind == "code_interpreter":
         logs: JsonObject = {"type": "logs", "logs": "4\n"}
-        item, note = (
-            {
-                "id": _id("ci_", seed),
-                "type": "code_interpreter_call",
-                "status": "completed",
-                "code": "print(2 + 2)",
-                "container_id": "cntr_emulated",
-                "outputs": [logs],
-            },
-            None,
-        )
+        code: JsonObject = {"id": _id("ci_", seed), "type": "code_interpreter_call", "status": "completed"}
+        code |= {"code": "print(2 + 2)", "container_id": "cntr_emulated", "outputs": [logs]}
+        item, note = code, None
     elif kind == "image_generation":
         item, note = _image(seed, query), None
     elif kind == "mcp":
