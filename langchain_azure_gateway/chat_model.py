@@ -479,7 +479,12 @@ class AzureGatewayChatModel(BaseChatModel):
 def _chat_result(result: CoreResult, scope: CallScope) -> ChatResult:
     message = from_core_result(result, scope.metadata())
     generation = ChatGeneration(message=message, generation_info={"finish_reason": result.finish_reason})
-    return ChatResult(generations=[generation], llm_output={"model_name": result.model})
+    # n > 1: one generation per choice, as AzureChatOpenAI gives them.
+    others = [
+        ChatGeneration(message=from_core_result(choice), generation_info={"finish_reason": choice.finish_reason})
+        for choice in result.choices
+    ]
+    return ChatResult(generations=[generation, *others], llm_output={"model_name": result.model})
 
 
 register_for_load(AzureGatewayChatModel)

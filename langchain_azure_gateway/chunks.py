@@ -14,11 +14,16 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
+from langchain_azure_gateway.content_blocks import citation, hosted_blocks
 from langchain_azure_gateway.convert import from_core_usage, response_metadata
 from shared_core import (
+    AnnotationEvent,
+    AudioDelta,
     ChatResult,
+    ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
+    HostedToolEvent,
     PromptFilterEvent,
     ReasoningDelta,
     ReasoningItemEvent,
@@ -40,19 +45,38 @@ class StreamChunker:
     The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
-    __slots__ = ("_accumulator", "_response_id", "_sent_arguments")
+    __slots__ = ("_accumulator", "_blocks", "_response_id", "_sent_arguments")
 
     def __init__(self) -> None:
         self._accumulator = StreamAccumulator()
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
+        # Once a hosted tool item or a citation arrives, content goes out as v1 blocks merged by "index":
+        # (next block index, index of the open text block or None).
+        self._blocks: tuple[int, int | None] | None = None
 
     def feed(self, event: StreamEvent) -> ChatGenerationChunk | None:
         """Fold one event; return the chunk to yield for it, if it carries content."""
         self._accumulator.add(event)
         match event:
             case TextDelta(text=text):
+                if self._blocks is not None:
+                    return self._chunk(AIMessageChunk(content=[{"type": "text", "text": text, **self._text_index()}]))
                 return self._chunk(AIMessageChunk(content=text, id=self._response_id))
+            case HostedToolEvent(part=part):
+                blocks: list[str | dict[str, Any]] = []
+                for block in hosted_blocks(part):
+                    blocks.append({**block, "index": self._next_index()})
+                self._blocks = (self._blocks[0], None) if self._blocks else self._blocks
+                return self._chunk(AIMessageChunk(content=blocks))
+            case AnnotationEvent(annotation=annotation):
+                cite = citation(annotation, self._accumulator.text)
+                block = {"type": "text", "text": "", "annotations": [cite], **self._text_index()}
+                return self._chunk(AIMessageChunk(content=[block]))
+            case AudioDelta():
+                return self._chunk(AIMessageChunk(content="", additional_kwargs={"audio": _audio_piece(event)}))
+            case ChoiceEvent():
+                return None  # folded by the accumulator; the closing chunk carries the other choices
             case ToolCallDelta():
                 return self._tool_chunk(event)
             case ReasoningDelta(text=text):
@@ -69,6 +93,18 @@ class StreamChunker:
                 return None
             case _:
                 assert_never(event)
+
+    def _next_index(self) -> int:
+        index, text = self._blocks or (0, None)
+        self._blocks = (index + 1, text)
+        return index
+
+    def _text_index(self) -> dict[str, int]:
+        if self._blocks is None or self._blocks[1] is None:
+            index = self._next_index()
+            self._blocks = (self._blocks[0] if self._blocks else index + 1, index)
+        assert self._blocks[1] is not None
+        return {"index": self._blocks[1]}
 
     def _chunk(self, message: AIMessageChunk) -> ChatGenerationChunk:
         if message.id is None and self._response_id:
@@ -103,6 +139,8 @@ class StreamChunker:
         meta = response_metadata(result)
         if extra_metadata:
             meta.update(extra_metadata)
+        if result.choices:
+            meta["choices"] = [_choice_summary(i, c) for i, c in enumerate(result.choices, start=1)]
         message = AIMessageChunk(
             content="",
             id=result.response_id,
@@ -111,3 +149,27 @@ class StreamChunker:
             chunk_position="last",
         )
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
+
+
+def _audio_piece(event: AudioDelta) -> dict[str, Any]:
+    # LangChain joins string values of chunks and rejects a changed int: send each field once (data pieces joined).
+    piece: dict[str, Any] = {}
+    if event.id:
+        piece["id"] = event.id
+    if event.data:
+        piece["data"] = event.data
+    if event.transcript:
+        piece["transcript"] = event.transcript
+    if event.expires_at is not None:
+        piece["expires_at"] = event.expires_at
+    return piece
+
+
+def _choice_summary(index: int, choice: ChatResult) -> dict[str, Any]:
+    """Choice ``index`` of an ``n`` > 1 stream, for the closing chunk's ``response_metadata["choices"]``."""
+    return {
+        "index": index,
+        "content": choice.text,
+        "finish_reason": choice.finish_reason,
+        "tool_calls": [{"id": c.id, "name": c.name, "args": dict(c.arguments)} for c in choice.tool_calls],
+    }

@@ -27,6 +27,7 @@ __all__ = [
     "decode_hosted_item",
     "encode_hosted_tool",
     "refuse_hosted_on_chat",
+    "replay_item",
     "shift_annotation",
 ]
 
@@ -54,6 +55,18 @@ USER_HOSTED_ITEM_TYPES = frozenset({"mcp_approval_response", "computer_call_outp
 def encode_hosted_tool(tool: HostedToolSpec) -> JsonObject:
     """The tool definition as the Responses API takes it (a copy of the user's dict)."""
     return dict(tool.config)
+
+
+# Output fields an input item of that type does not take (Azure answers them, the input schema has no place).
+_OUTPUT_ONLY: dict[str, frozenset[str]] = {
+    "image_generation_call": frozenset({"background", "output_format", "quality", "revised_prompt", "size"}),
+}
+
+
+def replay_item(part: HostedToolPart) -> JsonObject:
+    """The item to send back in a next turn: as Azure sent it, less the fields only an output item has."""
+    dropped = _OUTPUT_ONLY.get(part.item_type, frozenset())
+    return {k: v for k, v in part.item.items() if k not in dropped}
 
 
 def refuse_hosted_on_chat(request: ChatRequest, deployment: str) -> None:

@@ -35,7 +35,7 @@ from shared_core.messages import (
 )
 from shared_core.request import ChatRequest, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 from shared_core.wire.envelope import EncodedRequest, route_family
-from shared_core.wire.hosted_tools import USER_HOSTED_ITEM_TYPES, encode_hosted_tool
+from shared_core.wire.hosted_tools import USER_HOSTED_ITEM_TYPES, encode_hosted_tool, replay_item
 from shared_core.wire.media import check_media, responses_file_part
 
 __all__ = ["MIN_PREVIEW_API_VERSION", "encode_request"]
@@ -157,7 +157,7 @@ def _encode_message(message: Message) -> list[JsonValue]:
                 )
             case HostedToolPart():
                 _check_hosted(message, part)
-                item = dict(part.item)
+                item = replay_item(part)
             case ToolCallPart():
                 _require_role(message, part.kind, "assistant")
                 item = _function_call(part)
