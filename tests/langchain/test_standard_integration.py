@@ -22,6 +22,7 @@ matches bodies with each UUID replaced by its order of appearance (tested at the
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import uuid
@@ -33,6 +34,7 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.integration_tests import chat_models as standard
 from vcr.request import Request
 
 from langchain_azure_gateway import AzureGatewayChatModel
@@ -42,6 +44,12 @@ from tests.support.azure_server import DeploymentInfo, Reply, Usage
 from tests.support.cassettes import CassetteEndpoint
 
 OVERRIDE_DEPLOYMENT = DeploymentInfo(model="gpt-4o-2024-11-20", system_fingerprint="fp_ee1d74bde0")
+AUDIO_DEPLOYMENT = "gpt-4o-audio-preview"
+# The standard PDF and audio tests download their inputs from w3.org and wikimedia; recording allows loopback
+# only, so these small stand-ins are what they send (the downloads are the test suite's, not our code).
+TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n%%EOF\n"
+TINY_WAV = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00"
+TINY_WAV += b"\x02\x00\x10\x00data\x00\x00\x00\x00"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +66,7 @@ class TestAzureGatewayChatModelStandardIntegration(ChatModelIntegrationTests):
         if server is not None:
             server.set_default(realistic_responder)
             server.deployments["gpt-4o"] = OVERRIDE_DEPLOYMENT
+            server.deployments[AUDIO_DEPLOYMENT] = DeploymentInfo(model="gpt-4o-audio-preview-2024-12-17")
         self._azure = azure_endpoint
         async with httpx.AsyncClient(verify=tls) as async_client:
             with httpx.Client(verify=tls) as client:
@@ -103,6 +112,14 @@ class TestAzureGatewayChatModelStandardIntegration(ChatModelIntegrationTests):
         return False
 
     @property
+    def supports_pdf_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
+
+    @property
     def model_override_value(self) -> str | None:
         return "gpt-4o"
 
@@ -138,6 +155,18 @@ class TestAzureGatewayChatModelStandardIntegration(ChatModelIntegrationTests):
         return self._invoke_with_usage(
             Usage(prompt_tokens=12, completion_tokens=80, reasoning_tokens=64), stream=stream
         )
+
+    def test_pdf_inputs(self, model: BaseChatModel) -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(standard.httpx, "get", lambda *_a, **_k: httpx.Response(200, content=TINY_PDF))
+            super().test_pdf_inputs(model)
+
+    def test_audio_inputs(self, model: BaseChatModel) -> None:
+        # Audio goes to an audio deployment: the gateway refuses it for gpt-4o-mini before sending, as Azure would.
+        audio_model = AzureGatewayChatModel(**{**self.chat_model_params, "azure_deployment": AUDIO_DEPLOYMENT})
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(standard, "_get_base64_from_url", lambda _url: base64.b64encode(TINY_WAV).decode())
+            super().test_audio_inputs(audio_model)
 
     @pytest.mark.xfail(
         reason="the test downloads its PNG from raw.githubusercontent.com itself: recording allows loopback only, "
