@@ -149,6 +149,10 @@ class AzureGatewayLLM(FunctionCallingLLM):
         default=False, description="Also send the Azure endpoint and key to the gateway."
     )
     use_responses_api: bool = Field(default=False, description="Use the Responses API instead of Chat Completions.")
+    built_in_tools: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Tools Azure runs itself, sent with every call (Responses API): [{'type': 'web_search_preview'}].",
+    )
     temperature: float | None = Field(default=None, description="Sampling temperature (dropped for reasoning models).")
     max_tokens: int | None = Field(default=None, description="Output token limit.")
     reasoning_effort: ReasoningEffort | None = Field(default=None, description="Effort for reasoning models.")
@@ -261,6 +265,8 @@ class AzureGatewayLLM(FunctionCallingLLM):
         )
         if self.additional_kwargs:
             base = to_core_settings(self.additional_kwargs, base)
+        if self.built_in_tools:
+            options = {**options, "tools": [*self.built_in_tools, *(options.get("tools") or [])]}
         return to_core_request(to_core_messages(messages), options, RequestOptions(base))
 
     # -- chat --------------------------------------------------------------------------------------------------
