@@ -80,12 +80,12 @@ def user_media_part(block: object) -> MessagePart | None:
     """
     if isinstance(block, AudioBlock):
         if block.audio is None and block.path is None:
-            raise ValueError("an AudioBlock with only a url: Azure takes inline audio; pass audio bytes or a path")
+            raise ValueError("given only by a url; Azure takes inline audio: pass audio bytes or a path")
         data = block.resolve_audio(as_base64=True).read().decode("ascii")
         return AudioPart(data=data, format=(block.format or "wav").lower())
     if isinstance(block, DocumentBlock):
         if block.data is None and block.path is None:
-            raise ValueError("a DocumentBlock with only a url: Azure takes inline files; pass data bytes or a path")
+            raise ValueError("given only by a url; Azure takes inline files: pass data bytes or a path")
         encoded = base64.b64encode(block.resolve_document().read()).decode("ascii")
         mime = block.document_mimetype or "application/pdf"
         title = block.title if block.title and block.title != "input_document" else None

@@ -185,7 +185,9 @@ def _to_core_media(index: int, block: object) -> MessagePart | None:
         return user_media_part(block)
     except ValueError as error:
         kind = getattr(block, "block_type", type(block).__name__)
-        raise UnsupportedContentError(f"message {index}: {error}", index=index, block_type=str(kind)) from error
+        raise UnsupportedContentError(
+            f"message {index} holds a {kind} block {error}", index=index, block_type=str(kind)
+        ) from error
 
 
 def _to_core_part(index: int, block: object) -> MessagePart | None:
