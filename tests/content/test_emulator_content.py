@@ -165,3 +165,40 @@ def test_emulator_input_audio_to_a_model_without_audio_is_azures_400(azure: Azur
     assert raw.status_code == 400
     assert raw.json()["error"]["code"] == "invalid_value"
     assert "either text or image_url" in raw.json()["error"]["message"]
+
+
+AUDIO_RECORDING = (
+    "Mirascope__mirascope/python__tests__e2e__input__cassettes__test_call_with_audio__azure_openai_gpt_5_mini.yaml"
+)
+
+
+def _recorded_audio_refusal() -> Any:
+    from tests.support.recordings import RECORDINGS_DIR, load_recording_file, require_dir
+
+    path = require_dir(RECORDINGS_DIR, "The shared Azure recordings folder") / AUDIO_RECORDING
+    (interaction,) = [i for i in load_recording_file(path) if i.status == 400]
+    return interaction
+
+
+def test_emulator_audio_refusal_matches_the_recorded_azure_400(azure: AzureTestServer) -> None:
+    recorded = _recorded_audio_refusal()
+    request = json.loads(recorded.request_body)
+    azure.deployments["gpt-5-mini"] = DeploymentInfo(model="gpt-5-mini-2025-08-07", system_fingerprint=None)
+    raw = _post(azure, "/openai/v1/chat/completions", request | {"model": "gpt-5-mini"})
+    assert raw.status_code == recorded.status == 400
+    assert raw.json() == json.loads(recorded.response_body)
+
+
+def test_gateway_refuses_the_recorded_audio_request_before_sending(azure: AzureTestServer) -> None:
+    """The recorded request (input_audio to gpt-5-mini on /openai/v1) is refused by the gateway before sending."""
+    from shared_core import ChatRequest, Gateway, Message, TextPart, UnsupportedParameterError
+    from shared_core.messages import AudioPart
+
+    content = json.loads(_recorded_audio_refusal().request_body)["messages"][0]["content"]
+    audio = next(p["input_audio"] for p in content if p["type"] == "input_audio")
+    message = Message("user", (TextPart(content[0]["text"]), AudioPart(data=audio["data"], format=audio["format"])))
+    gateway = Gateway(endpoint=azure.endpoint, api_key=KEY, api_version="v1", default_deployment="gpt-5-mini")
+    with pytest.raises(UnsupportedParameterError, match=r"'gpt-5-mini'.*takes no audio input") as caught:
+        gateway.complete(ChatRequest((message,)))
+    assert caught.value.deployment == "gpt-5-mini"
+    assert azure.requests == []
