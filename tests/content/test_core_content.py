@@ -260,3 +260,32 @@ def test_chat_encode_assistant_audio_goes_back_by_id() -> None:
     body = chat_completions.encode_request(request, _target(AUDIO_MODEL), api_version="v1", stream=False).body
     MESSAGES.validate_python(body["messages"])
     assert body["messages"][1] == {"role": "assistant", "content": None, "audio": {"id": "audio_1"}}
+
+
+def test_citations_of_several_text_parts_count_in_the_joined_text_stream_and_not() -> None:
+    import json as _json
+
+    from shared_core import StreamAccumulator
+    from shared_core.wire.responses_decode import ResponsesStreamDecoder, decode_response
+
+    cite = {"type": "url_citation", "start_index": 0, "end_index": 2, "url": "https://b", "title": "B"}
+    parts = [
+        {"type": "output_text", "text": "aa ", "annotations": []},
+        {"type": "output_text", "text": "bb", "annotations": [cite]},
+    ]
+    message = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": parts}
+    body = {"id": "resp_1", "object": "response", "status": "completed", "output": [message]}
+    (text,) = decode_response(body).message.parts
+    assert isinstance(text, TextPart) and text.text == "aa bb"
+    assert (text.annotations[0]["start_index"], text.annotations[0]["end_index"]) == (3, 5)
+    decoder, accumulator = ResponsesStreamDecoder(), StreamAccumulator()
+    events: list[dict[str, Any]] = [
+        {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "aa "},
+        {"type": "response.output_text.delta", "output_index": 0, "content_index": 1, "delta": "bb"},
+        {"type": "response.output_text.annotation.added", "output_index": 0, "content_index": 1, "annotation": cite},
+        {"type": "response.completed", "response": body},
+    ]
+    for event in events:
+        for decoded in decoder.decode(event["type"], _json.dumps(event)):
+            accumulator.add(decoded)
+    assert accumulator.result().message.parts == (text,)
