@@ -289,3 +289,39 @@ def test_citations_of_several_text_parts_count_in_the_joined_text_stream_and_not
         for decoded in decoder.decode(event["type"], _json.dumps(event)):
             accumulator.add(decoded)
     assert accumulator.result().message.parts == (text,)
+
+
+def test_gateway_chat_reasoning_audio_and_n_async_complete_and_astream(azure: AzureTestServer) -> None:
+    from shared_core import GenerationSettings, StreamAccumulator
+
+    gateway = _gateway(azure, api="chat", default_deployment="audio")
+    extra = {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}, "n": 2}
+    request = ChatRequest((Message.user("hi"),), settings=GenerationSettings(extra_body=extra))
+    for _ in range(2):
+        azure.script(Reply(text="Hello there", reasoning="Think first.", choices=("Second answer",)))
+
+    async def both() -> tuple[ChatResult, ChatResult]:
+        accumulator = StreamAccumulator()
+        done = await gateway.acomplete(request)
+        async for event in gateway.astream(request):
+            accumulator.add(event)
+        return done, accumulator.result()
+
+    done, streamed = asyncio.run(both())
+    assert [p.kind for p in done.message.parts] == ["reasoning", "text", "audio"]
+    assert [c.text for c in done.choices] == ["Second answer"]
+    _same(done, streamed)
+
+
+def test_gateway_responses_without_api_version_async_and_streams_use_v1(azure: AzureTestServer) -> None:
+    gateway = _gateway(azure)
+    request = ChatRequest((Message.user("hi"),))
+
+    async def run() -> None:
+        await gateway.acomplete(request)
+        async for _ in gateway.astream(request):
+            pass
+
+    asyncio.run(run())
+    list(gateway.stream(request))
+    assert [(r.path, r.query) for r in azure.requests] == [("/openai/v1/responses", {})] * 3

@@ -139,6 +139,9 @@ def test_langchain_n_gives_one_generation_per_choice(azure: AzureTestServer) -> 
     result = _model(azure).generate([[HumanMessage("hi")]], n=3)
     assert [g.text for g in result.generations[0]] == ["one", "two", "three"]
     azure.script(Reply(text="one", choices=("two",)))
+    async_result = asyncio.run(_model(azure).agenerate([[HumanMessage("hi")]], n=2))
+    assert [g.text for g in async_result.generations[0]] == ["one", "two"]
+    azure.script(Reply(text="one", choices=("two",)))
     chunks = list(_model(azure).stream("hi", n=2))
     assert "".join(c.text for c in chunks) == "one"
     assert chunks[-1].response_metadata["choices"][0]["content"] == "two"
@@ -153,14 +156,16 @@ def test_langchain_audio_and_pdf_input_blocks_reach_azure(azure: AzureTestServer
             {"type": "file", "file": {"filename": "a.pdf", "file_data": f"data:application/pdf;base64,{PDF_B64}"}},
         ]
     )
-    _model(azure, azure_deployment="gpt-4o-audio-preview").invoke([message])
-    content = azure.requests[0].json["messages"][0]["content"]
-    assert content[1] == {"type": "input_audio", "input_audio": {"data": WAV_B64, "format": "wav"}}
-    assert content[2] == {
-        "type": "file",
-        "file": {"file_data": f"data:application/pdf;base64,{PDF_B64}", "filename": "document.pdf"},
-    }
-    assert content[3]["file"]["filename"] == "a.pdf"
+    _all_modes(_model(azure, azure_deployment="gpt-4o-audio-preview"), [message])
+    assert len(azure.requests) == 4
+    for sent in azure.requests:
+        content = sent.json["messages"][0]["content"]
+        assert content[1] == {"type": "input_audio", "input_audio": {"data": WAV_B64, "format": "wav"}}
+        assert content[2] == {
+            "type": "file",
+            "file": {"file_data": f"data:application/pdf;base64,{PDF_B64}", "filename": "document.pdf"},
+        }
+        assert content[3]["file"]["filename"] == "a.pdf"
 
 
 def test_langchain_audio_to_a_deployment_without_audio_is_refused_before_sending(azure: AzureTestServer) -> None:

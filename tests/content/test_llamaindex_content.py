@@ -122,6 +122,15 @@ def test_llamaindex_n_above_one_is_refused_before_sending(azure: AzureTestServer
     assert caught.value.n == 2 and isinstance(caught.value, UnsupportedParameterError)
     with pytest.raises(ManyChoicesError):
         _llm(azure, additional_kwargs={"n": 3}).stream_chat([_user(TextBlock(text="hi"))])
+    with pytest.raises(ManyChoicesError):
+        asyncio.run(_llm(azure).achat([_user(TextBlock(text="hi"))], n=2))
+
+    async def astream() -> None:
+        async for _ in await _llm(azure).astream_chat([_user(TextBlock(text="hi"))], n=2):
+            pass
+
+    with pytest.raises(ManyChoicesError):
+        asyncio.run(astream())
     assert azure.requests == []
 
 
@@ -132,11 +141,13 @@ def test_llamaindex_audio_and_document_blocks_reach_azure(azure: AzureTestServer
         AudioBlock(audio=WAV, format="wav"),
         DocumentBlock(data=PDF, title="tiny.pdf", document_mimetype="application/pdf"),
     )
-    llm.chat([message])
-    content = azure.requests[0].json["messages"][0]["content"]
-    assert content[1]["type"] == "input_audio" and content[1]["input_audio"]["format"] == "wav"
-    assert content[2]["file"]["filename"] == "tiny.pdf"
-    assert content[2]["file"]["file_data"].startswith("data:application/pdf;base64,")
+    _all_modes(llm, [message])
+    assert len(azure.requests) == 4
+    for sent in azure.requests:
+        content = sent.json["messages"][0]["content"]
+        assert content[1]["type"] == "input_audio" and content[1]["input_audio"]["format"] == "wav"
+        assert content[2]["file"]["filename"] == "tiny.pdf"
+        assert content[2]["file"]["file_data"].startswith("data:application/pdf;base64,")
 
 
 def test_llamaindex_audio_to_a_deployment_without_audio_is_refused_before_sending(azure: AzureTestServer) -> None:
