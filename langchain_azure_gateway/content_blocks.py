@@ -8,7 +8,8 @@ Into the core:
 - Assistant blocks: ``server_tool_call`` blocks this package produced carry the Azure item in
   ``extras["item"]`` and go back as that item (an ``image_generation_call`` gets its base64 ``result`` back
   from the ``image`` block of the same id); ``non_standard`` blocks holding a hosted item
-  (``mcp_approval_request``) go back as that item; ``server_tool_result`` and such ``image`` blocks say
+  (``mcp_approval_request``) go back as that item, as do the raw items ``AzureChatOpenAI`` keeps in its
+  ``responses/v1`` content; ``server_tool_result`` and such ``image`` blocks say
   nothing their call does not. ``additional_kwargs["audio"]["id"]`` (an audio answer) goes back by id.
 
 Out of the core (:func:`result_content`): when a result holds hosted tool items or citations, ``content`` is a
@@ -156,6 +157,9 @@ def assistant_block_part(block: Mapping[str, Any], images: Mapping[str, str]) ->
         item = cast(Mapping[str, Any], extras).get("item")
     elif kind == "non_standard":
         item = block.get("value")
+    elif kind in _TOOL_NAMES or kind in ("mcp_call", "mcp_approval_request"):
+        # AzureChatOpenAI's "responses/v1" content holds the raw items (with LangChain's stream "index").
+        item = {k: v for k, v in block.items() if k != "index"}
     if not isinstance(item, Mapping):
         return None
     item_map = dict(cast(Mapping[str, Any], item))

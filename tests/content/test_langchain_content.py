@@ -185,3 +185,17 @@ def test_langchain_audio_output_in_every_mode_and_back_by_id(azure: AzureTestSer
         assert base64.b64decode(out["data"]).startswith(b"RIFF")
     model.invoke([HumanMessage("say hi"), messages[0], HumanMessage("again")])
     assert azure.requests[-1].json["messages"][1]["audio"] == {"id": messages[0].additional_kwargs["audio"]["id"]}
+
+
+def test_langchain_raw_items_from_an_azurechatopenai_history_go_back(azure: AzureTestServer) -> None:
+    item = {"type": "web_search_call", "id": "ws_1", "status": "completed", "index": 0}
+    item["action"] = {"type": "search", "query": "news"}
+    history = [
+        HumanMessage("news?"),
+        AIMessage(content=[item, {"type": "text", "text": "Here."}]),
+        HumanMessage("more"),
+    ]
+    _model(azure, use_responses_api=True).invoke(history)
+    body = azure.requests[0].json
+    assert_valid_request_body(body)
+    assert body["input"][1] == {k: v for k, v in item.items() if k != "index"}
