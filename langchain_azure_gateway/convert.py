@@ -61,6 +61,7 @@ from shared_core import (
     ToolResultPart,
     ToolSpec,
     Usage,
+    hosted_tool_choice,
     tool_from_dict,
 )
 
@@ -247,6 +248,9 @@ def to_core_tool_choice(choice: object) -> ToolChoice | None:
         return None
     if choice is True or choice == "any":
         return "required"
+    hosted = hosted_tool_choice(choice)
+    if hosted is not None:
+        return hosted
     if isinstance(choice, str):
         return cast(ToolChoice, choice) if choice in {"auto", "none", "required"} else NamedToolChoice(choice)
     if isinstance(choice, Mapping):

@@ -75,6 +75,7 @@ from shared_core import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    hosted_tool_choice,
     parse_tool_arguments,
     tool_from_dict,
 )
@@ -323,6 +324,9 @@ def to_core_tool_choice(tool_choice: object, *, tool_required: bool = False) -> 
         return "required" if tool_required else "auto"
     if isinstance(tool_choice, NamedToolChoice):
         return tool_choice
+    hosted = hosted_tool_choice(tool_choice)
+    if hosted is not None:
+        return hosted
     if tool_choice in ("auto", "none", "required"):
         return cast(ToolChoice, tool_choice)
     if isinstance(tool_choice, str):

@@ -54,12 +54,14 @@ from shared_core.repair import (
 from shared_core.request import (
     ChatRequest,
     GenerationSettings,
+    HostedToolChoice,
     HostedToolSpec,
     NamedToolChoice,
     ReasoningEffort,
     ResponseFormat,
     ToolChoice,
     ToolSpec,
+    hosted_tool_choice,
     tool_from_dict,
 )
 from shared_core.result import (
@@ -145,6 +147,7 @@ __all__ = [
     "GenerationSettings",
     "HealthPolicy",
     "HealthStore",
+    "HostedToolChoice",
     "HostedToolEvent",
     "HostedToolPart",
     "HostedToolSpec",
@@ -205,6 +208,7 @@ __all__ = [
     "cost_of",
     "endpoints_to_json",
     "hide_endpoint_secrets",
+    "hosted_tool_choice",
     "load_config",
     "parse_tool_arguments",
     "prices_to_json",

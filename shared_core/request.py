@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 from shared_core.errors import ConfigurationError
 from shared_core.messages import JsonValue, Message
@@ -16,12 +16,14 @@ from shared_core.messages import JsonValue, Message
 __all__ = [
     "ChatRequest",
     "GenerationSettings",
+    "HostedToolChoice",
     "HostedToolSpec",
     "NamedToolChoice",
     "ReasoningEffort",
     "ResponseFormat",
     "ToolChoice",
     "ToolSpec",
+    "hosted_tool_choice",
     "tool_from_dict",
 ]
 
@@ -118,7 +120,28 @@ class NamedToolChoice:
     name: str
 
 
-ToolChoice: TypeAlias = Literal["auto", "none", "required"] | NamedToolChoice
+@dataclass(frozen=True, slots=True)
+class HostedToolChoice:
+    """Force the model to use a tool Azure runs itself (Responses API): ``{"type": "web_search_preview"}``."""
+
+    type: str
+
+
+_HOSTED_TOOL_TYPES = frozenset(
+    {"web_search_preview", "web_search", "file_search", "code_interpreter", "image_generation", "mcp"}
+    | {"computer_use_preview", "web_search_preview_2025_03_11", "local_shell"}
+)
+
+
+def hosted_tool_choice(value: object) -> HostedToolChoice | None:
+    """A tool choice naming a hosted tool (``"file_search"`` or ``{"type": "file_search"}``), else ``None``."""
+    kind: object = cast(Mapping[str, object], value).get("type") if isinstance(value, Mapping) else value
+    if isinstance(kind, str) and kind in _HOSTED_TOOL_TYPES:
+        return HostedToolChoice(kind)
+    return None
+
+
+ToolChoice: TypeAlias = Literal["auto", "none", "required"] | NamedToolChoice | HostedToolChoice
 
 
 @dataclass(frozen=True, slots=True)

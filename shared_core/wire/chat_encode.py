@@ -48,7 +48,15 @@ from shared_core.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from shared_core.request import ChatRequest, GenerationSettings, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
+from shared_core.request import (
+    ChatRequest,
+    GenerationSettings,
+    HostedToolChoice,
+    NamedToolChoice,
+    ResponseFormat,
+    ToolChoice,
+    ToolSpec,
+)
 from shared_core.wire.envelope import EncodedRequest, route_family
 from shared_core.wire.hosted_tools import refuse_hosted_on_chat
 from shared_core.wire.media import chat_assistant_audio, chat_file_part, check_media, input_audio_part
@@ -248,6 +256,12 @@ def _encode_tool(tool: ToolSpec) -> JsonValue:
 def _encode_tool_choice(choice: ToolChoice) -> JsonValue:
     if isinstance(choice, NamedToolChoice):
         return {"type": "function", "function": {"name": choice.name}}
+    if isinstance(choice, HostedToolChoice):
+        raise UnsupportedParameterError(
+            f"tool_choice forces {choice.type!r}, a tool Azure runs itself, which only the Responses API carries. "
+            "Fix: use the Responses API (use_responses_api=True), or choose a function tool",
+            parameter="tool_choice",
+        )
     return choice
 
 

@@ -33,7 +33,7 @@ from shared_core.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from shared_core.request import ChatRequest, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
+from shared_core.request import ChatRequest, HostedToolChoice, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 from shared_core.wire.envelope import EncodedRequest, route_family
 from shared_core.wire.hosted_tools import USER_HOSTED_ITEM_TYPES, encode_hosted_tool, replay_item
 from shared_core.wire.media import check_media, responses_file_part
@@ -337,6 +337,8 @@ def _encode_tool(tool: ToolSpec) -> JsonObject:
 def _encode_tool_choice(choice: ToolChoice) -> JsonValue:
     if isinstance(choice, NamedToolChoice):
         return {"type": "function", "name": choice.name}
+    if isinstance(choice, HostedToolChoice):
+        return {"type": choice.type}
     return choice
 
 

@@ -325,3 +325,22 @@ def test_gateway_responses_without_api_version_async_and_streams_use_v1(azure: A
     asyncio.run(run())
     list(gateway.stream(request))
     assert [(r.path, r.query) for r in azure.requests] == [("/openai/v1/responses", {})] * 3
+
+
+def test_hosted_tool_choice_forces_a_built_in_tool_on_responses_and_is_refused_on_chat() -> None:
+    from shared_core import HostedToolChoice, hosted_tool_choice
+
+    assert (
+        hosted_tool_choice("file_search")
+        == hosted_tool_choice({"type": "file_search"})
+        == HostedToolChoice("file_search")
+    )
+    assert hosted_tool_choice("get_weather") is None
+    tool = HostedToolSpec({"type": "web_search_preview"})
+    request = ChatRequest((Message.user("hi"),), tools=(tool,), tool_choice=HostedToolChoice("web_search_preview"))
+    body = responses.encode_request(request, _target(), api_version="v1", stream=False).body
+    assert body["tool_choice"] == {"type": "web_search_preview"}
+    assert_valid_request_body(body)
+    functions = ChatRequest((Message.user("hi"),), tools=(ToolSpec("f"),), tool_choice=HostedToolChoice("file_search"))
+    with pytest.raises(UnsupportedParameterError, match="only the Responses API"):
+        chat_completions.encode_request(functions, _target(), api_version="v1", stream=False)

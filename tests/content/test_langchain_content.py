@@ -199,3 +199,11 @@ def test_langchain_raw_items_from_an_azurechatopenai_history_go_back(azure: Azur
     body = azure.requests[0].json
     assert_valid_request_body(body)
     assert body["input"][1] == {k: v for k, v in item.items() if k != "index"}
+
+
+def test_langchain_tool_choice_names_a_built_in_tool(azure: AzureTestServer) -> None:
+    model = _model(azure, use_responses_api=True).bind_tools(
+        [{"type": "web_search_preview"}], tool_choice="web_search_preview"
+    )
+    model.invoke("news?")
+    assert azure.requests[0].json["tool_choice"] == {"type": "web_search_preview"}

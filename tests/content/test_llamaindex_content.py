@@ -167,3 +167,13 @@ def test_llamaindex_audio_output_in_every_mode_and_back_by_id(azure: AzureTestSe
     first = responses[0].message
     llm.chat([_user(TextBlock(text="say hi")), first, _user(TextBlock(text="again"))])
     assert azure.requests[-1].json["messages"][1]["audio"] == {"id": first.additional_kwargs["audio"]["id"]}
+
+
+def test_llamaindex_tool_choice_names_a_built_in_tool(azure: AzureTestServer) -> None:
+    llm = _llm(azure, use_responses_api=True)
+    llm.chat(
+        [_user(TextBlock(text="news?"))],
+        tools=[{"type": "web_search_preview"}],
+        tool_choice={"type": "web_search_preview"},
+    )
+    assert azure.requests[0].json["tool_choice"] == {"type": "web_search_preview"}
