@@ -23,6 +23,7 @@ from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, fi
 
 from langchain_azure_gateway.call_events import CallScope, RepairSink, enter_scope, exit_scope
 from langchain_azure_gateway.chunks import StreamChunker
+from langchain_azure_gateway.content_blocks import choice_generations
 from langchain_azure_gateway.convert import from_core_result, to_core_messages, to_core_request
 from langchain_azure_gateway.errors import from_core_error
 from langchain_azure_gateway.serialization import register_for_load
@@ -480,11 +481,7 @@ def _chat_result(result: CoreResult, scope: CallScope) -> ChatResult:
     message = from_core_result(result, scope.metadata())
     generation = ChatGeneration(message=message, generation_info={"finish_reason": result.finish_reason})
     # n > 1: one generation per choice, as AzureChatOpenAI gives them.
-    others = [
-        ChatGeneration(message=from_core_result(choice), generation_info={"finish_reason": choice.finish_reason})
-        for choice in result.choices
-    ]
-    return ChatResult(generations=[generation, *others], llm_output={"model_name": result.model})
+    return ChatResult(generations=[generation, *choice_generations(result)], llm_output={"model_name": result.model})
 
 
 register_for_load(AzureGatewayChatModel)

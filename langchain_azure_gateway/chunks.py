@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
-from langchain_azure_gateway.content_blocks import citation, hosted_blocks
+from langchain_azure_gateway.content_blocks import choice_summaries, citation, hosted_blocks
 from langchain_azure_gateway.convert import from_core_usage, response_metadata
 from shared_core import (
     AnnotationEvent,
@@ -139,8 +139,6 @@ class StreamChunker:
         meta = response_metadata(result)
         if extra_metadata:
             meta.update(extra_metadata)
-        if result.choices:
-            meta["choices"] = [_choice_summary(i, c) for i, c in enumerate(result.choices, start=1)]
         message = AIMessageChunk(
             content="",
             id=result.response_id,
@@ -148,6 +146,8 @@ class StreamChunker:
             response_metadata=meta,
             chunk_position="last",
         )
+        if result.choices:
+            message.response_metadata["choices"] = choice_summaries(result)
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
 
 
@@ -163,13 +163,3 @@ def _audio_piece(event: AudioDelta) -> dict[str, Any]:
     if event.expires_at is not None:
         piece["expires_at"] = event.expires_at
     return piece
-
-
-def _choice_summary(index: int, choice: ChatResult) -> dict[str, Any]:
-    """Choice ``index`` of an ``n`` > 1 stream, for the closing chunk's ``response_metadata["choices"]``."""
-    return {
-        "index": index,
-        "content": choice.text,
-        "finish_reason": choice.finish_reason,
-        "tool_calls": [{"id": c.id, "name": c.name, "args": dict(c.arguments)} for c in choice.tool_calls],
-    }

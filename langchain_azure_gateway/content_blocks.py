@@ -29,6 +29,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from langchain_core.outputs import ChatGeneration
+
 from shared_core import (
     AudioPart,
     ChatResult,
@@ -44,6 +46,8 @@ __all__ = [
     "assistant_block_part",
     "audio_kwargs",
     "audio_kwargs_part",
+    "choice_generations",
+    "choice_summaries",
     "citation",
     "generated_images",
     "hosted_blocks",
@@ -284,3 +288,26 @@ def citation(annotation: Mapping[str, JsonValue], text: str) -> dict[str, Any]:
 def audio_kwargs(part: AudioPart) -> dict[str, Any]:
     """An audio answer as ``additional_kwargs["audio"]`` (AzureChatOpenAI's shape)."""
     return {"id": part.id, "data": part.data, "transcript": part.transcript, "expires_at": part.expires_at}
+
+
+def choice_generations(result: ChatResult) -> list[ChatGeneration]:
+    """Choices 1, 2 ... of an ``n`` > 1 answer, one generation each (choice 0 is the model's own)."""
+    from langchain_azure_gateway.convert import from_core_result  # noqa: PLC0415 - convert imports this module
+
+    return [
+        ChatGeneration(message=from_core_result(choice), generation_info={"finish_reason": choice.finish_reason})
+        for choice in result.choices
+    ]
+
+
+def choice_summaries(result: ChatResult) -> list[dict[str, Any]]:
+    """Choices 1, 2 ... of an ``n`` > 1 stream, for the closing chunk's ``response_metadata["choices"]``."""
+    return [
+        {
+            "index": index,
+            "content": choice.text,
+            "finish_reason": choice.finish_reason,
+            "tool_calls": [{"id": c.id, "name": c.name, "args": dict(c.arguments)} for c in choice.tool_calls],
+        }
+        for index, choice in enumerate(result.choices, start=1)
+    ]
