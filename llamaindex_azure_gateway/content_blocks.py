@@ -43,6 +43,7 @@ __all__ = [
     "from_core_extras",
     "refuse_many_choices",
     "user_media_part",
+    "with_built_in_tools",
 ]
 
 
@@ -60,6 +61,14 @@ class ManyChoicesError(UnsupportedParameterError):
             parameter="n",
         )
         self.n = n
+
+
+def with_built_in_tools(options: dict[str, Any], built_in_tools: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The call's options with the LLM's ``built_in_tools`` (``[{"type": "web_search_preview"}]``) first in
+    ``tools`` (llama-index's ``OpenAIResponses`` sends them the same way)."""
+    if not built_in_tools:
+        return options
+    return {**options, "tools": [*built_in_tools, *(options.get("tools") or [])]}
 
 
 def refuse_many_choices(settings: GenerationSettings) -> None:

@@ -43,6 +43,7 @@ from pydantic import (
     field_validator,
 )
 
+from llamaindex_azure_gateway.content_blocks import with_built_in_tools
 from llamaindex_azure_gateway.convert import (
     from_core_result,
     to_core_messages,
@@ -265,8 +266,7 @@ class AzureGatewayLLM(FunctionCallingLLM):
         )
         if self.additional_kwargs:
             base = to_core_settings(self.additional_kwargs, base)
-        if self.built_in_tools:
-            options = {**options, "tools": [*self.built_in_tools, *(options.get("tools") or [])]}
+        options = with_built_in_tools(options, self.built_in_tools)
         return to_core_request(to_core_messages(messages), options, RequestOptions(base))
 
     # -- chat --------------------------------------------------------------------------------------------------
