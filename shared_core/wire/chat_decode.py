@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 
 from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
 from shared_core.messages import AudioPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart, ToolCallPart
@@ -111,28 +110,7 @@ def decode_response(payload: JsonValue) -> ChatResult:
             raise InvalidResponseError(f"Azure sent an error body with a success status: {error.get('message')!r}")
         raise InvalidResponseError(f"chat completion body has no 'choices' list (keys: {sorted(payload)})")
     details: JsonObject = {k: v for k, v in payload.items() if k not in _KNOWN_TOP and _kept(v)}
-    first, others = _split_choices(choices, details)
-    result = _decode_choice(first, details)
-    return replace(
-        result,
-        usage=decode_usage(payload.get("usage"), details),
-        response_id=_str(payload.get("id")),
-        model=_str(payload.get("model")),
-        system_fingerprint=_str(payload.get("system_fingerprint")),
-        created=_int(payload.get("created")),
-        prompt_filter_results=decode_prompt_filters(
-            payload.get("prompt_filter_results", payload.get("prompt_annotations"))
-        ),
-        provider_details=details,
-        choices=tuple(
-            replace(_decode_choice(c, {}), response_id=_str(payload.get("id")), model=_str(payload.get("model")))
-            for c in others
-        ),
-    )
-
-
-def _decode_choice(choice: JsonObject | None, details: JsonObject) -> ChatResult:
-    """One choice's answer: message, tool calls, refusal, finish reason and filter verdicts."""
+    choice, others = _first_choice(choices, details)
     parts: list[MessagePart] = []
     valid: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
@@ -155,28 +133,50 @@ def _decode_choice(choice: JsonObject | None, details: JsonObject) -> ChatResult
         tool_calls=tuple(valid),
         invalid_tool_calls=tuple(invalid),
         finish_reason=finish,
+        usage=decode_usage(payload.get("usage"), details),
+        response_id=_str(payload.get("id")),
+        model=_str(payload.get("model")),
+        system_fingerprint=_str(payload.get("system_fingerprint")),
+        created=_int(payload.get("created")),
         refusal=refusal,
+        prompt_filter_results=decode_prompt_filters(
+            payload.get("prompt_filter_results", payload.get("prompt_annotations"))
+        ),
         content_filter_results=filters,
         provider_details=details,
+        choices=_other_choices(payload, others),
     )
 
 
-def _split_choices(choices: list[JsonValue], details: JsonObject) -> tuple[JsonObject | None, list[JsonObject]]:
-    """Choice 0 and the other decodable choices in index order; undecodable ones go raw to ``details``."""
+def _first_choice(choices: list[JsonValue], details: JsonObject) -> tuple[JsonObject | None, list[JsonObject]]:
+    """Choice 0, and the other choices with an integer index (``n`` > 1); any other entry goes raw to details."""
     picked: JsonObject | None = None
-    others: list[tuple[int, JsonObject]] = []
-    raw: list[JsonValue] = []
+    others: list[JsonValue] = []
+    numbered: list[JsonObject] = []
     for choice in choices:
         index = _int(choice.get("index", 0)) if isinstance(choice, dict) else None
         if picked is None and isinstance(choice, dict) and index == 0:
             picked = choice
         elif isinstance(choice, dict) and index is not None and index > 0:
-            others.append((index, choice))
+            numbered.append(choice)
         else:
-            raw.append(choice)
-    if raw:
-        details["additional_choices"] = raw
-    return picked, [c for _, c in sorted(others, key=lambda pair: pair[0])]
+            others.append(choice)
+    if others:
+        details["additional_choices"] = others
+    return picked, numbered
+
+
+def _other_choices(payload: JsonObject, choices: list[JsonObject]) -> tuple[ChatResult, ...]:
+    """Choices 1, 2 ... each decoded as a response of its own (choice 0 of a copy), in index order."""
+    out: list[ChatResult] = []
+    for choice in sorted(choices, key=lambda c: _int(c.get("index")) or 0):
+        alone: JsonObject = {
+            "id": payload.get("id"),
+            "model": payload.get("model"),
+            "choices": [{**choice, "index": 0}],
+        }
+        out.append(decode_response(alone))
+    return tuple(out)
 
 
 def _decode_message(
