@@ -34,12 +34,12 @@ from langchain_core.outputs import ChatGeneration
 from shared_core import (
     AudioPart,
     ChatResult,
-    ConfigurationError,
     FilePart,
     HostedToolPart,
     JsonValue,
     MessagePart,
     TextPart,
+    UnsupportedContentError,
 )
 
 __all__ = [
@@ -82,7 +82,7 @@ def user_block_part(block: Mapping[str, Any]) -> MessagePart | None:
     """The part of a user block that is audio, a file or an approval; ``None`` for any other block.
 
     Raises:
-        ConfigurationError: An audio or file block missing what Azure needs (named in the message).
+        UnsupportedContentError: An audio or file block missing what Azure needs (named in the message).
     """
     kind = block.get("type")
     if kind == "audio":
@@ -102,15 +102,17 @@ def _standard_audio(block: Mapping[str, Any]) -> AudioPart:
     data = block.get("base64") or block.get("data")
     mime = str(block.get("mime_type") or "")
     if not isinstance(data, str) or not data:
-        raise ConfigurationError(
-            "an audio block has no base64 data; Azure takes inline wav or mp3 audio only",
-            fix="pass {'type': 'audio', 'base64': ..., 'mime_type': 'audio/wav'}",
+        raise UnsupportedContentError(
+            "an audio block has no base64 data; Azure takes inline wav or mp3 audio only. "
+            "Fix: pass {'type': 'audio', 'base64': ..., 'mime_type': 'audio/wav'}",
+            block_type="audio",
         )
     audio_format = _AUDIO_FORMATS.get(mime.lower())
     if audio_format is None:
-        raise ConfigurationError(
-            f"an audio block has mime_type {mime!r}; Azure takes audio/wav or audio/mpeg (mp3)",
-            fix="convert the audio to wav or mp3",
+        raise UnsupportedContentError(
+            f"an audio block has mime_type {mime!r}; Azure takes audio/wav or audio/mpeg (mp3). "
+            "Fix: convert the audio to wav or mp3",
+            block_type="audio",
         )
     return AudioPart(data=data, format=audio_format)
 
@@ -133,9 +135,10 @@ def _file(block: Mapping[str, Any]) -> FilePart:
     elif isinstance(url, str) and url.startswith("data:"):
         data_url = url
     else:
-        raise ConfigurationError(
-            "a file block has no base64 data, data: URL or file_id; Azure takes files inline or by uploaded id",
-            fix="pass {'type': 'file', 'base64': ..., 'mime_type': 'application/pdf', 'filename': 'doc.pdf'}",
+        raise UnsupportedContentError(
+            "a file block has no base64 data, data: URL or file_id; Azure takes files inline or by uploaded id. "
+            "Fix: pass {'type': 'file', 'base64': ..., 'mime_type': 'application/pdf', 'filename': 'doc.pdf'}",
+            block_type="file",
         )
     # Azure refuses inline file data without a name; LangChain's standard block often has none.
     return FilePart(data_url=data_url, filename=filename or f"document.{mime.rsplit('/', 1)[-1]}")

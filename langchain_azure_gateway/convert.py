@@ -60,6 +60,7 @@ from shared_core import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    UnsupportedContentError,
     Usage,
     hosted_tool_choice,
     tool_from_dict,
@@ -91,7 +92,7 @@ def to_core_messages(messages: Sequence[BaseMessage]) -> tuple[Message, ...]:
     """Convert a LangChain history to core messages, in order.
 
     Raises:
-        ConfigurationError: A message type or content block Azure cannot take (named in the message).
+        UnsupportedContentError: A message type or content block Azure cannot take (named in the message).
     """
     return tuple(_to_core_message(m) for m in messages)
 
@@ -113,9 +114,10 @@ def _to_core_message(message: BaseMessage) -> Message:
     if isinstance(message, ChatMessage) and message.role in _ROLES:
         role = cast(Role, message.role)
         return Message(role, (TextPart(_text_only(message.content, message.role)),), name=name)
-    raise ConfigurationError(
-        f"a {type(message).__name__} (role {message.type!r}) cannot be sent to Azure OpenAI",
-        fix="use SystemMessage, HumanMessage, AIMessage or ToolMessage",
+    raise UnsupportedContentError(
+        f"a {type(message).__name__} (role {message.type!r}) cannot be sent to Azure OpenAI. "
+        "Fix: use SystemMessage, HumanMessage, AIMessage or ToolMessage",
+        block_type="role",
     )
 
 
@@ -137,10 +139,11 @@ def _text_only(content: str | list[str | dict[str, Any]], role: str) -> str:
     return "".join(texts)
 
 
-def _unsupported_block(block: Mapping[str, Any], role: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"a {block.get('type')!r} content block in a {role} message cannot be sent to Azure OpenAI",
-        fix="send text (and images in user messages) only",
+def _unsupported_block(block: Mapping[str, Any], role: str) -> UnsupportedContentError:
+    return UnsupportedContentError(
+        f"a {block.get('type')!r} content block in a {role} message cannot be sent to Azure OpenAI. "
+        "Fix: send text (and images in user messages) only",
+        block_type=str(block.get("type")),
     )
 
 

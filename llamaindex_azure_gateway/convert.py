@@ -63,6 +63,7 @@ from shared_core import (
     HostedToolPart,
     HostedToolSpec,
     ImagePart,
+    InvalidResponseError,
     JsonValue,
     Message,
     MessagePart,
@@ -75,6 +76,7 @@ from shared_core import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    UnsupportedContentError,
     hosted_tool_choice,
     parse_tool_arguments,
     tool_from_dict,
@@ -108,22 +110,11 @@ _ROLES: Mapping[str, Role] = {
 }
 
 
-class UnsupportedContentError(ValueError):
-    """A message holds content Azure OpenAI chat cannot carry (audio, video, documents ...).
-
-    Attributes:
-        index: The message's position in the conversation.
-        block_type: The LlamaIndex block type (``audio``, ``video`` ...) or what was missing.
-    """
-
-    def __init__(self, message: str, *, index: int, block_type: str) -> None:
-        super().__init__(message)
-        self.index = index
-        self.block_type = block_type
-
-
-class InvalidToolCallError(ValueError):
+class InvalidToolCallError(InvalidResponseError, ValueError):
     """The model called a tool with arguments that are not a JSON object; the call is reported, not run.
+
+    A :class:`shared_core.InvalidResponseError` (the model's output could not be decoded), and a ``ValueError``
+    as LlamaIndex's own tool-call parsing raises.
 
     Attributes:
         tool_id: The call id.

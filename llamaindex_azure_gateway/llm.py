@@ -51,6 +51,7 @@ from llamaindex_azure_gateway.convert import (
     to_core_tools,
     tool_selections_from_response,
 )
+from llamaindex_azure_gateway.errors import NoToolCallError
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
 from llamaindex_azure_gateway.structured import json_schema_allowed, parse_structured_response
@@ -400,13 +401,14 @@ class AzureGatewayLLM(FunctionCallingLLM):
         ``error_on_invalid_tool_call=False`` to leave it out instead); it is never run with ``{}``.
 
         Raises:
-            ValueError: No tool call and ``error_on_no_tool_call``.
+            NoToolCallError: No tool call and ``error_on_no_tool_call`` (also a ``ValueError``, as LlamaIndex's
+                OpenAI class raises).
         """
         selections = tool_selections_from_response(
             response, error_on_invalid=bool(kwargs.get("error_on_invalid_tool_call", True))
         )
         if not selections and error_on_no_tool_call:
-            raise ValueError("Expected at least one tool call, but got 0 tool calls.")
+            raise NoToolCallError("Expected at least one tool call, but got 0 tool calls.")
         return selections
 
     # -- structured output -------------------------------------------------------------------------------------

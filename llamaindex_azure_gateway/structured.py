@@ -12,6 +12,7 @@ from typing import TypeVar
 from llama_index.core.base.llms.types import ChatResponse
 from pydantic import BaseModel
 
+from llamaindex_azure_gateway.errors import ModelRefusalError
 from shared_core import ModelProfile
 
 __all__ = ["JSON_SCHEMA_API_VERSION", "json_schema_allowed", "parse_structured_response"]
@@ -40,10 +41,15 @@ def parse_structured_response(output_cls: type[Model], response: ChatResponse) -
     """Validate the answer of a ``json_schema`` request into ``output_cls``.
 
     Raises:
-        ValueError: The model refused (the refusal is quoted), or the answer does not match the schema.
+        ModelRefusalError: The model refused (the refusal is quoted; also a ``ValueError``).
+        ValueError: The answer does not match the schema (pydantic's ``ValidationError``).
     """
     raw = response.raw if isinstance(response.raw, dict) else {}
     refusal = raw.get("refusal")
     if refusal:
-        raise ValueError(f"the model refused to produce a {output_cls.__name__}: {refusal}")
+        raise ModelRefusalError(
+            f"the model refused to produce a {output_cls.__name__}: {refusal}",
+            refusal=str(refusal),
+            output_type=output_cls.__name__,
+        )
     return output_cls.model_validate_json(response.message.content or "")

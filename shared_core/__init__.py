@@ -21,10 +21,13 @@ from shared_core.errors import (
     GatewayError,
     InvalidResponseError,
     MissingExtraError,
+    NotFoundError,
     RateLimitError,
     RequestTimeoutError,
     ServerError,
     StreamInterruptedError,
+    TransientError,
+    UnsupportedContentError,
     UnsupportedParameterError,
 )
 from shared_core.events import DebugEvent, EventSink, ListSink, LoggingSink
@@ -105,6 +108,7 @@ from shared_core.transport.strategies import (
     WeightedRoundRobin,
     strategy_for,
 )
+from shared_core.version import __version__  # noqa: F401  (not in __all__: a module attribute, not an API name)
 
 __all__ = [
     "AI_FOUNDRY_SCOPE",
@@ -165,6 +169,7 @@ __all__ = [
     "ModelPrice",
     "ModelProfile",
     "NamedToolChoice",
+    "NotFoundError",
     "PriceItem",
     "PriceTable",
     "PriorityFailover",
@@ -200,6 +205,8 @@ __all__ = [
     "ToolResultPart",
     "ToolSequenceRepair",
     "ToolSpec",
+    "TransientError",
+    "UnsupportedContentError",
     "UnsupportedParameterError",
     "Usage",
     "UsageEvent",

@@ -32,6 +32,7 @@ from shared_core.transport.health import HealthStore, InMemoryHealthStore, failu
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
+from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
@@ -40,7 +41,7 @@ __all__ = ["Gateway"]
 
 Api = Literal["chat", "responses"]
 T = TypeVar("T")
-_USER_AGENT = "azure-openai-gateway/0.1"
+_USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
 _V1_PREFIX = "/openai/v1"
 
 

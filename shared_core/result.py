@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeAlias, assert_never
 
+from shared_core import display
 from shared_core.messages import AudioPart, HostedToolPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler
 
@@ -118,6 +119,10 @@ class ChatResult:
     def text(self) -> str:
         """The assistant's text."""
         return self.message.text
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the text, tool calls, usage, cost, deployment and request id (escaped)."""
+        return display.chat_result_html(self)
 
     def with_transport(self, *, deployment: str | None, request_id: str | None) -> ChatResult:
         """A copy carrying what only the transport knows."""

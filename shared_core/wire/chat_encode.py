@@ -20,7 +20,7 @@ Decisions, with the Azure behaviour behind each:
 - Reasoning parts in an assistant turn of the history are omitted: Chat Completions has no field for them, and
   reasoning that a previous (Responses) turn returned is routinely handed back by frameworks. Omitting it loses
   nothing Azure could use. Every other part an API slot cannot carry (an image in a system or tool message, a
-  tool call in a user message ...) raises :class:`ConversationError` naming the message index and part kind.
+  tool call in a user message ...) raises :class:`UnsupportedContentError` naming the message index and part kind.
 - A ``tool`` message holds one or more tool results; each becomes its own wire message. ``is_error`` has no
   wire field: the result's text carries the failure. Chat Completions tool messages have no ``name``.
 - ``extra_body`` is merged last and wins over anything encoded here.
@@ -34,7 +34,12 @@ from typing import assert_never
 from urllib.parse import quote
 
 from shared_core.deployments import ResolvedDeployment
-from shared_core.errors import ConfigurationError, ConversationError, UnsupportedParameterError
+from shared_core.errors import (
+    ConfigurationError,
+    ConversationError,
+    UnsupportedContentError,
+    UnsupportedParameterError,
+)
 from shared_core.messages import (
     AudioPart,
     FilePart,
@@ -100,7 +105,7 @@ def encode_request(
 
     Raises:
         UnsupportedParameterError: ``json_schema`` output on an api-version before 2024-08-01-preview.
-        ConversationError: A message holds a part its role cannot carry on Chat Completions.
+        UnsupportedContentError: A message holds a part its role cannot carry on Chat Completions.
         ConfigurationError: A ``json_schema`` response format without a name or schema.
     """
     refuse_hosted_on_chat(request, target.deployment)
@@ -273,7 +278,7 @@ def encode_messages(messages: tuple[Message, ...], *, developer_role: bool = Fal
         developer_role: Send ``developer`` messages with their own role (else as ``system``).
 
     Raises:
-        ConversationError: A message holds a part its role cannot carry, naming the message index and part kind.
+        UnsupportedContentError: A message holds a part its role cannot carry, naming the message index and part kind.
     """
     out: list[JsonValue] = []
     for index, message in enumerate(messages):
@@ -293,10 +298,12 @@ def encode_messages(messages: tuple[Message, ...], *, developer_role: bool = Fal
     return out
 
 
-def _misplaced(index: int, message: Message, part: MessagePart, where: str) -> ConversationError:
-    return ConversationError(
+def _misplaced(index: int, message: Message, part: MessagePart, where: str) -> UnsupportedContentError:
+    return UnsupportedContentError(
         f"message {index} ({message.role}) holds a {part.kind} part, which Chat Completions cannot carry "
-        f"in a {message.role} message; {where}"
+        f"in a {message.role} message; {where}",
+        index=index,
+        block_type=part.kind,
     )
 
 

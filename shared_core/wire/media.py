@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from shared_core.deployments import ResolvedDeployment
-from shared_core.errors import ConversationError, UnsupportedParameterError
+from shared_core.errors import UnsupportedContentError, UnsupportedParameterError
 from shared_core.messages import AudioPart, FilePart, JsonValue, Message
 
 __all__ = [
@@ -47,7 +47,7 @@ def check_media(messages: tuple[Message, ...], target: ResolvedDeployment) -> No
     Raises:
         UnsupportedParameterError: Audio to a deployment whose model takes no audio, or inline files over
             :data:`MAX_FILE_BYTES` in total.
-        ConversationError: Input audio without data or in a format other than wav/mp3; a file part with
+        UnsupportedContentError: Input audio without data or in a format other than wav/mp3; a file part with
             neither data nor id.
     """
     total = 0
@@ -57,9 +57,11 @@ def check_media(messages: tuple[Message, ...], target: ResolvedDeployment) -> No
                 _check_audio(index, part, target)
             elif isinstance(part, FilePart):
                 if not part.data_url and not part.file_id:
-                    raise ConversationError(
+                    raise UnsupportedContentError(
                         f"message {index} holds a file part with neither data nor file_id; pass "
-                        "FilePart.from_bytes(data, 'application/pdf', 'name.pdf') or FilePart(file_id=...)"
+                        "FilePart.from_bytes(data, 'application/pdf', 'name.pdf') or FilePart(file_id=...)",
+                        index=index,
+                        block_type="file",
                     )
                 total += part.size
     if total > MAX_FILE_BYTES:
@@ -85,10 +87,12 @@ def _check_audio(index: int, part: AudioPart, target: ResolvedDeployment) -> Non
             deployment=target.deployment,
         )
     if not part.data or part.format not in AUDIO_FORMATS:
-        raise ConversationError(
+        raise UnsupportedContentError(
             f"message {index} holds input audio with format {part.format!r}"
             f"{' and no data' if not part.data else ''}; Azure takes base64 wav or mp3. Fix: "
-            "AudioPart.from_bytes(data, 'wav')"
+            "AudioPart.from_bytes(data, 'wav')",
+            index=index,
+            block_type="audio",
         )
 
 

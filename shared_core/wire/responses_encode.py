@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import assert_never
 
 from shared_core.deployments import ResolvedDeployment
-from shared_core.errors import ConfigurationError, ConversationError, UnsupportedParameterError
+from shared_core.errors import ConfigurationError, UnsupportedContentError, UnsupportedParameterError
 from shared_core.messages import (
     AudioPart,
     FilePart,
@@ -68,7 +68,7 @@ def encode_request(
     Raises:
         UnsupportedParameterError: A dated api-version older than ``2025-03-01-preview`` (checked before
             anything is sent).
-        ConversationError: A message holds content the Responses API cannot carry (an image in an assistant
+        UnsupportedContentError: A message holds content the Responses API cannot carry (an image in an assistant
             turn, a tool call outside one).
         ConfigurationError: A ``json_schema`` response format without a name or schema.
     """
@@ -150,10 +150,11 @@ def _encode_message(message: Message) -> list[JsonValue]:
                 content.append(part)
                 continue
             case AudioPart():
-                raise ConversationError(
+                raise UnsupportedContentError(
                     f"a {message.role} message holds audio, which the Responses API cannot carry (its input takes "
                     "text, images and files). Fix: use Chat Completions with an audio deployment "
-                    "(gpt-4o-audio-preview ...), or send a transcript as text"
+                    "(gpt-4o-audio-preview ...), or send a transcript as text",
+                    block_type="audio",
                 )
             case HostedToolPart():
                 _check_hosted(message, part)
@@ -186,27 +187,32 @@ _ContentPart = TextPart | ImagePart | FilePart
 def _check_hosted(message: Message, part: HostedToolPart) -> None:
     expected = "user" if part.item_type in USER_HOSTED_ITEM_TYPES else "assistant"
     if message.role != expected:
-        raise ConversationError(
+        raise UnsupportedContentError(
             f"a {message.role} message holds a {part.item_type or 'hosted tool'} item; only {expected} messages "
-            "can carry one (Azure's own tool items come back in the assistant turn, approvals in a user turn)"
+            "can carry one (Azure's own tool items come back in the assistant turn, approvals in a user turn)",
+            block_type=part.item_type or part.kind,
         )
 
 
 def _check_content_part(message: Message, part: TextPart | ImagePart | FilePart) -> None:
     if message.role == "tool":
-        raise ConversationError(
+        raise UnsupportedContentError(
             f"a tool message holds a {part.kind} part; the Responses API carries tool output only as "
-            "function_call_output (put the text in the ToolResultPart's content)"
+            "function_call_output (put the text in the ToolResultPart's content)",
+            block_type=part.kind,
         )
     if isinstance(part, ImagePart | FilePart) and message.role == "assistant":
-        raise ConversationError(
-            f"an assistant message holds a {part.kind} part; the Responses API accepts images and files only as input"
+        raise UnsupportedContentError(
+            f"an assistant message holds a {part.kind} part; the Responses API accepts images and files only as input",
+            block_type=part.kind,
         )
 
 
 def _require_role(message: Message, kind: str, role: str) -> None:
     if message.role != role:
-        raise ConversationError(f"a {message.role} message holds a {kind} part; only {role} messages can carry one")
+        raise UnsupportedContentError(
+            f"a {message.role} message holds a {kind} part; only {role} messages can carry one", block_type=kind
+        )
 
 
 def _message_item(message: Message, content: list[_ContentPart]) -> JsonObject:
