@@ -54,13 +54,18 @@ class ManyChoicesError(UnsupportedParameterError):
         n: The number of choices asked.
     """
 
-    def __init__(self, n: int) -> None:
-        super().__init__(
+    n: int = 0
+
+    @classmethod
+    def asked(cls, n: int) -> ManyChoicesError:
+        """The error for a request asking ``n`` choices."""
+        error = cls(
             f"n={n} asks Azure for {n} answers, but a LlamaIndex ChatResponse holds one message, so {n - 1} would "
             "be paid for and lost. Fix: drop n (or set n=1) and call chat() once per answer you need",
             parameter="n",
         )
-        self.n = n
+        error.n = n
+        return error
 
 
 def with_built_in_tools(options: dict[str, Any], built_in_tools: list[dict[str, Any]] | None) -> dict[str, Any]:
@@ -75,7 +80,7 @@ def refuse_many_choices(settings: GenerationSettings) -> None:
     """Raise :class:`ManyChoicesError` when the request asks ``n`` > 1 (in its extra body fields)."""
     n = settings.extra_body.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n > 1:
-        raise ManyChoicesError(n)
+        raise ManyChoicesError.asked(n)
 
 
 # -- into the core --------------------------------------------------------------------------------------------
