@@ -7,7 +7,6 @@ carries the same ``response_metadata`` and ``usage_metadata`` an ``invoke`` of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, assert_never
 
 from langchain_core.messages import AIMessageChunk
@@ -129,16 +128,14 @@ class StreamChunker:
         """The stream folded so far; deployment and request id come from the stream's first event."""
         return self._accumulator.result()
 
-    def final(self, result: ChatResult, extra_metadata: Mapping[str, Any] | None = None) -> ChatGenerationChunk:
-        """The closing chunk: usage, response metadata and ``chunk_position="last"``.
+    def final(self, result: ChatResult) -> ChatGenerationChunk:
+        """The closing chunk: usage, response metadata (conversation repairs included) and
+        ``chunk_position="last"``.
 
         Args:
             result: The folded stream (:meth:`result`), with its cost when known.
-            extra_metadata: Added to ``response_metadata`` (conversation repairs).
         """
         meta = response_metadata(result)
-        if extra_metadata:
-            meta.update(extra_metadata)
         message = AIMessageChunk(
             content="",
             id=result.response_id,

@@ -51,7 +51,6 @@ from shared_core import (
     Message,
     MessagePart,
     NamedToolChoice,
-    ReasoningEffort,
     ReasoningPart,
     ResponseFormat,
     Role,
@@ -70,6 +69,7 @@ __all__ = [
     "from_core_cost",
     "from_core_result",
     "from_core_usage",
+    "repairs_payload",
     "response_metadata",
     "to_core_messages",
     "to_core_request",
@@ -80,7 +80,6 @@ __all__ = [
 
 _ROLES: frozenset[str] = frozenset(get_args(Role))
 _Detail = Literal["auto", "low", "high"]
-_REASONING_EFFORTS: frozenset[str] = frozenset(get_args(ReasoningEffort))
 # Call kwargs LangChain itself adds (tracing, streaming switches); they never reach Azure.
 _LANGCHAIN_KWARGS = frozenset({"ls_structured_output_format", "stream", "stream_usage", "streaming"})
 
@@ -344,8 +343,9 @@ def _setting(key: str, value: Any, changes: dict[str, Any], extra: dict[str, Jso
         case "response_format":
             changes["response_format"] = value if isinstance(value, ResponseFormat) else to_core_response_format(value)
         case "reasoning_effort":
-            if value is not None and value not in _REASONING_EFFORTS:
-                raise ConfigurationError(f"reasoning_effort {value!r} is not one of {sorted(_REASONING_EFFORTS)}")
+            # Any string: Azure judges values this package does not know yet ("none", "xhigh" ...).
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"reasoning_effort {value!r} is not a string", fix="pass e.g. 'low'")
             changes["reasoning_effort"] = value
         case "temperature" | "top_p" | "seed" | "presence_penalty" | "frequency_penalty" | "user" | "logprobs":
             changes[key] = value
@@ -407,7 +407,21 @@ def response_metadata(result: ChatResult) -> dict[str, Any]:
     }
     if result.provider_details:
         meta["provider_details"] = dict(result.provider_details)
+    if result.repairs:
+        meta["conversation_repairs"] = repairs_payload(result)
     return meta
+
+
+def repairs_payload(result: ChatResult) -> dict[str, Any] | None:
+    """The conversation repairs made before sending, as ``{"count", "repairs": [[id, name]...], "actions"}``;
+    ``None`` when the history needed none."""
+    if not result.repairs:
+        return None
+    return {
+        "count": len(result.repairs),
+        "repairs": [[r.tool_call_id, r.tool_name] for r in result.repairs],
+        "actions": [r.action for r in result.repairs],
+    }
 
 
 def _reasoning_kwargs(result: ChatResult) -> dict[str, Any]:

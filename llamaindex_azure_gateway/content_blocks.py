@@ -77,8 +77,8 @@ def with_built_in_tools(options: dict[str, Any], built_in_tools: list[dict[str, 
 
 
 def refuse_many_choices(settings: GenerationSettings) -> None:
-    """Raise :class:`ManyChoicesError` when the request asks ``n`` > 1 (in its extra body fields)."""
-    n = settings.extra_body.get("n")
+    """Raise :class:`ManyChoicesError` when the request asks ``n`` > 1 (the setting, or an extra body field)."""
+    n = settings.n if settings.n is not None else settings.extra_body.get("n")
     if isinstance(n, int) and not isinstance(n, bool) and n > 1:
         raise ManyChoicesError.asked(n)
 

@@ -2,8 +2,14 @@
 
 Every value remembers where it came from (``sources``), so errors and the doctor can say "from env
 AZURE_OPENAI_TEMPERATURE" or "from file gateway.toml key 'temperature'". Secrets are pydantic ``SecretStr``:
-masked in ``repr``, ``str``, logs and every dump. ``OPENAI_API_KEY`` is never read: an OpenAI key sent to
-Azure is a leak, and it silently overriding ``AZURE_OPENAI_API_KEY`` is a known fault of other packages.
+masked in ``repr``, ``str``, logs and every dump.
+
+``OPENAI_API_KEY`` is read as the very last fallback for ``api_key``, as ``AzureChatOpenAI`` does (llama-index's
+Azure README configures Azure with it): after ``AZURE_OPENAI_API_KEY`` / ``AZURE_OPENAI_KEY``, and the credential
+chain (:mod:`shared_core.auth`) ranks it below every Azure credential variable, so it never wins over one.
+
+No generation setting has a default: ``temperature`` and ``max_tokens`` (file keys ``default_temperature`` /
+``default_max_tokens`` too) are sent only when set somewhere, as the anchors send nothing by default.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ DEFAULT_API_VERSION = "2024-10-21"
 # Config field -> environment variables, first set wins (the Azure names win over LangChain's OPENAI_API_VERSION).
 ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "endpoint": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_BASE_URL"),
-    "api_key": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY"),
+    "api_key": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "OPENAI_API_KEY"),
     "azure_ad_token": ("AZURE_OPENAI_AD_TOKEN",),
     "api_version": ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"),
     "use_managed_identity": ("AZURE_USE_MANAGED_IDENTITY",),
@@ -113,8 +119,9 @@ class GatewayConfig:
         default_model: Model assumed when a request names none.
         deployment_mapping: Model name -> deployment name.
         deployment_models: Deployment name -> base model, for deployments whose name says nothing.
-        max_tokens: Default output token limit.
-        temperature: Default temperature (dropped for reasoning models).
+        max_tokens: Output token limit for requests that set none (opt-in; unset sends none).
+        temperature: Temperature for requests that set none (opt-in; unset sends none; dropped for reasoning
+            models).
         timeout: Seconds for one HTTP attempt's read.
         max_retries: Retries after the first attempt.
         debug: Emit request/response summary events.
@@ -145,8 +152,8 @@ class GatewayConfig:
     default_model: str | None = None
     deployment_mapping: Mapping[str, str] = field(default_factory=lambda: {})
     deployment_models: Mapping[str, str] = field(default_factory=lambda: {})
-    max_tokens: int = 4096
-    temperature: float = 0.7
+    max_tokens: int | None = None
+    temperature: float | None = None
     timeout: float = 60.0
     max_retries: int = 2
     debug: bool = False

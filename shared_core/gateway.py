@@ -20,7 +20,7 @@ from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_f
 from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
 from shared_core.messages import JsonValue
-from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversation
+from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent
 from shared_core.routes import RouteTable, RouteTarget
@@ -54,17 +54,18 @@ class _Call:
     encoded: EncodedRequest
     http_request: http.HttpRequest
     ctx: RequestContext
+    repairs: tuple[ToolSequenceRepair, ...] = ()
 
 
 class _Plan:
     """One call: resolved, repaired and routed once; each route target encoded on first use."""
 
-    __slots__ = ("_calls", "_gateway", "by_key", "request", "resolved", "stream", "targets")
+    __slots__ = ("_calls", "_gateway", "by_key", "repairs", "request", "resolved", "stream", "targets")
 
     def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
         self._gateway = gateway
         self.resolved = gateway.deployments.resolve(request.model)
-        self.request = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
+        self.request, self.repairs = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
         self.stream = stream
         self.targets = gateway.routes.targets(self.resolved)
         self.by_key = {t.candidate.key: t for t in self.targets}
@@ -204,24 +205,23 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:request:raw", {"path": first.encoded.path, "body": body}))
         return plan
 
-    def _repaired(self, request: ChatRequest) -> ChatRequest:
+    def _repaired(self, request: ChatRequest) -> tuple[ChatRequest, tuple[ToolSequenceRepair, ...]]:
         if not self.repair:
             check_conversation(request.messages)
-            return request
+            return request, ()
         outcome = repair_conversation(request.messages)
         if not outcome.changed:
-            return request
+            return request, ()
         self.sink.emit(DebugEvent(REPAIR_EVENT, outcome.event_payload()))
-        return replace(request, messages=outcome.messages)
+        return replace(request, messages=outcome.messages), outcome.repairs
 
     def _with_defaults(self, request: ChatRequest, target: ResolvedDeployment) -> GenerationSettings:
         # One replace at most (none when nothing changes): dataclasses.replace costs a few µs, on every call.
         settings, config = request.settings, self.config
         changes: dict[str, object] = {}
-        if settings.max_tokens is None:
+        if settings.max_tokens is None and config.max_tokens is not None:
             changes["max_tokens"] = config.max_tokens
-        temperature_set_by_user = "temperature" in config.sources
-        if settings.temperature is None and (target.profile.accepts_temperature or temperature_set_by_user):
+        if settings.temperature is None and config.temperature is not None:
             changes["temperature"] = config.temperature
         return replace(settings, **changes) if changes else settings
 
@@ -260,8 +260,10 @@ class Gateway:
             scope=route.scope,
             deployment_rule=target.rule,
         )
+        if request.settings.extra_headers or request.settings.extra_query:
+            headers, query = request.settings.with_extras(headers, query)
         request_out = http.HttpRequest(route.endpoint_url + path, query, body, headers)
-        return _Call(target, route, encoded, request_out, ctx)
+        return _Call(target, route, encoded, request_out, ctx, plan.repairs)
 
     # -- errors, results and costs -------------------------------------------------------------------------
 
@@ -344,7 +346,7 @@ class Gateway:
         cost = self._price(call, result)
         self.costs.record(cost)
         # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
-        result = replace(result, deployment=deployment, request_id=request_id, cost=cost)
+        result = replace(result, deployment=deployment, request_id=request_id, cost=cost, repairs=call.repairs)
         filtered = completion_filter_error(
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
@@ -509,6 +511,7 @@ class Gateway:
             finish=lambda result, latency: self._settle(
                 call, result, latency=latency, deployment=result.deployment, request_id=result.request_id
             ),
+            repairs=call.repairs,
         )
 
     # -- the four calls --------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ Decoding rules (the same for a JSON body and for a stream, so both fold to equal
   ``incomplete_details``, ``service_tier``, the echoed settings ...), plus ``annotations`` and ``logprobs``
   of the output text when not empty and ``other_output`` (output items of types we do not decode; hosted tool
   items are decoded, into :class:`~shared_core.messages.HostedToolPart` s).
+- The output text's ``logprobs`` (asked for with ``include: message.output_text.logprobs``) also become
+  :attr:`ChatResult.logprobs`, and each ``response.output_text.delta``'s ``logprobs`` its ``TextDelta.logprobs``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from shared_core.result import (
     merge_filter_results,
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
+from shared_core.wire.chat_decode import decode_token_logprobs
 from shared_core.wire.content_filter import filter_categories, prompt_filter_error
 from shared_core.wire.hosted_tools import HOSTED_ITEM_TYPES, decode_hosted_item, shift_annotation
 
@@ -249,7 +252,7 @@ class ResponsesStreamDecoder:
         if not delta:
             return ()
         self._text_length += len(delta)
-        return (TextDelta(delta),)
+        return (TextDelta(delta, decode_token_logprobs(payload.get("logprobs"))),)
 
 
 def _load_event(event: str | None, data: str) -> JsonObject:

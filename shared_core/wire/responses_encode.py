@@ -7,7 +7,7 @@ with ``input_text`` / ``input_image`` parts, tool calls and results are ``functi
 in the recordings used ``instructions``, and an item keeps its place in the conversation).
 
 Parameters the Responses API does not have (``stop``, ``seed``, ``presence_penalty``,
-``frequency_penalty``) and parameters a reasoning model rejects (``temperature``, ``top_p``) are dropped
+``frequency_penalty``, ``n``) and parameters a reasoning model rejects (``temperature``, ``top_p``) are dropped
 with a warning that names the parameter and the model: the same :class:`ChatRequest` must work on both API
 shapes, and Azure answers an unknown parameter with a 400.
 """
@@ -87,6 +87,10 @@ def encode_request(
         body["previous_response_id"] = request.previous_response_id
     if request.store is not None:
         body["store"] = request.store
+    if request.instructions is not None:
+        body["instructions"] = request.instructions
+    if request.truncation is not None:
+        body["truncation"] = request.truncation
     if stream:
         body["stream"] = True
     merged = _merge_extra(body, request.settings.extra_body)
@@ -279,29 +283,51 @@ def _encode_settings(request: ChatRequest, target: ResolvedDeployment, body: Jso
         "seed": s.seed,
         "presence_penalty": s.presence_penalty,
         "frequency_penalty": s.frequency_penalty,
+        "n": s.n,
     }
     for name, value in unsupported.items():
         if value is not None:
             warnings.append(f"the Responses API has no '{name}' parameter; dropped it for model {model!r}")
-    if s.reasoning_effort is not None:
+    reasoning = _reasoning(s.reasoning, s.reasoning_effort)
+    if reasoning:
         known_non_reasoning = profile.family != "unknown" and not profile.supports_reasoning_effort
         if known_non_reasoning:
-            warnings.append(f"model {model!r} does not take 'reasoning_effort'; dropped it")
+            warnings.append(
+                f"model {model!r} does not take 'reasoning_effort' / 'reasoning' ({sorted(reasoning)}); dropped it"
+            )
         else:
-            body["reasoning"] = {"effort": s.reasoning_effort}
+            body["reasoning"] = reasoning
+    text: JsonObject = {}
     if s.response_format is not None:
-        body["text"] = {"format": _encode_format(s.response_format)}
-    if s.parallel_tool_calls is not None:
-        body["parallel_tool_calls"] = s.parallel_tool_calls
-    if s.user is not None:
-        body["user"] = s.user
+        text["format"] = _encode_format(s.response_format)
+    if s.verbosity is not None:
+        text["verbosity"] = s.verbosity
+    if text:
+        body["text"] = text
+    passthrough: tuple[tuple[str, JsonValue], ...] = (
+        ("parallel_tool_calls", s.parallel_tool_calls),
+        ("user", s.user),
+        ("top_logprobs", s.top_logprobs),
+        ("service_tier", s.service_tier),
+    )
+    for name, value in passthrough:
+        if value is not None:
+            body[name] = value
     include = _include(request, target)
     if include:
         body["include"] = include
 
 
+def _reasoning(reasoning: Mapping[str, JsonValue] | None, effort: str | None) -> JsonObject:
+    """The ``reasoning`` object: the one given, with ``reasoning_effort`` as its ``effort`` when given."""
+    out: JsonObject = dict(reasoning or {})
+    if effort is not None:
+        out["effort"] = effort
+    return out
+
+
 def _include(request: ChatRequest, target: ResolvedDeployment) -> list[JsonValue]:
-    include: list[JsonValue] = []
+    include: list[JsonValue] = list(request.include)
     # With store=false Azure keeps no reasoning state, so the next turn can replay a reasoning item only if
     # it carries the encrypted reasoning; ask for it whenever a reasoning model answers statelessly.
     if request.store is False and target.profile.reasoning:
@@ -309,7 +335,7 @@ def _include(request: ChatRequest, target: ResolvedDeployment) -> list[JsonValue
     # Responses has no `logprobs` flag: log probabilities are an includable of the output text.
     if request.settings.logprobs:
         include.append("message.output_text.logprobs")
-    return include
+    return list(dict.fromkeys(include))
 
 
 def _encode_format(fmt: ResponseFormat) -> JsonObject:

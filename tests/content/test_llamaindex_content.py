@@ -102,8 +102,12 @@ def test_llamaindex_built_in_tool_items_go_back_next_turn(azure: AzureTestServer
 
 
 def test_llamaindex_built_in_tool_on_chat_completions_is_refused_before_sending(azure: AzureTestServer) -> None:
+    from llamaindex_azure_gateway import UnsupportedFieldError
+
     with pytest.raises(UnsupportedParameterError, match="use_responses_api"):
-        _llm(azure, built_in_tools=[{"type": "web_search_preview"}]).chat([_user(TextBlock(text="hi"))])
+        _llm(azure).chat([_user(TextBlock(text="hi"))], tools=[{"type": "web_search_preview"}])
+    with pytest.raises(UnsupportedFieldError, match="built_in_tools"):
+        _llm(azure, built_in_tools=[{"type": "web_search_preview"}])
     assert azure.requests == []
 
 
