@@ -14,7 +14,8 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from langchain_azure_gateway.content_blocks import choice_summaries, citation, hosted_blocks
-from langchain_azure_gateway.convert import from_core_usage, response_metadata
+from langchain_azure_gateway.convert import from_core_usage
+from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from shared_core import (
     AnnotationEvent,
     AudioDelta,
@@ -44,15 +45,19 @@ class StreamChunker:
     The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
-    __slots__ = ("_accumulator", "_blocks", "_response_id", "_sent_arguments")
+    __slots__ = ("_accumulator", "_blocks", "_open", "_options", "_response_id", "_sent_arguments", "_usage")
 
-    def __init__(self) -> None:
+    def __init__(self, options: MetadataOptions | None = None, *, usage: bool = True) -> None:
+        """Args: options: how the model shapes metadata; usage: put ``usage_metadata`` on the closing chunk."""
+        self._options = options or MetadataOptions()
+        self._usage = usage
         self._accumulator = StreamAccumulator()
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
-        # Once a hosted tool item or a citation arrives, content goes out as v1 blocks merged by "index":
-        # (next block index, index of the open text block or None).
-        self._blocks: tuple[int, int | None] | None = None
+        # Once reasoning text, a hosted tool item or a citation arrives, content goes out as v1 blocks that
+        # LangChain merges by "index": the next free index (None before), and the open text/reasoning block's.
+        self._blocks: int | None = None
+        self._open: dict[str, int] = {}
 
     def feed(self, event: StreamEvent) -> ChatGenerationChunk | None:
         """Fold one event; return the chunk to yield for it, if it carries content."""
@@ -60,17 +65,17 @@ class StreamChunker:
         match event:
             case TextDelta(text=text):
                 if self._blocks is not None:
-                    return self._chunk(AIMessageChunk(content=[{"type": "text", "text": text, **self._text_index()}]))
+                    return self._chunk(AIMessageChunk(content=[{"type": "text", "text": text, **self._index("text")}]))
                 return self._chunk(AIMessageChunk(content=text, id=self._response_id))
             case HostedToolEvent(part=part):
                 blocks: list[str | dict[str, Any]] = []
                 for block in hosted_blocks(part):
                     blocks.append({**block, "index": self._next_index()})
-                self._blocks = (self._blocks[0], None) if self._blocks else self._blocks
+                self._open.clear()
                 return self._chunk(AIMessageChunk(content=blocks))
             case AnnotationEvent(annotation=annotation):
                 cite = citation(annotation, self._accumulator.text)
-                block = {"type": "text", "text": "", "annotations": [cite], **self._text_index()}
+                block = {"type": "text", "text": "", "annotations": [cite], **self._index("text")}
                 return self._chunk(AIMessageChunk(content=[block]))
             case AudioDelta():
                 return self._chunk(AIMessageChunk(content="", additional_kwargs={"audio": _audio_piece(event)}))
@@ -78,6 +83,11 @@ class StreamChunker:
                 return None  # folded by the accumulator; the closing chunk carries the other choices
             case ToolCallDelta():
                 return self._tool_chunk(event)
+            case ReasoningDelta(text=text) if self._options.api == "chat":
+                reasoning: list[str | dict[str, Any]] = [
+                    {"type": "reasoning", "reasoning": text, **self._index("reasoning")}
+                ]
+                return self._chunk(AIMessageChunk(content=reasoning, additional_kwargs={"reasoning_content": text}))
             case ReasoningDelta(text=text):
                 return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_content": text}))
             case RefusalDelta(text=text):
@@ -94,16 +104,15 @@ class StreamChunker:
                 assert_never(event)
 
     def _next_index(self) -> int:
-        index, text = self._blocks or (0, None)
-        self._blocks = (index + 1, text)
+        index = self._blocks or 0
+        self._blocks = index + 1
         return index
 
-    def _text_index(self) -> dict[str, int]:
-        if self._blocks is None or self._blocks[1] is None:
-            index = self._next_index()
-            self._blocks = (self._blocks[0] if self._blocks else index + 1, index)
-        assert self._blocks[1] is not None
-        return {"index": self._blocks[1]}
+    def _index(self, kind: str) -> dict[str, int]:
+        """The index of the open ``kind`` block, opening one (and closing the other kind) when needed."""
+        if kind not in self._open:
+            self._open = {kind: self._next_index()}
+        return {"index": self._open[kind]}
 
     def _chunk(self, message: AIMessageChunk) -> ChatGenerationChunk:
         if message.id is None and self._response_id:
@@ -135,16 +144,18 @@ class StreamChunker:
         Args:
             result: The folded stream (:meth:`result`), with its cost when known.
         """
-        meta = response_metadata(result)
+        meta = anchor_metadata(result, self._options, stream=True)
         message = AIMessageChunk(
             content="",
             id=result.response_id,
-            usage_metadata=from_core_usage(result.usage) if result.usage else None,
+            usage_metadata=from_core_usage(result.usage) if result.usage and self._usage else None,
             response_metadata=meta,
             chunk_position="last",
         )
         if result.choices:
             message.response_metadata["choices"] = choice_summaries(result)
+        if self._blocks is not None:
+            message.response_metadata["output_version"] = "v1"  # the chunks' content is v1 blocks
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
 
 

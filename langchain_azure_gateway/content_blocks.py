@@ -12,14 +12,16 @@ Into the core:
   ``responses/v1`` content; ``server_tool_result`` and such ``image`` blocks say
   nothing their call does not. ``additional_kwargs["audio"]["id"]`` (an audio answer) goes back by id.
 
-Out of the core (:func:`result_content`): when a result holds hosted tool items or citations, ``content`` is a
-list of LangChain v1 blocks, in the message's order: per item a ``server_tool_call`` (``name``: ``web_search``,
-``file_search``, ``code_interpreter``, ``image_generation``, the MCP tool's name, ``mcp_list_tools``) and its
-``server_tool_result`` (``output``: file search ``results``, code interpreter ``outputs``, MCP output or tool
-list), an ``image`` block for a generated image, a ``non_standard`` block for an MCP approval request; the text
-as a ``text`` block whose ``annotations`` are ``citation`` s (``url_citation`` → ``url``, ``title``,
-``start_index``, ``end_index``, ``cited_text``; file citations with ``title`` = file name and the rest in
-``extras``). Otherwise ``content`` stays the plain text string. An audio answer is
+Out of the core (:func:`result_content`): when a result holds hosted tool items, citations or reasoning text
+(Chat Completions ``reasoning_content``), ``content`` is a list of LangChain v1 blocks, in
+the message's order, and ``response_metadata["output_version"]`` is ``"v1"``: a ``reasoning`` block, then per
+item a ``server_tool_call`` (``name``: ``web_search``, ``file_search``, ``code_interpreter``,
+``image_generation``, the MCP tool's name, ``mcp_list_tools``) and its ``server_tool_result`` (``output``: file
+search ``results``, code interpreter ``outputs``, MCP output or tool list), an ``image`` block for a generated
+image, a ``non_standard`` block for an MCP approval request; the text as a ``text`` block whose ``annotations``
+are ``citation`` s (``url_citation`` → ``url``, ``title``, ``start_index``, ``end_index``, ``cited_text``; file
+citations with ``title`` = file name and the rest in ``extras``). Otherwise ``content`` stays the plain text
+string (Responses reasoning summaries stay in ``additional_kwargs``, as before). An audio answer is
 ``additional_kwargs["audio"]`` (``id``, ``data``, ``transcript``, ``expires_at``), as ``AzureChatOpenAI`` has it.
 """
 
@@ -38,6 +40,7 @@ from shared_core import (
     HostedToolPart,
     JsonValue,
     MessagePart,
+    ReasoningPart,
     TextPart,
     UnsupportedContentError,
 )
@@ -194,11 +197,13 @@ def audio_kwargs_part(additional_kwargs: Mapping[str, Any]) -> AudioPart | None:
 def result_content(result: ChatResult) -> str | list[str | dict[str, Any]]:
     """``AIMessage.content`` for a result: v1 blocks when it holds hosted items or citations, else its text."""
     parts = result.message.parts
-    if not any(isinstance(p, HostedToolPart) or (isinstance(p, TextPart) and p.annotations) for p in parts):
+    if not any(_needs_blocks(p) for p in parts):
         return result.text
     content: list[str | dict[str, Any]] = []
     for part in parts:
-        if isinstance(part, HostedToolPart):
+        if isinstance(part, ReasoningPart) and part.text and part.id is None:
+            content.append({"type": "reasoning", "reasoning": part.text})
+        elif isinstance(part, HostedToolPart):
             content.extend(hosted_blocks(part))
         elif isinstance(part, TextPart):
             block: dict[str, Any] = {"type": "text", "text": part.text}
@@ -206,6 +211,14 @@ def result_content(result: ChatResult) -> str | list[str | dict[str, Any]]:
                 block["annotations"] = [citation(a, part.text) for a in part.annotations]
             content.append(block)
     return content
+
+
+def _needs_blocks(part: MessagePart) -> bool:
+    return (
+        isinstance(part, HostedToolPart)
+        or (isinstance(part, TextPart) and bool(part.annotations))
+        or (isinstance(part, ReasoningPart) and bool(part.text) and part.id is None)
+    )
 
 
 def hosted_blocks(part: HostedToolPart) -> list[dict[str, Any]]:

@@ -451,8 +451,11 @@ def from_core_result(result: ChatResult, extra_metadata: Mapping[str, Any] | Non
     meta = response_metadata(result)
     if extra_metadata:
         meta.update(extra_metadata)
+    content = result_content(result)
+    if isinstance(content, list):
+        meta["output_version"] = "v1"  # content_blocks returns these v1 blocks as they are
     return AIMessage(
-        content=result_content(result),
+        content=content,
         additional_kwargs=_reasoning_kwargs(result),
         tool_calls=calls,
         invalid_tool_calls=bad,

@@ -65,6 +65,7 @@ from shared_core.request import (
     ToolChoice,
     ToolSpec,
     hosted_tool_choice,
+    json_schema_unavailable,
     tool_from_dict,
 )
 from shared_core.result import (
@@ -85,6 +86,7 @@ from shared_core.result import (
     StreamAccumulator,
     StreamEvent,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -197,6 +199,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "Timeouts",
+    "TokenLogprob",
     "ToolCall",
     "ToolCallAssembler",
     "ToolCallDelta",
@@ -216,6 +219,7 @@ __all__ = [
     "endpoints_to_json",
     "hide_endpoint_secrets",
     "hosted_tool_choice",
+    "json_schema_unavailable",
     "load_config",
     "parse_tool_arguments",
     "prices_to_json",

@@ -55,6 +55,7 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "default_model": ("AZURE_OPENAI_DEFAULT_MODEL",),
     "max_tokens": ("AZURE_OPENAI_MAX_OUTPUT_TOKENS",),
     "temperature": ("AZURE_OPENAI_TEMPERATURE",),
+    "health_store": ("AZURE_GATEWAY_REDIS_URL",),
 }
 CONFIG_FILE_ENV = "AZURE_GATEWAY_CONFIG"
 ROUTING_STRATEGIES = ("priority", "least_latency", "weighted_round_robin")
@@ -136,6 +137,9 @@ class GatewayConfig:
         gateway_key: The gateway's key, sent as ``X-API-Key``.
         forward_azure_credentials: Also send the Azure endpoint and key to the gateway (``X-Azure-Endpoint``,
             ``X-Azure-API-Key``), for gateways that call Azure with the caller's credentials. Off by default.
+        health_store: Fleet mode: a ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL of the Redis that every
+            process shares deployment health and quota through (``AZURE_GATEWAY_REDIS_URL``); unset keeps health
+            in the process. A secret: the URL may hold a password.
         config_file: The file that was read, if any.
         sources: Field name -> where its value came from (``kwarg``, ``file ... key ...``, ``env VAR``, ``default``).
     """
@@ -164,6 +168,7 @@ class GatewayConfig:
     gateway_url: str | None = None
     gateway_key: SecretStr | None = None
     forward_azure_credentials: bool = False
+    health_store: SecretStr | None = None
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=lambda: {}, compare=False)
 
@@ -391,6 +396,20 @@ def _secret(raw: object, source: str) -> SecretStr | None:
     return SecretStr(raw) if raw.strip() else None
 
 
+def _health_store_url(raw: object, source: str) -> SecretStr | None:
+    secret = _secret(raw, source)
+    scheme = "" if secret is None else secret.get_secret_value().partition("://")[0].lower()
+    if secret is not None and scheme not in ("redis", "rediss", "unix"):
+        # The URL itself is not repeated: it may hold the Redis password.
+        raise ConfigurationError(
+            f"health_store must be a Redis URL; this one's scheme is {scheme[:10]!r}",
+            source=source,
+            fix="use redis://host:6379/0, rediss://:<access key>@<name>.redis.cache.windows.net:6380/0 or "
+            "unix:///path/redis.sock",
+        )
+    return secret
+
+
 def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         raise ConfigurationError("must be a table of name = name", source=source)
@@ -495,6 +514,8 @@ def _convert(name: str, raw: object, source: str) -> object:
             return _prices(raw, source)
         case "gateway_url":
             return normalise_gateway_url(raw, source)
+        case "health_store":
+            return _health_store_url(raw, source)
         case _:
             return None if raw is None or raw == "" else str(raw)
 

@@ -56,6 +56,7 @@ FILE_KEYS: Mapping[str, str] = {
     "gateway_url": "gateway_url",
     "gateway_key": "gateway_key",
     "forward_azure_credentials": "forward_azure_credentials",
+    "health_store": "health_store",
 }
 
 ENDPOINT_KEYS = frozenset(

@@ -19,19 +19,21 @@ from shared_core.costs import CallCost, CostTracker, cost_of
 from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
 from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
+from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
-from shared_core.result import ChatResult, StreamEvent
+from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
-from shared_core.transport.health import HealthStore, InMemoryHealthStore, failure_kind_of
+from shared_core.transport.health import HealthStore, failure_kind_of
+from shared_core.transport.quota import ametered_attempt, metered_attempt
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
-from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
+from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
@@ -110,8 +112,8 @@ class Gateway:
         proxy: A proxy URL for the shared clients.
         verify: TLS verification (``False`` or a CA bundle path).
         config_file: A TOML config file (else ``$AZURE_GATEWAY_CONFIG``), when ``config`` is not given.
-        health: Where deployment health lives; a new in-process store by default (pass one store to several
-            gateways to share what they learn).
+        health: A :class:`HealthStore`, ``redis.Redis`` client or Redis URL (fleet mode); default: the config's
+            ``health_store``, else a new in-process store (one store given to several gateways shares what they learn).
         strategy: Orders a route's deployments; from the config's ``routing`` by default.
         costs: Receives the cost of every call; a new tracker by default (``gateway.costs``).
         **config_kwargs: Any :class:`GatewayConfig` field, with the precedence of :func:`load_config`.
@@ -134,7 +136,7 @@ class Gateway:
         proxy: str | None = None,
         verify: bool | str = True,
         config_file: str | None = None,
-        health: HealthStore | None = None,
+        health: HealthStore | str | object | None = None,
         strategy: RoutingStrategy | None = None,
         costs: CostTracker | None = None,
         **config_kwargs: object,
@@ -145,7 +147,7 @@ class Gateway:
             else load_config(config_file=config_file, **cast(dict[str, Any], config_kwargs))
         )
         self.routes = RouteTable(
-            self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider
+            self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider, api=api
         )
         first = self.config.endpoints[0].endpoint if self.config.endpoints else ""
         self.endpoint: str = self.config.gateway_url or self.config.endpoint or first
@@ -157,7 +159,7 @@ class Gateway:
         self._summaries = self.config.debug or self.config.raw_debug or event_sink is not None
         self.retry_policy = retry_policy or RetryPolicy(max_retries=self.config.max_retries)
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = health or InMemoryHealthStore()
+        self.health: HealthStore = health_store_for(health, self.config.health_store, sink=self.sink)
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -239,8 +241,7 @@ class Gateway:
         codec = chat_completions if self.api == "chat" else responses
         # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
         wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
-        api_version = route.api_version_for(self.api)
-        encoded = codec.encode_request(request, wire_target, api_version=api_version, stream=plan.stream)
+        encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
         for warning in encoded.warnings:
             data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
             self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
@@ -254,7 +255,7 @@ class Gateway:
         ctx = RequestContext(
             deployment=target.deployment,
             endpoint=route.endpoint_url,
-            api_version=None if route.via_gateway else encoded.query.get("api-version") or api_version,
+            api_version=None if route.via_gateway else encoded.query.get("api-version") or route.api_version,
             model=target.model,
             credential=f"{route.auth.kind} ({route.auth.reason})",
             scope=route.scope,
@@ -310,6 +311,7 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
         result = codec.decode_response(payload)
+        result = replace(result, response_headers=public_headers(response.headers))
         return self._finish(call, result, latency=response.elapsed, deployment=call.target.deployment, request_id=rid)
 
     def _price(self, call: _Call, result: ChatResult) -> CallCost:
@@ -464,12 +466,12 @@ class Gateway:
         )
 
     def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
-        by_key = plan.by_key
+        by_key, limit = plan.by_key, plan.request.settings.max_tokens or self.config.max_tokens
         return FailoverHooks(
             policy=self.retry_policy,
             sink=self.sink,
             store=self.health,
-            strategy=self.strategy,
+            strategy=PreferBudget(self.strategy, plan.call_for(plan.targets[0].candidate).http_request.body, limit),
             credential_kind=lambda c: by_key[c.key].auth.kind,
             refresh=lambda c: by_key[c.key].auth.force_refresh(),
             arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
@@ -481,7 +483,8 @@ class Gateway:
         if len(plan.targets) == 1:
             only = plan.targets[0]
             return plan.call_for(only.candidate), run_attempts(lambda: attempt(only.candidate), self._hooks(only))
-        winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        metered = metered_attempt(self.health.record_quota, attempt)
+        winner, result = run_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     async def _arun(
@@ -491,7 +494,8 @@ class Gateway:
             only = plan.targets[0]
             result = await arun_attempts(lambda: attempt(only.candidate), self._hooks(only))
             return plan.call_for(only.candidate), result
-        winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        metered = ametered_attempt(self.health.record_quota, attempt)
+        winner, result = await arun_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "UsageEvent",
     "fold_audio",
     "merge_filter_results",
+    "public_headers",
 ]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call", "incomplete", "other"]
@@ -118,6 +119,8 @@ class ChatResult:
         repairs: What conversation repair changed in the history before sending (set by the gateway; empty when
             the history needed nothing).
         logprobs: Log probabilities of the answer's tokens, when asked for (``None`` when Azure sent none).
+        response_headers: The HTTP response headers (lower-case names), without any that could carry a
+            credential or cookie (set by the gateway).
     """
 
     message: Message
@@ -139,6 +142,7 @@ class ChatResult:
     choices: tuple[ChatResult, ...] = ()
     repairs: tuple[ToolSequenceRepair, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
+    response_headers: Mapping[str, str] = field(default_factory=lambda: {})
 
     @property
     def text(self) -> str:
@@ -167,6 +171,7 @@ class ResponseMetadata:
         endpoint: The endpoint that answered: its configured name, else its URL (first event only).
         cost: What the stream cost (last event only).
         repairs: What conversation repair changed before sending (first event only).
+        response_headers: The HTTP response headers, credentials and cookies left out (first event only).
     """
 
     response_id: str | None = None
@@ -179,6 +184,7 @@ class ResponseMetadata:
     endpoint: str | None = None
     cost: CallCost | None = None
     repairs: tuple[ToolSequenceRepair, ...] = ()
+    response_headers: Mapping[str, str] = field(default_factory=lambda: {})
     kind: Literal["metadata"] = "metadata"
 
 
@@ -335,6 +341,24 @@ def fold_audio(deltas: list[AudioDelta]) -> AudioPart | None:
     )
 
 
+_SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+        "set-cookie",
+        "ocp-apim-subscription-key",
+    }
+)
+
+
+def public_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Response headers a result may carry: every one but those that could hold a credential or a cookie."""
+    return {name: value for name, value in headers.items() if name.lower() not in _SECRET_HEADERS}
+
+
 _SEVERITY_RANK = {"safe": 0, "low": 1, "medium": 2, "high": 3}
 
 
@@ -386,6 +410,7 @@ class StreamAccumulator:
         "_reasoning_text",
         "_refusal",
         "_repairs",
+        "_response_headers",
         "_text",
         "_tools",
         "_usage",
@@ -411,6 +436,7 @@ class StreamAccumulator:
         self._choices: dict[int, StreamAccumulator] = {}
         self._logprobs: list[TokenLogprob] | None = None
         self._repairs: tuple[ToolSequenceRepair, ...] = ()
+        self._response_headers: Mapping[str, str] = {}
         self.events_seen = 0
 
     def add(self, event: StreamEvent) -> None:
@@ -477,6 +503,8 @@ class StreamAccumulator:
             self._cost = event.cost
         if event.repairs:
             self._repairs = event.repairs
+        if event.response_headers:
+            self._response_headers = event.response_headers
         self._details.update(event.provider_details)
 
     @property
@@ -531,6 +559,7 @@ class StreamAccumulator:
                 for i in sorted(self._choices)
             ),
             repairs=self._repairs,
+            response_headers=self._response_headers,
             logprobs=tuple(self._logprobs) if self._logprobs is not None else None,
         )
 

@@ -47,11 +47,12 @@ class RouteTarget:
         candidate: Key, names, base model, priority, weight and PTU flag (what routing and costs read).
         endpoint_url: ``scheme://host[:port]`` of the Azure endpoint, or the gateway's base URL in gateway mode.
         auth: The endpoint's credential.
-        api_version: The endpoint's api-version (``v1`` in gateway mode).
+        api_version: The endpoint's api-version (``v1`` in gateway mode, and for the Responses API when the user
+            set none: the default 2024-10-21 predates the Responses API, and the GA ``/openai/v1/responses``
+            route needs no api-version; a version the user chose is kept, and a too-old one is reported by the
+            encoder).
         scope: The Entra scope, for token credentials (``None`` for keys and static tokens).
         via_gateway: The target is an OpenAI-compatible gateway, not Azure.
-        api_version_set: The user chose ``api_version`` (keyword, file, environment or the endpoint's own);
-            ``False`` when it is the default, which :meth:`api_version_for` may replace.
     """
 
     candidate: RouteCandidate
@@ -60,18 +61,6 @@ class RouteTarget:
     api_version: str
     scope: str | None
     via_gateway: bool = False
-    api_version_set: bool = True
-
-    def api_version_for(self, api: str) -> str:
-        """The api-version to encode a call of ``api`` (``chat`` or ``responses``) with.
-
-        The default api-version (2024-10-21) predates the Responses API, so a Responses call on a target
-        whose api-version the user never chose goes to the GA ``/openai/v1/responses`` route (``v1``), which
-        needs none; an api-version the user did choose is kept, and a too-old one is reported by the encoder.
-        """
-        if api == "responses" and not self.api_version_set:
-            return "v1"
-        return self.api_version
 
     @property
     def named_endpoint(self) -> str | None:
@@ -168,6 +157,7 @@ class RouteTable:
             no credential of its own.
         token_provider: ``() -> str`` bearer token source, for the top-level credential.
         async_token_provider: ``async () -> str`` bearer token source, for the top-level credential.
+        api: ``chat`` or ``responses``: the API the routes are for (it decides the default api-version).
 
     Raises:
         ConfigurationError: No endpoint, gateway or named endpoint is configured, or a credential is missing.
@@ -180,8 +170,10 @@ class RouteTable:
         auth: AuthProvider | None = None,
         token_provider: Callable[[], str] | None = None,
         async_token_provider: Callable[[], Awaitable[str]] | None = None,
+        api: str = "chat",
     ) -> None:
         self._config = config
+        self._api = api
         self._explicit = auth
         self._providers = (token_provider, async_token_provider)
         self._lock = threading.Lock()
@@ -269,6 +261,11 @@ class RouteTable:
 
     # -- routes ------------------------------------------------------------------------------------------------
 
+    def _version(self, api_version: str, *, chosen: bool) -> str:
+        # The default api-version (2024-10-21) predates the Responses API: unless the user chose one, Responses
+        # calls go to the GA /openai/v1/responses route, which needs none.
+        return "v1" if self._api == "responses" and not chosen else api_version
+
     def targets(self, resolved: ResolvedDeployment) -> tuple[RouteTarget, ...]:
         """The deployments that may answer ``resolved``, in configuration order (strategies reorder them).
 
@@ -312,17 +309,17 @@ class RouteTable:
                     weight=dep.weight,
                     ptu=dep.ptu,
                 )
-                version_set = endpoint.api_version is not None or _api_version_chosen(c)
-                version = endpoint.api_version or c.api_version
-                out.append(RouteTarget(candidate, endpoint.endpoint, auth, version, scope, api_version_set=version_set))
+                chosen = endpoint.api_version is not None or _api_version_chosen(c)
+                version = self._version(endpoint.api_version or c.api_version, chosen=chosen)
+                out.append(RouteTarget(candidate, endpoint.endpoint, auth, version, scope))
         if out:
             return tuple(out)
         if c.endpoint:
             top = self._fallback_auth(c.endpoint)
             candidate = RouteCandidate(resolved.deployment, "", resolved.deployment, resolved.model)
             scope = _scope_or_none(top, scope_for_endpoint(c.endpoint, c.token_scope))
-            version_set = _api_version_chosen(c)
-            return (RouteTarget(candidate, c.endpoint, top, c.api_version, scope, api_version_set=version_set),)
+            version = self._version(c.api_version, chosen=_api_version_chosen(c))
+            return (RouteTarget(candidate, c.endpoint, top, version, scope),)
         known = ", ".join(
             f"{e.name}/{d.name} ({d.model or 'model not set'})" for e in c.endpoints for d in e.deployments
         )
