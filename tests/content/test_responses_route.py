@@ -152,3 +152,19 @@ def test_llamaindex_responses_api_with_an_old_api_version_raises_before_sending(
     with pytest.raises(Exception, match="2025-03-01-preview or later"):
         llm.chat([ChatMessage(role="user", content="hi")])
     assert azure.requests == []
+
+
+def test_langchain_use_previous_response_id_chains_on_the_v1_route(azure: AzureTestServer) -> None:
+    model = _lc(azure, use_responses_api=True, use_previous_response_id=True)
+    first = model.invoke("one")
+    model.invoke([HumanMessage("one"), first, HumanMessage("two")])
+    assert [r.path for r in azure.requests] == ["/openai/v1/responses"] * 2
+    assert azure.requests[1].json["previous_response_id"] == first.id
+
+
+def test_llamaindex_track_previous_responses_chains_on_the_v1_route(azure: AzureTestServer) -> None:
+    llm = _li(azure, use_responses_api=True, track_previous_responses=True)
+    first = llm.chat([ChatMessage(role="user", content="one")])
+    llm.chat([ChatMessage(role="user", content="two")])
+    assert [r.path for r in azure.requests] == ["/openai/v1/responses"] * 2
+    assert azure.requests[1].json["previous_response_id"] == first.raw["id"]
