@@ -7,18 +7,23 @@ carries the same ``response_metadata`` and ``usage_metadata`` an ``invoke`` of t
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import Any, assert_never
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
+from langchain_azure_gateway.content_blocks import choice_summaries, citation, hosted_blocks
 from langchain_azure_gateway.convert import from_core_usage
 from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from shared_core import (
+    AnnotationEvent,
+    AudioDelta,
     ChatResult,
+    ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
+    HostedToolEvent,
     PromptFilterEvent,
     ReasoningDelta,
     ReasoningItemEvent,
@@ -40,7 +45,7 @@ class StreamChunker:
     The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
-    __slots__ = ("_accumulator", "_options", "_response_id", "_sent_arguments", "_usage")
+    __slots__ = ("_accumulator", "_blocks", "_open", "_options", "_response_id", "_sent_arguments", "_usage")
 
     def __init__(self, options: MetadataOptions | None = None, *, usage: bool = True) -> None:
         """Args: options: how the model shapes metadata; usage: put ``usage_metadata`` on the closing chunk."""
@@ -49,15 +54,40 @@ class StreamChunker:
         self._accumulator = StreamAccumulator()
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
+        # Once reasoning text, a hosted tool item or a citation arrives, content goes out as v1 blocks that
+        # LangChain merges by "index": the next free index (None before), and the open text/reasoning block's.
+        self._blocks: int | None = None
+        self._open: dict[str, int] = {}
 
     def feed(self, event: StreamEvent) -> ChatGenerationChunk | None:
         """Fold one event; return the chunk to yield for it, if it carries content."""
         self._accumulator.add(event)
         match event:
             case TextDelta(text=text):
+                if self._blocks is not None:
+                    return self._chunk(AIMessageChunk(content=[{"type": "text", "text": text, **self._index("text")}]))
                 return self._chunk(AIMessageChunk(content=text, id=self._response_id))
+            case HostedToolEvent(part=part):
+                blocks: list[str | dict[str, Any]] = []
+                for block in hosted_blocks(part):
+                    blocks.append({**block, "index": self._next_index()})
+                self._open.clear()
+                return self._chunk(AIMessageChunk(content=blocks))
+            case AnnotationEvent(annotation=annotation):
+                cite = citation(annotation, self._accumulator.text)
+                block = {"type": "text", "text": "", "annotations": [cite], **self._index("text")}
+                return self._chunk(AIMessageChunk(content=[block]))
+            case AudioDelta():
+                return self._chunk(AIMessageChunk(content="", additional_kwargs={"audio": _audio_piece(event)}))
+            case ChoiceEvent():
+                return None  # folded by the accumulator; the closing chunk carries the other choices
             case ToolCallDelta():
                 return self._tool_chunk(event)
+            case ReasoningDelta(text=text) if self._options.api == "chat":
+                reasoning: list[str | dict[str, Any]] = [
+                    {"type": "reasoning", "reasoning": text, **self._index("reasoning")}
+                ]
+                return self._chunk(AIMessageChunk(content=reasoning, additional_kwargs={"reasoning_content": text}))
             case ReasoningDelta(text=text):
                 return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_content": text}))
             case RefusalDelta(text=text):
@@ -72,6 +102,17 @@ class StreamChunker:
                 return None
             case _:
                 assert_never(event)
+
+    def _next_index(self) -> int:
+        index = self._blocks or 0
+        self._blocks = index + 1
+        return index
+
+    def _index(self, kind: str) -> dict[str, int]:
+        """The index of the open ``kind`` block, opening one (and closing the other kind) when needed."""
+        if kind not in self._open:
+            self._open = {kind: self._next_index()}
+        return {"index": self._open[kind]}
 
     def _chunk(self, message: AIMessageChunk) -> ChatGenerationChunk:
         if message.id is None and self._response_id:
@@ -111,4 +152,22 @@ class StreamChunker:
             response_metadata=meta,
             chunk_position="last",
         )
+        if result.choices:
+            message.response_metadata["choices"] = choice_summaries(result)
+        if self._blocks is not None:
+            message.response_metadata["output_version"] = "v1"  # the chunks' content is v1 blocks
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
+
+
+def _audio_piece(event: AudioDelta) -> dict[str, Any]:
+    # LangChain joins string values of chunks and rejects a changed int: send each field once (data pieces joined).
+    piece: dict[str, Any] = {}
+    if event.id:
+        piece["id"] = event.id
+    if event.data:
+        piece["data"] = event.data
+    if event.transcript:
+        piece["transcript"] = event.transcript
+    if event.expires_at is not None:
+        piece["expires_at"] = event.expires_at
+    return piece

@@ -146,7 +146,7 @@ class Gateway:
             else load_config(config_file=config_file, **cast(dict[str, Any], config_kwargs))
         )
         self.routes = RouteTable(
-            self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider
+            self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider, api=api
         )
         first = self.config.endpoints[0].endpoint if self.config.endpoints else ""
         self.endpoint: str = self.config.gateway_url or self.config.endpoint or first
