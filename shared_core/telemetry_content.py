@@ -2,7 +2,8 @@
 
 ``gen_ai.system_instructions``, ``gen_ai.input.messages`` and ``gen_ai.output.messages`` are structured values
 in the conventions; span attributes hold only primitives, so each is recorded as its JSON text, as the
-conventions allow. Images given as ``data:`` URLs are recorded by media type and size, not their bytes.
+conventions allow. Images, audio and files given inline are recorded by media type and size, not their bytes;
+a hosted tool's item by its type and id.
 """
 
 from __future__ import annotations
@@ -45,6 +46,21 @@ def _part(part: MessagePart) -> dict[str, JsonValue]:
             return {"type": "tool_call_response", "id": part.tool_call_id, "response": part.content}
         case "reasoning":
             return {"type": "reasoning", "content": part.text}
+        case "audio":
+            audio: dict[str, JsonValue] = {"type": "blob", "modality": "audio", "size": len(part.data)}
+            if part.format:
+                audio["mime_type"] = f"audio/{part.format}"
+            if part.transcript:
+                audio["transcript"] = part.transcript
+            return audio
+        case "file":
+            file: dict[str, JsonValue] = {"type": "file", "file_id": part.file_id, "filename": part.filename}
+            if part.data_url:
+                file["size"] = len(part.data_url)
+            return file
+        case "hosted_tool":
+            # The item itself (search results, generated files) can be large: its type and id say what ran.
+            return {"type": "hosted_tool", "item_type": part.item.get("type"), "id": part.item.get("id")}
         case _:
             assert_never(part)
 
