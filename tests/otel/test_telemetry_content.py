@@ -34,6 +34,7 @@ def test_telemetry_content_every_part_kind_has_a_shape_and_inline_bytes_stay_out
     assert big not in attributes["gen_ai.input.messages"] and "iVBORw" not in attributes["gen_ai.input.messages"]
     (message,) = json.loads(attributes["gen_ai.input.messages"])
     assert [p["type"] for p in message["parts"]] == ["text", "blob", "uri", "blob", "file", "hosted_tool", "reasoning"]
-    assert message["parts"][1] == {"type": "blob", "modality": "image", "mime_type": "image/png", "size": len(image.url)}
+    size = len(image.url)
+    assert message["parts"][1] == {"type": "blob", "modality": "image", "mime_type": "image/png", "size": size}
     assert message["parts"][3]["transcript"] == "hello" and message["parts"][3]["mime_type"] == "audio/wav"
     assert message["parts"][5] == {"type": "hosted_tool", "item_type": "web_search_call", "id": "ws_1"}
