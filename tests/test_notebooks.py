@@ -20,7 +20,13 @@ from tests.support.cassettes import KNOWN_SECRETS, secrets_from_env
 from tests.support.recordings import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ("01_langchain_quickstart", "02_llamaindex_quickstart", "03_failover_and_costs", "04_agents_and_tools")
+EXPECTED = (
+    "01_langchain_quickstart",
+    "02_llamaindex_quickstart",
+    "03_failover_and_costs",
+    "04_agents_and_tools",
+    "05_fleet_and_observability",
+)
 
 # Credential-shaped text, as the cassette scan defines it, plus the hosts of real Azure resources.
 _SECRET_SHAPES: Mapping[str, re.Pattern[str]] = {
@@ -35,7 +41,14 @@ _SECRET_SHAPES: Mapping[str, re.Pattern[str]] = {
 }
 # Example hosts the notebooks' prose may name; nothing answers there.
 _EXAMPLE_HOSTS = ("example-resource.openai.azure.com", "my-resource.openai.azure.com")
-_PUBLIC_PACKAGES = ("shared_core", "shared_core.emulator", "langchain_azure_gateway", "llamaindex_azure_gateway")
+_PUBLIC_PACKAGES = (
+    "shared_core",
+    "shared_core.emulator",
+    "shared_core.fleet",
+    "shared_core.telemetry",
+    "langchain_azure_gateway",
+    "llamaindex_azure_gateway",
+)
 
 
 def _load(path: Path) -> dict[str, Any]:
