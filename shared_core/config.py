@@ -49,6 +49,8 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "default_model": ("AZURE_OPENAI_DEFAULT_MODEL",),
     "max_tokens": ("AZURE_OPENAI_MAX_OUTPUT_TOKENS",),
     "temperature": ("AZURE_OPENAI_TEMPERATURE",),
+    "deadline": ("AZURE_OPENAI_DEADLINE",),
+    "max_cooldown": ("AZURE_OPENAI_MAX_COOLDOWN",),
 }
 CONFIG_FILE_ENV = "AZURE_GATEWAY_CONFIG"
 ROUTING_STRATEGIES = ("priority", "least_latency", "weighted_round_robin")
@@ -117,6 +119,10 @@ class GatewayConfig:
         temperature: Default temperature (dropped for reasoning models).
         timeout: Seconds for one HTTP attempt's read.
         max_retries: Retries after the first attempt.
+        deadline: Seconds the whole call may take: every attempt, retry wait, failover and body read (a
+            stream's included). Each attempt gets ``min(timeout, time left)``; nothing starts after it.
+        max_cooldown: Longest cooldown a 429's ``Retry-After`` may put on a deployment (the call that got it
+            still fails at once when the wait does not fit its deadline).
         debug: Emit request/response summary events.
         raw_debug: Also emit full request/response bodies (never credentials).
         endpoints: Named endpoints (regions) for multi-deployment routing.
@@ -149,6 +155,8 @@ class GatewayConfig:
     temperature: float = 0.7
     timeout: float = 60.0
     max_retries: int = 2
+    deadline: float = 60.0
+    max_cooldown: float = 3600.0
     debug: bool = False
     raw_debug: bool = False
     endpoints: tuple[EndpointConfig, ...] = ()
@@ -472,8 +480,10 @@ def _convert(name: str, raw: object, source: str) -> object:
             return int(_parse_number(raw, source, lo=1, hi=10_000_000, integer=True))
         case "max_retries":
             return int(_parse_number(raw, source, lo=0, hi=100, integer=True))
-        case "timeout":
+        case "timeout" | "deadline":
             return _parse_number(raw, source, lo=0.001, hi=86_400, integer=False)
+        case "max_cooldown":
+            return _parse_number(raw, source, lo=0.0, hi=86_400, integer=False)
         case "default_deployment":
             return validate_deployment_name(str(raw).removeprefix("azure/"), source) if raw else None
         case "deployment_mapping":

@@ -45,6 +45,8 @@ FILE_KEYS: Mapping[str, str] = {
     "temperature": "temperature",
     "timeout": "timeout",
     "max_retries": "max_retries",
+    "deadline": "deadline",
+    "max_cooldown": "max_cooldown",
     "debug": "debug",
     "raw_debug": "raw_debug",
     "endpoints": "endpoints",

@@ -9,6 +9,7 @@ route's deployments come from :mod:`shared_core.routes`, a route of one runs the
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar, cast
@@ -28,7 +29,7 @@ from shared_core.stream_folder import StreamFolder
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
-from shared_core.transport.health import HealthStore, InMemoryHealthStore, failure_kind_of
+from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore, failure_kind_of
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
@@ -58,7 +59,7 @@ class _Call:
 class _Plan:
     """One call: resolved, repaired and routed once; each route target encoded on first use."""
 
-    __slots__ = ("_calls", "_gateway", "by_key", "request", "resolved", "stream", "targets")
+    __slots__ = ("_calls", "_gateway", "by_key", "deadline_at", "request", "resolved", "stream", "targets")
 
     def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
         self._gateway = gateway
@@ -68,6 +69,8 @@ class _Plan:
         self.targets = gateway.routes.targets(self.resolved)
         self.by_key = {t.candidate.key: t for t in self.targets}
         self._calls: dict[str, _Call] = {}
+        # Monotonic time by which the whole call ends; set when its attempts start.
+        self.deadline_at: float | None = None
 
     @property
     def candidates(self) -> tuple[RouteCandidate, ...]:
@@ -102,7 +105,7 @@ class Gateway:
         http_client: An ``httpx.Client`` to use for sync calls instead of the shared one.
         async_http_client: An ``httpx.AsyncClient`` to use for async calls instead of the shared one.
         event_sink: Receives debug events; logging at DEBUG by default.
-        retry_policy: Retries and deadline; from the config's ``max_retries`` by default.
+        retry_policy: Retries and deadline; from the config's ``max_retries`` and ``deadline`` by default.
         repair: Repair the conversation before sending (on by default); off raises on a broken history.
         timeouts: Connect, read and per-chunk timeouts; read and chunk default to the config's ``timeout``.
         proxy: A proxy URL for the shared clients.
@@ -153,9 +156,11 @@ class Gateway:
         self.repair = repair
         self.sink: EventSink = event_sink or LoggingSink()
         self._summaries = self.config.debug or self.config.raw_debug or event_sink is not None
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=self.config.max_retries)
+        self.retry_policy = retry_policy or RetryPolicy(
+            max_retries=self.config.max_retries, deadline=self.config.deadline
+        )
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = health or InMemoryHealthStore()
+        self.health: HealthStore = health or InMemoryHealthStore(HealthPolicy(max_cooldown=self.config.max_cooldown))
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -397,7 +402,7 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             client = self._sync_client(call.route)
-            response = http.send(client, call.http_request, self.timeouts, call.route.auth.headers())
+            response = http.send(client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at)
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -410,7 +415,7 @@ class Gateway:
         try:
             auth_headers = await call.route.auth.aheaders()
             client = self._async_client(call.route)
-            response = await http.asend(client, call.http_request, self.timeouts, auth_headers)
+            response = await http.asend(client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at)
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -422,13 +427,18 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             client = self._sync_client(call.route)
-            opened = http.stream(client, call.http_request, self.timeouts, call.route.auth.headers())
+            opened = http.stream(client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at)
         except GatewayError as error:
             self._locate(call, error)
             raise
         if opened.status >= 300:
-            body = opened.read()
-            opened.close()
+            try:
+                body = opened.read()
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
+            finally:
+                opened.close()
             raise self._error(call, opened.status, dict(opened.headers), body)
         return opened
 
@@ -437,13 +447,18 @@ class Gateway:
         try:
             auth_headers = await call.route.auth.aheaders()
             client = self._async_client(call.route)
-            opened = await http.astream(client, call.http_request, self.timeouts, auth_headers)
+            opened = await http.astream(client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at)
         except GatewayError as error:
             self._locate(call, error)
             raise
         if opened.status >= 300:
-            body = await opened.aread()
-            await opened.aclose()
+            try:
+                body = await opened.aread()
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
+            finally:
+                await opened.aclose()
             raise self._error(call, opened.status, dict(opened.headers), body)
         return opened
 
@@ -471,9 +486,14 @@ class Gateway:
             arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
         )
 
+    def _start_clock(self, plan: _Plan) -> None:
+        deadline = self.retry_policy.deadline
+        plan.deadline_at = None if deadline is None else time.monotonic() + deadline
+
     def _run(
         self, plan: _Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
+        self._start_clock(plan)
         if len(plan.targets) == 1:
             only = plan.targets[0]
             return plan.call_for(only.candidate), run_attempts(lambda: attempt(only.candidate), self._hooks(only))
@@ -483,6 +503,7 @@ class Gateway:
     async def _arun(
         self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
+        self._start_clock(plan)
         if len(plan.targets) == 1:
             only = plan.targets[0]
             result = await arun_attempts(lambda: attempt(only.candidate), self._hooks(only))
@@ -541,46 +562,55 @@ class Gateway:
         plan = self._plan(request, stream=True)
         call, opened = self._run(plan, lambda c: self._open(plan, c), _to_headers)
         folder = self._folder(call, opened)
-        yield folder.opening()
+        # Everything after the open is inside the try: a consumer that stops at any event (the first one
+        # included) closes the generator there, and the finally releases the connection.
         try:
-            for chunk in opened.iter_bytes():
-                yield from folder.feed(chunk)
-                if folder.done:
-                    break
-        except GatewayError as error:
-            self._stream_broke(plan, call, error)
-            raise folder.interrupted(error) from error
+            yield folder.opening()
+            try:
+                chunks = opened.iter_bytes()
+                for chunk in chunks:
+                    yield from folder.feed(chunk)
+                    if folder.done:
+                        break
+            except GatewayError as error:
+                self._stream_broke(plan, call, error)
+                raise folder.interrupted(error) from error
+            if folder.done:
+                opened.drain()
+            yield from folder.close()
+            closing, filtered = folder.finish()
+            yield closing
+            if filtered is not None:
+                raise filtered
         finally:
             opened.close()
-        yield from folder.close()
-        closing, filtered = folder.finish()
-        yield closing
-        if filtered is not None:
-            raise filtered
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)
         call, opened = await self._arun(plan, lambda c: self._aopen(plan, c), _to_headers)
         folder = self._folder(call, opened)
-        yield folder.opening()
         try:
-            async for chunk in opened.aiter_bytes():
-                for event in folder.feed(chunk):
-                    yield event
-                if folder.done:
-                    break
-        except GatewayError as error:
-            self._stream_broke(plan, call, error)
-            raise folder.interrupted(error) from error
+            yield folder.opening()
+            try:
+                async for chunk in opened.aiter_bytes():
+                    for event in folder.feed(chunk):
+                        yield event
+                    if folder.done:
+                        break
+            except GatewayError as error:
+                self._stream_broke(plan, call, error)
+                raise folder.interrupted(error) from error
+            if folder.done:
+                await opened.adrain()
+            for event in folder.close():
+                yield event
+            closing, filtered = folder.finish()
+            yield closing
+            if filtered is not None:
+                raise filtered
         finally:
             await opened.aclose()
-        for event in folder.close():
-            yield event
-        closing, filtered = folder.finish()
-        yield closing
-        if filtered is not None:
-            raise filtered
 
 
 def _elapsed(response: http.HttpResponse) -> float:

@@ -55,7 +55,7 @@ from shared_core.errors import (
 from shared_core.events import DebugEvent, EventName, EventSink
 from shared_core.messages import JsonValue
 from shared_core.transport.health import DeploymentHealth, HealthStore, failure_kind_of
-from shared_core.transport.retry import RetryPolicy
+from shared_core.transport.retry import RetryPolicy, deadline_error, describe_error, is_transient
 from shared_core.transport.router import TOKEN_CREDENTIAL_KINDS
 from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, earliest_available
 
@@ -110,9 +110,7 @@ class _Step:
     refresh: bool = False
 
 
-def _describe(error: GatewayError) -> str:
-    status = f" (HTTP {error.status})" if error.status is not None else ""
-    return f"{type(error).__name__}{status}"
+_describe = describe_error
 
 
 def _never_connected(error: GatewayError) -> bool:
@@ -161,6 +159,7 @@ class _RouteRun:
         self.retries = 0
         self.attempts = 0
         self.paid_failover_used = False
+        self.attempt_lines: list[str] = []
 
     # -- events ------------------------------------------------------------------------------------------------
 
@@ -311,10 +310,12 @@ class _RouteRun:
         state = self.hooks.store.record_failure(c.key, failure_kind_of(error), error.retry_after, message=message)
         self.errors[c.key] = error
         self.last[c.key] = message
+        self.attempt_lines.append(f"{c.key}: {message}")
         if _serves_nobody(error):
             self._failed_event(c, error, f"{_describe(error)} is not transient and about the request itself", 0.0)
             self._outcome(None, error)
             raise error
+        self._stop_at_deadline(c, error)
         note = ""
         if state.broken is not None:
             # Loud on purpose: a wrong key or deployment name is a configuration error, not load.
@@ -342,6 +343,18 @@ class _RouteRun:
             },
         )
         return _Step(nxt)
+
+    def _stop_at_deadline(self, c: RouteCandidate, error: GatewayError) -> None:
+        """No failover or retry starts once the deadline has passed: raise the deadline's error."""
+        policy = self.hooks.policy
+        if policy.deadline is None or not is_transient(error):
+            return
+        if not policy.passed(error, self.hooks.clock() - self.started):
+            return
+        final = deadline_error(policy.deadline, self.attempt_lines, error)
+        self._failed_event(c, error, f"the {policy.deadline:g} s deadline has passed", 0.0)
+        self._outcome(None, final)
+        raise final from error
 
     def _should_refresh(self, c: RouteCandidate, error: GatewayError) -> bool:
         return (

@@ -5,7 +5,8 @@ after it. Everything it needs sits behind :class:`HealthStore`, so a store share
 can replace :class:`InMemoryHealthStore` later without touching the router. The rules:
 
 * **Cooldown.** A 429 cools the deployment down for exactly the ``Retry-After`` Azure sent (a later, shorter
-  answer never shortens it: we never wait less than the server asked).
+  answer never shortens it: we never wait less than the server asked), capped at ``max_cooldown`` (an hour by
+  default): one ``Retry-After: 1000000`` must not take a region out for days.
 * **Circuit breaker.** ``failure_threshold`` consecutive 5xx, timeout or connection failures within
   ``failure_window`` seconds open the circuit for ``open_for`` seconds. Then exactly one caller gets a trial
   (half-open); its success closes the circuit, its failure re-opens it for longer (``backoff_factor``, capped).
@@ -22,8 +23,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -40,6 +43,8 @@ from shared_core.errors import (
     ServerError,
     StreamInterruptedError,
 )
+
+_STORES: weakref.WeakSet[InMemoryHealthStore] = weakref.WeakSet()
 
 __all__ = [
     "BrokenReason",
@@ -103,6 +108,7 @@ class HealthPolicy:
         max_open_for: Cap of the open period.
         trial_timeout: Seconds after which a half-open trial that never reported back is given to another caller.
         default_cooldown: Cooldown for a 429 that carried no ``Retry-After``.
+        max_cooldown: Cap of any cooldown, whatever ``Retry-After`` said.
         latency_alpha: Weight of the newest time-to-first-byte sample in the average (0 < alpha <= 1).
     """
 
@@ -114,6 +120,7 @@ class HealthPolicy:
     trial_timeout: float = 30.0
     default_cooldown: float = 1.0
     latency_alpha: float = 0.3
+    max_cooldown: float = 3600.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -124,6 +131,7 @@ class HealthPolicy:
             "max_open_for": self.max_open_for >= self.open_for,
             "trial_timeout": self.trial_timeout > 0,
             "default_cooldown": self.default_cooldown >= 0,
+            "max_cooldown": self.max_cooldown >= 0,
             "latency_alpha": 0 < self.latency_alpha <= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -262,6 +270,12 @@ class _Entry:
         self.last_error: str | None = None
 
 
+def _new_locks_after_fork() -> None:
+    # A lock another thread held at the instant of the fork stays held forever in the child.
+    for store in list(_STORES):
+        store._lock = threading.Lock()  # pyright: ignore[reportPrivateUsage]
+
+
 class InMemoryHealthStore:
     """The per-process :class:`HealthStore`: a dict of entries behind one ``threading.Lock``.
 
@@ -270,13 +284,14 @@ class InMemoryHealthStore:
         now: Monotonic clock in seconds; inject a fake one in tests instead of sleeping.
     """
 
-    __slots__ = ("_entries", "_lock", "_now", "policy")
+    __slots__ = ("__weakref__", "_entries", "_lock", "_now", "policy")
 
     def __init__(self, policy: HealthPolicy | None = None, *, now: Callable[[], float] = time.monotonic) -> None:
         self.policy = policy or HealthPolicy()
         self._now = now
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
+        _STORES.add(self)
 
     def state(self, key: str) -> DeploymentHealth:
         """One deployment's health now."""
@@ -347,7 +362,8 @@ class InMemoryHealthStore:
             entry.last_error = message or entry.last_error
             if kind == "rate_limit" or retry_after is not None:
                 wait = retry_after if retry_after is not None else self.policy.default_cooldown
-                entry.cooldown_until = max(entry.cooldown_until, now + max(0.0, wait))
+                wait = min(max(0.0, wait), self.policy.max_cooldown)
+                entry.cooldown_until = max(entry.cooldown_until, now + wait)
             if kind in _CIRCUIT_KINDS:
                 self._count_circuit_failure(entry, now)
             elif kind in ("auth", "not_found") and entry.broken is None:
@@ -448,3 +464,6 @@ class InMemoryHealthStore:
             # Another caller holds the trial; it is handed on when the trial times out without a verdict.
             trial_left = max(0.0, self.policy.trial_timeout - (now - entry.trial_started))
         return "half_open", trial_left
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from shared_core.errors import AuthenticationError, GatewayError
 from shared_core.events import DebugEvent, EventSink
-from shared_core.transport.retry import RetryPolicy
+from shared_core.transport.retry import RetryPolicy, deadline_error, describe_error, is_transient
 
 __all__ = ["TOKEN_CREDENTIAL_KINDS", "AttemptHooks", "arun_attempts", "run_attempts"]
 
@@ -44,6 +44,7 @@ class AttemptHooks:
         arefresh: Forces a token refresh (async).
         sleep: Injected for tests that must not wait; ``time.sleep`` by default.
         asleep: Async sleep; ``asyncio.sleep`` by default.
+        clock: Monotonic seconds; injected with ``sleep`` by tests that run on a fake clock.
     """
 
     policy: RetryPolicy
@@ -54,6 +55,7 @@ class AttemptHooks:
     arefresh: Callable[[], Awaitable[None]]
     sleep: Callable[[float], None] = time.sleep
     asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
 
 
 def _failed(hooks: AttemptHooks, error: GatewayError, attempt: int, decision: str, delay: float) -> None:
@@ -83,7 +85,7 @@ def _outcome(hooks: AttemptHooks, attempts: int, started: float, error: GatewayE
                 "deployment": hooks.deployment,
                 "outcome": "ok" if error is None else "failed",
                 "attempts": attempts,
-                "elapsed": round(time.monotonic() - started, 4),
+                "elapsed": round(hooks.clock() - started, 4),
                 "error": None if error is None else type(error).__name__,
                 "status": None if error is None else error.status,
                 "request_id": None if error is None else error.request_id,
@@ -101,16 +103,36 @@ def _should_refresh(hooks: AttemptHooks, error: GatewayError, refreshed: bool) -
     )
 
 
+def _decide(
+    hooks: AttemptHooks, error: GatewayError, retries: int, attempts: int, started: float, lines: list[str]
+) -> float:
+    """The wait before the next attempt; raises the error (or the deadline's) when there is none."""
+    elapsed = hooks.clock() - started
+    policy = hooks.policy
+    if policy.deadline is not None and policy.passed(error, elapsed) and is_transient(error):
+        final = deadline_error(policy.deadline, lines, error)
+        _failed(hooks, error, retries, f"the {policy.deadline:g} s deadline has passed", 0.0)
+        _outcome(hooks, attempts, started, final)
+        raise final from error
+    decision = policy.decide(error, retries, elapsed)
+    _failed(hooks, error, retries, decision.reason, decision.delay)
+    if not decision.retry:
+        _outcome(hooks, attempts, started, error)
+        raise error
+    return decision.delay
+
+
 def run_attempts(attempt: Callable[[], T], hooks: AttemptHooks) -> T:
     """Run ``attempt`` until it returns, retrying as the policy allows.
 
     Raises:
         GatewayError: The last attempt's error, when no retry is left (its message unchanged).
     """
-    started = time.monotonic()
+    started = hooks.clock()
     retries = 0
     attempts = 0
     refreshed = False
+    lines: list[str] = []
     while True:
         attempts += 1
         try:
@@ -121,12 +143,9 @@ def run_attempts(attempt: Callable[[], T], hooks: AttemptHooks) -> T:
                 _failed(hooks, error, retries, "refresh the token once and retry", 0.0)
                 hooks.refresh()
                 continue
-            decision = hooks.policy.decide(error, retries, time.monotonic() - started)
-            _failed(hooks, error, retries, decision.reason, decision.delay)
-            if not decision.retry:
-                _outcome(hooks, attempts, started, error)
-                raise
-            hooks.sleep(decision.delay)
+            lines.append(f"{hooks.deployment}: {describe_error(error)}: {error.message}")
+            delay = _decide(hooks, error, retries, attempts, started, lines)
+            hooks.sleep(delay)
             retries += 1
         else:
             _outcome(hooks, attempts, started)
@@ -135,10 +154,11 @@ def run_attempts(attempt: Callable[[], T], hooks: AttemptHooks) -> T:
 
 async def arun_attempts(attempt: Callable[[], Awaitable[T]], hooks: AttemptHooks) -> T:
     """Async :func:`run_attempts`; waits never block the event loop."""
-    started = time.monotonic()
+    started = hooks.clock()
     retries = 0
     attempts = 0
     refreshed = False
+    lines: list[str] = []
     while True:
         attempts += 1
         try:
@@ -149,12 +169,9 @@ async def arun_attempts(attempt: Callable[[], Awaitable[T]], hooks: AttemptHooks
                 _failed(hooks, error, retries, "refresh the token once and retry", 0.0)
                 await hooks.arefresh()
                 continue
-            decision = hooks.policy.decide(error, retries, time.monotonic() - started)
-            _failed(hooks, error, retries, decision.reason, decision.delay)
-            if not decision.retry:
-                _outcome(hooks, attempts, started, error)
-                raise
-            await hooks.asleep(decision.delay)
+            lines.append(f"{hooks.deployment}: {describe_error(error)}: {error.message}")
+            delay = _decide(hooks, error, retries, attempts, started, lines)
+            await hooks.asleep(delay)
             retries += 1
         else:
             _outcome(hooks, attempts, started)
