@@ -199,6 +199,14 @@ class AzureGatewayChatModel(BaseChatModel):
     _gateway: Gateway | None = PrivateAttr(default=None)
     _settings: GenerationSettings | None = PrivateAttr(default=None)
 
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without the built gateway: its locks and pooled clients belong to this process (rebuilt on use)."""
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_gateway": None}
+        return state
+
     @field_validator("endpoints")
     @classmethod
     def _hide_endpoint_secrets(cls, endpoints: list[EndpointItem] | None) -> list[EndpointItem] | None:
