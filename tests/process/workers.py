@@ -47,13 +47,13 @@ def _ask(gateway: Gateway, prompt: str, stream: bool) -> str:
 
 
 def calls(gateway: Gateway, worker: int, count: int) -> Tally:
-    """``count`` calls (every third one streamed), each with a prompt no other call sends."""
+    """``count`` calls (every third one streamed, never the last of three), each with a prompt unique to it."""
     ok = crossed = errors = 0
     problem = ""
     for n in range(count):
         prompt = f"worker {worker} call {n} token {worker * 100_003 + n}"
         try:
-            answer = _ask(gateway, prompt, stream=n % 3 == 2)
+            answer = _ask(gateway, prompt, stream=n % 3 == 1)
         except GatewayError as error:
             errors += 1
             problem = problem or f"{type(error).__name__}: {error.message[:200]}"
