@@ -16,6 +16,10 @@ else to go, so it neither waits on nor records health); this module runs routes 
   is cooling down or open, the call waits for the first to come back if that fits the deadline, and
   otherwise fails at once, its error carrying the shortest wait as ``retry_after`` (LiteLLM fails at once
   even when a deployment returns within the deadline).
+* **The deadline bounds the whole call.** Each attempt gets ``min(timeout, time left)``, its body read
+  included (:mod:`shared_core.transport.http`); no failover or retry starts once it has passed, and the error
+  then raised is a :class:`RequestTimeoutError` (``code="deadline"``) naming the deadline and listing every
+  attempt.
 * **Never after a stream's first event**: an attempt that returned (a response, or an opened 2xx stream) is
   final; a later break is the stream's own error.
 * **Requests no deployment can serve** (400, content filter, context length, ...) are raised at once: a

@@ -7,6 +7,9 @@ first event reaches the caller, so no output is ever replayed. This loop serves 
 the failover loop of :mod:`shared_core.transport.failover`, which shares :data:`TOKEN_CREDENTIAL_KINDS` and the
 event names.
 
+Once the call's deadline has passed, no retry starts: the error raised names the deadline and lists every
+attempt (the rules of :mod:`shared_core.transport.failover`).
+
 Events: ``provider:attempt_failed`` for every failed attempt (with the decision taken), and one
 ``provider:outcome`` when the loop ends, saying how many HTTP attempts it made and how it ended (for a stream,
 "ok" means it opened; a break later is the stream's own error).
