@@ -402,7 +402,9 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             client = self._sync_client(call.route)
-            response = http.send(client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at)
+            response = http.send(
+                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -415,7 +417,9 @@ class Gateway:
         try:
             auth_headers = await call.route.auth.aheaders()
             client = self._async_client(call.route)
-            response = await http.asend(client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at)
+            response = await http.asend(
+                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -427,7 +431,9 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             client = self._sync_client(call.route)
-            opened = http.stream(client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at)
+            opened = http.stream(
+                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -447,7 +453,9 @@ class Gateway:
         try:
             auth_headers = await call.route.auth.aheaders()
             client = self._async_client(call.route)
-            opened = await http.astream(client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at)
+            opened = await http.astream(
+                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise

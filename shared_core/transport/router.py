@@ -107,7 +107,7 @@ def _should_refresh(hooks: AttemptHooks, error: GatewayError, refreshed: bool) -
 
 
 def _decide(
-    hooks: AttemptHooks, error: GatewayError, retries: int, attempts: int, started: float, lines: list[str]
+    hooks: AttemptHooks, error: GatewayError, retries: int, attempts: int, started: float, *, lines: list[str]
 ) -> float:
     """The wait before the next attempt; raises the error (or the deadline's) when there is none."""
     elapsed = hooks.clock() - started
@@ -147,7 +147,7 @@ def run_attempts(attempt: Callable[[], T], hooks: AttemptHooks) -> T:
                 hooks.refresh()
                 continue
             lines.append(f"{hooks.deployment}: {describe_error(error)}: {error.message}")
-            delay = _decide(hooks, error, retries, attempts, started, lines)
+            delay = _decide(hooks, error, retries, attempts, started, lines=lines)
             hooks.sleep(delay)
             retries += 1
         else:
@@ -173,7 +173,7 @@ async def arun_attempts(attempt: Callable[[], Awaitable[T]], hooks: AttemptHooks
                 await hooks.arefresh()
                 continue
             lines.append(f"{hooks.deployment}: {describe_error(error)}: {error.message}")
-            delay = _decide(hooks, error, retries, attempts, started, lines)
+            delay = _decide(hooks, error, retries, attempts, started, lines=lines)
             await hooks.asleep(delay)
             retries += 1
         else:

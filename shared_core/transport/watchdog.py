@@ -14,6 +14,7 @@ after ``os.fork`` the child starts with an empty heap and starts its own thread 
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
@@ -96,10 +97,8 @@ class Watchdog:
                 armed.fired = True
                 # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the TLS object under the
                 # reading thread's feet; the raw shutdown makes the pending read see end of file.
-                try:
+                with contextlib.suppress(OSError):
                     socket.socket.shutdown(armed.sock, socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 WATCHDOG = Watchdog()

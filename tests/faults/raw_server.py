@@ -26,7 +26,9 @@ Script = Callable[[int, bytes], Iterable[Step]]
 def json_error(status: int, reason: str, *, headers: str = "") -> bytes:
     """A complete JSON error response in Azure's body shape."""
     body = json.dumps({"error": {"code": str(status), "message": reason}}).encode()
-    head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n{headers}\r\n"
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n{headers}\r\n"
+    )
     return head.encode() + body
 
 
@@ -126,7 +128,7 @@ class RawServer:
                     if isinstance(step, float):
                         if self._stopped.wait(step):
                             return
-                    elif step:
+                    elif isinstance(step, bytes) and step:
                         conn.sendall(step)
                 if not keep:
                     return

@@ -65,7 +65,7 @@ def _run(gateway: Gateway, mode: Mode) -> tuple[float, GatewayError]:
         elif mode == "stream":
             list(gateway.stream(REQUEST))
         else:
-            import asyncio  # noqa: PLC0415
+            import asyncio
 
             async def go() -> None:
                 if mode == "acomplete":
@@ -145,7 +145,7 @@ def test_a_retry_after_longer_than_the_time_left_fails_at_once(mode: Mode) -> No
 
 
 def test_the_deadline_is_a_setting_read_from_kwargs_file_and_environment(tmp_path: object) -> None:
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     assert load_config(env={}, deadline=5).deadline == 5
     assert load_config(env={"AZURE_OPENAI_DEADLINE": "7.5"}).deadline == 7.5
@@ -157,5 +157,3 @@ def test_the_deadline_is_a_setting_read_from_kwargs_file_and_environment(tmp_pat
     assert gateway.retry_policy.deadline == 4
     with pytest.raises(GatewayError, match="deadline"):
         load_config(env={}, deadline=0)
-
-

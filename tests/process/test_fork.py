@@ -37,7 +37,7 @@ def _fork_all(run: Callable[[int], Tally], count: int) -> list[Tally]:
             try:
                 tally = run(worker)
                 os.write(write_end, pickle.dumps(tally))
-            except BaseException:  # noqa: BLE001 - the child must exit, whatever happened
+            except BaseException:
                 code = 1
             finally:
                 os._exit(code)
@@ -59,7 +59,7 @@ def _fork_all(run: Callable[[int], Tally], count: int) -> list[Tally]:
 
 
 def _read_until(fd: int, give_up: float) -> bytes:
-    import select  # noqa: PLC0415 - only the fork helper needs it
+    import select
 
     left = give_up - time.monotonic()
     if left <= 0 or not select.select([fd], [], [], left)[0]:
@@ -112,7 +112,7 @@ def test_multiprocessing_pool_workers_get_their_own_answers(endpoint: str, metho
 
 
 def test_a_langchain_model_used_in_the_parent_is_pickled_to_spawn_workers(endpoint: str) -> None:
-    from langchain_azure_gateway import AzureGatewayChatModel  # noqa: PLC0415 - the LangChain extra
+    from langchain_azure_gateway import AzureGatewayChatModel
 
     model = AzureGatewayChatModel(
         azure_endpoint=endpoint, api_key=workers.KEY, azure_deployment=workers.DEPLOYMENT, max_retries=0

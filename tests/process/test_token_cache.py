@@ -102,8 +102,9 @@ def test_a_child_forked_while_a_thread_fetches_a_token_fetches_its_own() -> None
         finally:
             os._exit(0)
     os.close(write_end)
+    answer = ""
     try:
-        import select  # noqa: PLC0415
+        import select
 
         ready = select.select([read_end], [], [], 10)[0]
         answer = os.read(read_end, 100).decode() if ready else ""

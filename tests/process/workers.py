@@ -13,7 +13,7 @@ from shared_core import ChatRequest, Gateway, GatewayError, Message, TextDelta, 
 KEY = "process-key"
 DEPLOYMENT = "gpt-4o-mini"
 
-_INHERITED: Gateway | None = None
+_INHERITED: list[Gateway] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +35,7 @@ def gateway_for(endpoint: str) -> Gateway:
 
 def inherit(gateway: Gateway) -> None:
     """Keep ``gateway`` where forked children find it (a model built in the parent before the fork)."""
-    global _INHERITED
-    _INHERITED = gateway
+    _INHERITED[:] = [gateway]
 
 
 def _ask(gateway: Gateway, prompt: str, stream: bool) -> str:
@@ -68,8 +67,8 @@ def calls(gateway: Gateway, worker: int, count: int) -> Tally:
 
 def with_inherited(worker: int, count: int) -> Tally:
     """In a forked child: use the gateway the parent built (and used) before the fork."""
-    assert _INHERITED is not None, "inherit() was not called in the parent"
-    return calls(_INHERITED, worker, count)
+    assert _INHERITED, "inherit() was not called in the parent"
+    return calls(_INHERITED[0], worker, count)
 
 
 def with_fresh(endpoint: str, worker: int, count: int) -> Tally:
@@ -86,7 +85,7 @@ def with_pickled_model(model: bytes, worker: int, count: int) -> Tally:
         prompt = f"pickled worker {worker} call {n}"
         try:
             answer = str(chat.invoke(prompt).content)
-        except Exception as error:  # noqa: BLE001 - the tally reports it
+        except Exception as error:
             errors += 1
             problem = problem or f"{type(error).__name__}: {error}"[:200]
             continue

@@ -276,9 +276,7 @@ def test_failover_rule_async(row: Row) -> None:
 
     async def go() -> str | GatewayError:
         try:
-            _, answer = await arun_route(
-                _candidates(row), attempt, _failover_hooks(row, clock), latency=lambda r: 0.1
-            )
+            _, answer = await arun_route(_candidates(row), attempt, _failover_hooks(row, clock), latency=lambda r: 0.1)
         except GatewayError as error:
             return error
         return answer
