@@ -7,7 +7,8 @@ notebooks start a new loop with every ``asyncio.run``. A thread and a task that 
 may each fetch once. A refresh after a 401 replaces only the token the caller was served: when several calls
 get a 401 for the same token at once, one fetches and the others use its token. Locks are replaced in a forked
 child (one held by another thread at the fork would stay held there forever). :class:`EntraTokenAuth` puts an
-azure-identity credential behind a cache; it never imports ``azure.identity`` itself (``shared_core.auth`` builds the credentials).
+azure-identity credential behind a cache; it never imports ``azure.identity`` itself (``shared_core.auth``
+builds the credentials).
 """
 
 from __future__ import annotations
