@@ -16,6 +16,7 @@ from shared_core.errors import (
     GatewayError,
     InvalidResponseError,
     RequestTimeoutError,
+    ServerError,
     StreamInterruptedError,
 )
 from shared_core.events import DebugEvent, EventSink
@@ -27,6 +28,9 @@ from shared_core.transport.sse import SSEParser, SSERecord
 from shared_core.wire import chat_completions, responses
 
 __all__ = ["StreamFolder"]
+
+# Records that keep a connection alive and say nothing: proxies in front of Azure send ``event: ping``.
+_KEEPALIVE_EVENTS = frozenset({"ping", "keep-alive", "keepalive", "heartbeat"})
 
 
 class StreamFolder:
@@ -101,6 +105,10 @@ class StreamFolder:
     def _decode(self, records: list[SSERecord]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         for record in records:
+            if self._decoder.done:
+                break  # bytes after the terminal event, in the same read, are not part of the answer
+            if record.event in _KEEPALIVE_EVENTS or not record.data.strip():
+                continue  # an empty ``data:`` keep-alive, or a ping
             if self._raw is not None:
                 self._raw.append({"event": record.event, "data": record.data})
             for event in self._decoder.decode(record.event, record.data):
@@ -114,6 +122,17 @@ class StreamFolder:
 
     def interrupted(self, error: GatewayError) -> GatewayError:
         """The error to raise for a transport failure mid-stream (with the partial answer)."""
+        if isinstance(error, ServerError):
+            # Azure's error event inside the stream: the answer so far is kept, as for a cut stream.
+            return StreamInterruptedError(
+                f"{error.message} (after {self.accumulator.events_seen} events); the partial answer is in .partial",
+                partial=self.partial(),
+                deployment=self._deployment,
+                endpoint=self._endpoint,
+                status=error.status,
+                code=error.code,
+                request_id=self._request_id,
+            )
         if isinstance(error, ConnectionFailedError | RequestTimeoutError | InvalidResponseError):
             received = len(self.accumulator.text)
             return StreamInterruptedError(
