@@ -63,6 +63,7 @@ _CONFIG_FIELDS: Mapping[str, str] = {
     "temperature": "temperature",
     "timeout": "timeout",
     "max_retries": "max_retries",
+    "deadline": "deadline",
     "debug": "debug",
     "raw_debug": "raw_debug",
     "endpoints": "endpoints",
@@ -176,6 +177,9 @@ class AzureGatewayChatModel(BaseChatModel):
     stop: list[str] | None = Field(default=None, validation_alias=AliasChoices("stop", "stop_sequences"))
     timeout: float | None = Field(default=None, validation_alias=AliasChoices("timeout", "request_timeout"))
     max_retries: int | None = None
+    deadline: float | None = None
+    """Seconds the whole call may take (60 by default): every attempt, retry wait, failover and body read, a
+    stream's included. Each attempt gets ``min(timeout, time left)``; ``max_retries`` bounds the count."""
     debug: bool | None = None
     raw_debug: bool | None = None
     config_file: str | None = None

@@ -154,6 +154,11 @@ class AzureGatewayLLM(FunctionCallingLLM):
     reasoning_effort: ReasoningEffort | None = Field(default=None, description="Effort for reasoning models.")
     timeout: float | None = Field(default=None, description="Seconds for one HTTP attempt's read.")
     max_retries: int | None = Field(default=None, description="Retries after the first attempt.")
+    deadline: float | None = Field(
+        default=None,
+        description="Seconds the whole call may take (60 by default): every attempt, retry wait, failover and body "
+        "read, a stream's included. Each attempt gets min(timeout, time left); max_retries bounds the count.",
+    )
     strict: bool = Field(default=False, description="Ask Azure to enforce tool schemas exactly.")
     additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra request parameters.")
     config_file: str | None = Field(default=None, description="A TOML gateway config file.")
@@ -208,6 +213,7 @@ class AzureGatewayLLM(FunctionCallingLLM):
             temperature=self.temperature,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            deadline=self.deadline,
             endpoints=self.endpoints,
             routing=self.routing,
             prices=self.prices,

@@ -157,3 +157,13 @@ def test_the_deadline_is_a_setting_read_from_kwargs_file_and_environment(tmp_pat
     assert gateway.retry_policy.deadline == 4
     with pytest.raises(GatewayError, match="deadline"):
         load_config(env={}, deadline=0)
+
+
+def test_both_framework_classes_take_the_deadline() -> None:
+    from langchain_azure_gateway import AzureGatewayChatModel  # noqa: PLC0415
+    from llamaindex_azure_gateway import AzureGatewayLLM  # noqa: PLC0415
+
+    chat = AzureGatewayChatModel(azure_endpoint="https://x.openai.azure.com", api_key="k", deadline=12)
+    assert chat.gateway.retry_policy.deadline == 12
+    llm = AzureGatewayLLM(azure_endpoint="https://x.openai.azure.com", api_key="k", engine="gpt-4o-mini", deadline=13)
+    assert llm._gateway.retry_policy.deadline == 13  # pyright: ignore[reportPrivateUsage]
