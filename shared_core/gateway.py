@@ -18,7 +18,7 @@ from shared_core.auth import AuthProvider
 from shared_core.config import GatewayConfig, load_config
 from shared_core.costs import CallCost, CostTracker, cost_of
 from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
-from shared_core.errors import GatewayError, InvalidResponseError
+from shared_core.errors import ConversationError, GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversation
@@ -36,6 +36,7 @@ from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, st
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
+from shared_core.wire.json_body import encode_body
 
 __all__ = ["Gateway"]
 
@@ -243,11 +244,18 @@ class Gateway:
         codec = chat_completions if self.api == "chat" else responses
         # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
         wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
-        encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
+        try:
+            encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
+        except (TypeError, AttributeError, AssertionError, RecursionError) as exc:
+            # A value of the wrong type (the frameworks' types are not enforced at run time) reached the codec.
+            raise ConversationError(
+                f"the request cannot be encoded ({type(exc).__name__}: {exc}); check the types of message "
+                "contents, tool schemas and settings (text must be str, schemas JSON objects)"
+            ) from exc
         for warning in encoded.warnings:
             data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
             self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
-        body = json.dumps(encoded.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = encode_body(encoded.body)
         headers = {"content-type": "application/json", "accept": "application/json", "user-agent": _USER_AGENT}
         if plan.stream:
             headers["accept"] = "text/event-stream"

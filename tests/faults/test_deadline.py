@@ -160,8 +160,8 @@ def test_the_deadline_is_a_setting_read_from_kwargs_file_and_environment(tmp_pat
 
 
 def test_both_framework_classes_take_the_deadline() -> None:
-    from langchain_azure_gateway import AzureGatewayChatModel  # noqa: PLC0415
-    from llamaindex_azure_gateway import AzureGatewayLLM  # noqa: PLC0415
+    from langchain_azure_gateway import AzureGatewayChatModel
+    from llamaindex_azure_gateway import AzureGatewayLLM
 
     chat = AzureGatewayChatModel(azure_endpoint="https://x.openai.azure.com", api_key="k", deadline=12)
     assert chat.gateway.retry_policy.deadline == 12

@@ -37,7 +37,5 @@ def test_langchain_streams_a_repeated_tool_name_once() -> None:
         for chunk in model.stream("weather in Oslo?"):
             folded = chunk if folded is None else folded + chunk
     assert folded is not None
-    assert [(c["name"], c["id"], c["args"]) for c in folded.tool_calls] == [
-        ("get_weather", "call_1", {"city": "Oslo"})
-    ]
+    assert [(c["name"], c["id"], c["args"]) for c in folded.tool_calls] == [("get_weather", "call_1", {"city": "Oslo"})]
     assert folded.invalid_tool_calls == []

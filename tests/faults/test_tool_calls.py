@@ -69,6 +69,8 @@ ARGUMENTS = {
     "malformed": "{city: Oslo}",
     "not-an-object": '["Oslo"]',
 }
+
+
 def _argument_cases() -> list[Any]:
     cases: list[Any] = []
     for api in APIS:

@@ -458,7 +458,7 @@ def test_health_cooldown_is_capped_at_an_hour_by_default() -> None:
 
 
 def test_health_cooldown_cap_is_configurable_and_reaches_the_gateway_store() -> None:
-    from shared_core import Gateway, load_config  # noqa: PLC0415
+    from shared_core import Gateway, load_config
 
     store, _ = make_store(HealthPolicy(max_cooldown=60.0))
     assert store.record_failure(KEY, "rate_limit", 1_000_000.0).available_in == 60.0
