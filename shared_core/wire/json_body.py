@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from typing import cast
 
 from shared_core.errors import ConfigurationError, ConversationError, GatewayError
 from shared_core.messages import JsonValue
@@ -65,13 +66,13 @@ def _find(body: Mapping[str, JsonValue]) -> tuple[str, str]:
         if problem is not None:
             return path, problem
         if isinstance(value, dict):
-            items = list(value.items())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType, reportUnknownVariableType]
-            for key, child in reversed(items):
+            items = cast(dict[object, object], value)
+            for key, child in reversed(list(items.items())):
                 if not isinstance(key, str):
                     return path, f"the key {key!r} is not a string; JSON object keys are strings"
                 stack.append((f"{path}.{key}" if path else key, child, depth + 1))
         elif isinstance(value, list | tuple):
-            children = list(value)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
+            children = list(cast(list[object] | tuple[object, ...], value))
             for index in reversed(range(len(children))):
                 stack.append((f"{path}[{index}]", children[index], depth + 1))
     return "", "it cannot be encoded as JSON"

@@ -83,9 +83,11 @@ async def test_keepalives_and_trailing_bytes_leave_a_finished_async_stream_whole
 
 def test_an_error_event_inside_the_stream_keeps_the_partial_answer() -> None:
     failure = b'data: {"error": {"code": "server_error", "message": "The server had an error"}}\n\n'
-    with RawServer(lambda n, r: _stream(_delta("Hel"), _delta("lo"), failure)) as raw:
-        with pytest.raises(StreamInterruptedError) as caught:
-            list(_gateway(raw.endpoint).stream(REQUEST))
+    with (
+        RawServer(lambda n, r: _stream(_delta("Hel"), _delta("lo"), failure)) as raw,
+        pytest.raises(StreamInterruptedError) as caught,
+    ):
+        list(_gateway(raw.endpoint).stream(REQUEST))
     error = caught.value
     assert error.partial is not None and error.partial.text == "Hello"
     assert (error.deployment, error.request_id, error.code) == (DEPLOYMENT, "req-42", "server_error")
