@@ -13,7 +13,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import cast
 from urllib.parse import SplitResult, urlsplit
 
@@ -405,7 +405,34 @@ def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str
     return out
 
 
+def _checked_keys(table: Mapping[str, object], where: str) -> None:
+    # An unknown key is a mistake (``api-key`` for ``api_key``): taking it silently sent another resource's key.
+    from shared_core.config_file import DEPLOYMENT_KEYS, ENDPOINT_KEYS, unknown_key_error  # noqa: PLC0415
+
+    for key in table:
+        if key not in ENDPOINT_KEYS:
+            raise unknown_key_error(str(key), ENDPOINT_KEYS, where)
+    for j, dep in enumerate(cast(list[object], table.get("deployments", []) or [])):
+        if isinstance(dep, Mapping):
+            for key in cast(Mapping[str, object], dep):
+                if key not in DEPLOYMENT_KEYS:
+                    raise unknown_key_error(str(key), DEPLOYMENT_KEYS, f"{where} deployments[{j}]")
+
+
+def _checked_endpoint(item: EndpointConfig, where: str) -> EndpointConfig:
+    """An :class:`EndpointConfig` object gets the checks a table gets (one validation path for both)."""
+    if not item.name:
+        raise ConfigurationError("an endpoint needs a 'name'", source=where)
+    url, _ = normalise_endpoint(item.endpoint, f"{where} endpoint '{item.name}'")
+    for j, dep in enumerate(item.deployments):
+        validate_deployment_name(dep.name, f"{where} endpoint '{item.name}' deployments[{j}]")
+    if item.api_version is not None:
+        _check_api_version(item.api_version, where)
+    return item if url == item.endpoint else replace(item, endpoint=url)
+
+
 def _endpoint_from_table(table: Mapping[str, object], where: str) -> EndpointConfig:
+    _checked_keys(table, where)
     name = str(table.get("name", ""))
     if not name:
         raise ConfigurationError("an endpoint needs a 'name'", source=where)
@@ -451,7 +478,7 @@ def _endpoints(raw: object, source: str) -> tuple[EndpointConfig, ...]:
     out: list[EndpointConfig] = []
     for i, item in enumerate(list(cast(list[object] | tuple[object, ...], raw))):
         if isinstance(item, EndpointConfig):
-            out.append(item)
+            out.append(_checked_endpoint(item, f"{source}[{i}]"))
         elif isinstance(item, Mapping):
             out.append(_endpoint_from_table(cast(Mapping[str, object], item), f"{source}[{i}]"))
         else:
