@@ -119,10 +119,8 @@ class GatewayConfig:
         temperature: Default temperature (dropped for reasoning models).
         timeout: Seconds for one HTTP attempt's read.
         max_retries: Retries after the first attempt.
-        deadline: Seconds the whole call may take: every attempt, retry wait, failover and body read (a
-            stream's included). Each attempt gets ``min(timeout, time left)``; nothing starts after it.
-        max_cooldown: Longest cooldown a 429's ``Retry-After`` may put on a deployment (the call that got it
-            still fails at once when the wait does not fit its deadline).
+        deadline: Seconds the whole call may take: attempts, waits, body reads (each gets min(timeout, left)).
+        max_cooldown: Longest cooldown a 429's ``Retry-After`` may put on a deployment.
         debug: Emit request/response summary events.
         raw_debug: Also emit full request/response bodies (never credentials).
         endpoints: Named endpoints (regions) for multi-deployment routing.
@@ -406,7 +404,6 @@ def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str
 
 
 def _checked_keys(table: Mapping[str, object], where: str) -> None:
-    # An unknown key is a mistake (``api-key`` for ``api_key``): taking it silently sent another resource's key.
     from shared_core.config_file import DEPLOYMENT_KEYS, ENDPOINT_KEYS, unknown_key_error  # noqa: PLC0415
 
     for key in table:
@@ -419,8 +416,7 @@ def _checked_keys(table: Mapping[str, object], where: str) -> None:
                     raise unknown_key_error(str(key), DEPLOYMENT_KEYS, f"{where} deployments[{j}]")
 
 
-def _checked_endpoint(item: EndpointConfig, where: str) -> EndpointConfig:
-    """An :class:`EndpointConfig` object gets the checks a table gets (one validation path for both)."""
+def _checked_endpoint(item: EndpointConfig, where: str) -> EndpointConfig:  # the checks a table gets
     if not item.name:
         raise ConfigurationError("an endpoint needs a 'name'", source=where)
     url, _ = normalise_endpoint(item.endpoint, f"{where} endpoint '{item.name}'")

@@ -25,7 +25,7 @@ from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversa
 from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent
 from shared_core.routes import RouteTable, RouteTarget
-from shared_core.stream_folder import StreamFolder
+from shared_core.stream_folder import StreamFolder, adrive, drive
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
@@ -246,11 +246,10 @@ class Gateway:
         wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
         try:
             encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
-        except (TypeError, AttributeError, AssertionError, RecursionError) as exc:
-            # A value of the wrong type (the frameworks' types are not enforced at run time) reached the codec.
+        except (TypeError, AttributeError, AssertionError, RecursionError) as exc:  # a value of the wrong type
             raise ConversationError(
-                f"the request cannot be encoded ({type(exc).__name__}: {exc}); check the types of message "
-                "contents, tool schemas and settings (text must be str, schemas JSON objects)"
+                f"the request cannot be encoded ({type(exc).__name__}: {exc}); check the types of message contents, "
+                "tool schemas and settings (text must be str, schemas JSON objects)"
             ) from exc
         for warning in encoded.warnings:
             data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
@@ -577,56 +576,18 @@ class Gateway:
         """
         plan = self._plan(request, stream=True)
         call, opened = self._run(plan, lambda c: self._open(plan, c), _to_headers)
-        folder = self._folder(call, opened)
-        # Everything after the open is inside the try: a consumer that stops at any event (the first one
-        # included) closes the generator there, and the finally releases the connection.
-        try:
-            yield folder.opening()
-            try:
-                chunks = opened.iter_bytes()
-                for chunk in chunks:
-                    yield from folder.feed(chunk)
-                    if folder.done:
-                        break
-            except GatewayError as error:
-                self._stream_broke(plan, call, error)
-                raise folder.interrupted(error) from error
-            if folder.done:
-                opened.drain()
-            yield from folder.close()
-            closing, filtered = folder.finish()
-            yield closing
-            if filtered is not None:
-                raise filtered
-        finally:
-            opened.close()
+        yield from drive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)
         call, opened = await self._arun(plan, lambda c: self._aopen(plan, c), _to_headers)
-        folder = self._folder(call, opened)
+        events = adrive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
         try:
-            yield folder.opening()
-            try:
-                async for chunk in opened.aiter_bytes():
-                    for event in folder.feed(chunk):
-                        yield event
-                    if folder.done:
-                        break
-            except GatewayError as error:
-                self._stream_broke(plan, call, error)
-                raise folder.interrupted(error) from error
-            if folder.done:
-                await opened.adrain()
-            for event in folder.close():
+            async for event in events:
                 yield event
-            closing, filtered = folder.finish()
-            yield closing
-            if filtered is not None:
-                raise filtered
-        finally:
-            await opened.aclose()
+        finally:  # a consumer that stops early closes this generator: the inner one closes (releases) now
+            await events.aclose()
 
 
 def _elapsed(response: http.HttpResponse) -> float:

@@ -37,7 +37,9 @@ def hide_endpoint_secrets(endpoints: Sequence[EndpointItem] | None) -> list[Endp
     out: list[EndpointItem] = []
     for item in endpoints:
         if isinstance(item, Mapping) and any(k not in _PUBLIC_KEYS and isinstance(v, str) for k, v in item.items()):
-            out.append({k: SecretStr(v) if k not in _PUBLIC_KEYS and isinstance(v, str) else v for k, v in item.items()})
+            out.append(
+                {k: SecretStr(v) if k not in _PUBLIC_KEYS and isinstance(v, str) else v for k, v in item.items()}
+            )
         else:
             out.append(item)
     return out

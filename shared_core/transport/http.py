@@ -26,7 +26,6 @@ import contextlib
 import functools
 import math
 import os
-import socket
 import ssl
 import threading
 import time
@@ -40,7 +39,9 @@ from types import MappingProxyType
 import httpx
 
 from shared_core.errors import ConfigurationError, ConnectionFailedError, GatewayError, RequestTimeoutError
-from shared_core.transport.watchdog import WATCHDOG, Armed
+from shared_core.transport.loop_closer import close_with_running_loop
+from shared_core.transport.retry import deadline_passed, time_left
+from shared_core.transport.watchdog import WATCHDOG
 
 __all__ = [
     "SHARED_CLIENTS",
@@ -98,39 +99,13 @@ _DRAIN_SECONDS = 0.5
 _DRAIN_BYTES = 64 * 1024
 
 
-def _left(deadline: float | None) -> float:
-    return math.inf if deadline is None else deadline - time.monotonic()
-
-
-def _deadline_error(where: str) -> RequestTimeoutError:
-    return RequestTimeoutError(
-        f"the call's deadline passed {where}; raise the deadline (it bounds the whole call, retries, waits and "
-        "the body included), or check the network path to Azure",
-        code="deadline",
-    )
-
-
 def _bounded(timeouts: Timeouts, deadline: float | None) -> Timeouts:
     if deadline is None:
         return timeouts
-    left = _left(deadline)
+    left = time_left(deadline)
     if left <= 0:
-        raise _deadline_error("before the attempt started")
+        raise deadline_passed("before the attempt started")
     return timeouts.within(left)
-
-
-def _socket_of(response: httpx.Response) -> socket.socket | None:
-    stream = response.extensions.get("network_stream")
-    get = getattr(stream, "get_extra_info", None)
-    sock = get("socket") if callable(get) else None
-    return sock if isinstance(sock, socket.socket) else None
-
-
-def _arm(response: httpx.Response, deadline: float | None) -> Armed | None:
-    if deadline is None:
-        return None
-    sock = _socket_of(response)
-    return None if sock is None else WATCHDOG.arm(sock, deadline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +181,13 @@ class StreamingResponse:
         self.headers: Mapping[str, str] = _plain_headers(response.headers)
         self.elapsed_to_headers = elapsed
         self._deadline = deadline
-        self._armed = _arm(response, deadline)
+        self._armed = WATCHDOG.arm_stream(response.extensions, deadline)
         self._chunks: Generator[bytes] | None = None
         self._achunks: AsyncGenerator[bytes] | None = None
 
     def _failed(self, exc: Exception) -> GatewayError:
-        if WATCHDOG.disarm(self._armed) or _left(self._deadline) <= 0.0:
-            return _deadline_error("while the body was being read")
+        if WATCHDOG.disarm(self._armed) or time_left(self._deadline) <= 0.0:
+            return deadline_passed("while the body was being read")
         return _translate(exc)
 
     def iter_bytes(self) -> Iterator[bytes]:
@@ -239,13 +214,13 @@ class StreamingResponse:
                 if self._deadline is None:
                     chunk = await anext(body, None)
                 else:
-                    async with asyncio.timeout(max(0.0, _left(self._deadline))):
+                    async with asyncio.timeout(max(0.0, time_left(self._deadline))):
                         chunk = await anext(body, None)
                 if chunk is None:
                     return
                 yield chunk
         except TimeoutError:
-            raise _deadline_error("while the body was being read") from None
+            raise deadline_passed("while the body was being read") from None
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 
@@ -254,9 +229,8 @@ class StreamingResponse:
         chunks = self._chunks
         if chunks is None or self._response.is_closed:
             return
-        sock = _socket_of(self._response)
         at = min(time.monotonic() + _DRAIN_SECONDS, self._deadline or math.inf)
-        armed = None if sock is None else WATCHDOG.arm(sock, at)
+        armed = WATCHDOG.arm_stream(self._response.extensions, at)
         read = 0
         try:
             for chunk in chunks:
@@ -275,7 +249,7 @@ class StreamingResponse:
             return
         read = 0
         with contextlib.suppress(TimeoutError, GatewayError):
-            async with asyncio.timeout(min(_DRAIN_SECONDS, max(0.0, _left(self._deadline)))):
+            async with asyncio.timeout(min(_DRAIN_SECONDS, max(0.0, time_left(self._deadline)))):
                 async for chunk in chunks:
                     read += len(chunk)
                     if read > _DRAIN_BYTES:
@@ -295,10 +269,10 @@ class StreamingResponse:
         try:
             if self._deadline is None:
                 return await self._response.aread()
-            async with asyncio.timeout(max(0.0, _left(self._deadline))):
+            async with asyncio.timeout(max(0.0, time_left(self._deadline))):
                 return await self._response.aread()
         except TimeoutError:
-            raise _deadline_error("while the error body was being read") from None
+            raise deadline_passed("while the error body was being read") from None
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 
@@ -383,30 +357,6 @@ def _new_async_client(key: ClientKey) -> httpx.AsyncClient:
     )
 
 
-async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None]:
-    try:
-        yield
-    finally:
-        # The loop is shutting down: nobody is left to report a failed close to.
-        with contextlib.suppress(Exception):
-            await client.aclose()
-
-
-def _close_with_running_loop(client: httpx.AsyncClient) -> AsyncGenerator[None]:
-    """Arrange for ``client`` to be closed when the running loop shuts down.
-
-    ``asyncio.run`` (and pytest-asyncio, and ``asyncio.Runner``) close every suspended async generator of the
-    loop before closing it; a generator suspended in a ``try/finally`` is the one hook the loop offers.
-    Without it, each notebook ``asyncio.run`` would leave an open aiohttp session behind ("Unclosed client
-    session") and its sockets. The generator is started here, synchronously, up to its ``yield``; the caller
-    keeps it alive (the loop only holds it weakly).
-    """
-    closer = _close_at_loop_shutdown(client)
-    with contextlib.suppress(StopIteration):
-        closer.__anext__().send(None)
-    return closer
-
-
 @dataclass(frozen=True, slots=True)
 class _LoopClient:
     """An async client and the suspended generator that closes it when its loop shuts down."""
@@ -474,7 +424,7 @@ class ClientPool:
             entry = per_loop.get(key)
             if entry is None or entry.client.is_closed:
                 client = _new_async_client(key)
-                entry = per_loop[key] = _LoopClient(client, _close_with_running_loop(client))
+                entry = per_loop[key] = _LoopClient(client, close_with_running_loop(client))
             return entry.client
 
     def _forget_closed_loops(self) -> None:
@@ -550,8 +500,8 @@ def _build(
 
 def _timeout_error(exc: Exception, deadline: float | None) -> GatewayError:
     # A timeout that ends at the deadline is the deadline's doing: the attempt's timeouts were cut to fit it.
-    if isinstance(exc, httpx.TimeoutException) and _left(deadline) <= 0.01:
-        return _deadline_error("while waiting for Azure")
+    if isinstance(exc, httpx.TimeoutException) and time_left(deadline) <= 0.01:
+        return deadline_passed("while waiting for Azure")
     return _translate(exc)
 
 
@@ -588,10 +538,10 @@ async def asend(
         if deadline is None:
             response = await client.send(request, follow_redirects=False)
         else:
-            async with asyncio.timeout(max(0.0, _left(deadline))):
+            async with asyncio.timeout(max(0.0, time_left(deadline))):
                 response = await client.send(request, follow_redirects=False)
     except TimeoutError:
-        raise _deadline_error("while waiting for Azure") from None
+        raise deadline_passed("while waiting for Azure") from None
     except (httpx.HTTPError, RuntimeError) as exc:
         raise _timeout_error(exc, deadline) from exc
     return HttpResponse(
@@ -640,10 +590,10 @@ async def astream(
         if deadline is None:
             response = await client.send(request, stream=True, follow_redirects=False)
         else:
-            async with asyncio.timeout(max(0.0, _left(deadline))):
+            async with asyncio.timeout(max(0.0, time_left(deadline))):
                 response = await client.send(request, stream=True, follow_redirects=False)
     except TimeoutError:
-        raise _deadline_error("while waiting for Azure") from None
+        raise deadline_passed("while waiting for Azure") from None
     except (httpx.HTTPError, RuntimeError) as exc:
         raise _timeout_error(exc, deadline) from exc
     return StreamingResponse(response, time.perf_counter() - started, deadline, started)

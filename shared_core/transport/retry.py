@@ -14,7 +14,9 @@ The 401 that forces one token refresh is the transport's single special retry, n
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from dataclasses import dataclass
 
 from shared_core.errors import (
@@ -25,7 +27,16 @@ from shared_core.errors import (
     ServerError,
 )
 
-__all__ = ["DEADLINE_CODE", "RetryDecision", "RetryPolicy", "deadline_error", "describe_error", "is_transient"]
+__all__ = [
+    "DEADLINE_CODE",
+    "RetryDecision",
+    "RetryPolicy",
+    "deadline_error",
+    "deadline_passed",
+    "describe_error",
+    "is_transient",
+    "time_left",
+]
 
 DEADLINE_CODE = "deadline"
 """The ``code`` of a :class:`RequestTimeoutError` raised because the call's deadline passed."""
@@ -65,6 +76,20 @@ def describe_error(error: GatewayError) -> str:
 
 
 _describe = describe_error
+
+
+def time_left(deadline: float | None) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value); infinite without one."""
+    return math.inf if deadline is None else deadline - time.monotonic()
+
+
+def deadline_passed(where: str) -> RequestTimeoutError:
+    """The error of an attempt stopped by the call's deadline (``where``: "while the body was being read")."""
+    return RequestTimeoutError(
+        f"the call's deadline passed {where}; raise the deadline (it bounds the whole call, retries, waits and "
+        "the body included), or check the network path to Azure",
+        code=DEADLINE_CODE,
+    )
 
 
 def deadline_error(deadline: float, attempts: list[str], last: GatewayError) -> RequestTimeoutError:

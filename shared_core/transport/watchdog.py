@@ -21,6 +21,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["WATCHDOG", "Armed", "Watchdog"]
@@ -69,6 +70,18 @@ class Watchdog:
             elif self._heap[0][2] is armed:
                 self._cond.notify()
         return armed
+
+    def arm_stream(self, extensions: Mapping[str, object], at: float | None) -> Armed | None:
+        """Arm for the socket under an httpx response (its ``extensions``), when there is one and ``at`` is set.
+
+        A user's client on another transport (a mock, a proxy) has no socket there: its reads keep only their
+        per-read timeout.
+        """
+        if at is None:
+            return None
+        get = getattr(extensions.get("network_stream"), "get_extra_info", None)
+        sock = get("socket") if callable(get) else None
+        return self.arm(sock, at) if isinstance(sock, socket.socket) else None
 
     def disarm(self, armed: Armed | None) -> bool:
         """Disarm; returns whether the deadline had already fired."""

@@ -72,9 +72,9 @@ def test_an_unknown_key_in_an_endpoint_table_names_the_nearest_one() -> None:
 
 
 def test_langchain_never_writes_a_mistyped_endpoint_secret_out() -> None:
-    from langchain_core.load import dumps  # noqa: PLC0415
+    from langchain_core.load import dumps
 
-    from langchain_azure_gateway import AzureGatewayChatModel  # noqa: PLC0415
+    from langchain_azure_gateway import AzureGatewayChatModel
 
     table = {"name": "east", "endpoint": "https://x.openai.azure.com", "api-key": SECRET}
     model = AzureGatewayChatModel(azure_endpoint="https://x.openai.azure.com", api_key="top", endpoints=[table])
@@ -84,7 +84,7 @@ def test_langchain_never_writes_a_mistyped_endpoint_secret_out() -> None:
 
 
 def test_llamaindex_refuses_a_mistyped_endpoint_key_when_built() -> None:
-    from llamaindex_azure_gateway import AzureGatewayLLM  # noqa: PLC0415
+    from llamaindex_azure_gateway import AzureGatewayLLM
 
     table = {"name": "east", "endpoint": "https://x.openai.azure.com", "api-key": SECRET}
     # LlamaIndex builds its gateway in model_post_init, so pydantic wraps the error in a ValidationError.
