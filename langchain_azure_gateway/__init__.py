@@ -19,10 +19,12 @@ from langchain_azure_gateway.errors import (  # noqa: E402
     AzureConversationError,
     AzureDeploymentNotFoundError,
     AzureInvalidResponseError,
+    AzureNotFoundError,
     AzureRateLimitError,
     AzureServerError,
     AzureStreamInterruptedError,
     AzureTimeoutError,
+    AzureUnsupportedContentError,
     AzureUnsupportedParameterError,
 )
 
@@ -36,9 +38,11 @@ __all__ = [
     "AzureDeploymentNotFoundError",
     "AzureGatewayChatModel",
     "AzureInvalidResponseError",
+    "AzureNotFoundError",
     "AzureRateLimitError",
     "AzureServerError",
     "AzureStreamInterruptedError",
     "AzureTimeoutError",
+    "AzureUnsupportedContentError",
     "AzureUnsupportedParameterError",
 ]

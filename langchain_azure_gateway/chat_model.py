@@ -7,6 +7,7 @@ once (``convert.py``), runs through the gateway (repair, retries, failover, auth
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -21,9 +22,8 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 
-from langchain_azure_gateway.call_events import CallScope, RepairSink, enter_scope, exit_scope
 from langchain_azure_gateway.chunks import StreamChunker
-from langchain_azure_gateway.convert import from_core_result, to_core_messages, to_core_request
+from langchain_azure_gateway.convert import from_core_result, repairs_payload, to_core_messages, to_core_request
 from langchain_azure_gateway.errors import from_core_error
 from langchain_azure_gateway.serialization import register_for_load
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
@@ -44,6 +44,8 @@ from shared_core import (
 from shared_core import ChatResult as CoreResult
 
 __all__ = ["AzureGatewayChatModel"]
+
+_log = logging.getLogger("langchain_azure_gateway")
 
 # Model field -> GatewayConfig field, for the fields that configure the gateway itself.
 _CONFIG_FIELDS: Mapping[str, str] = {
@@ -301,24 +303,18 @@ class AzureGatewayChatModel(BaseChatModel):
             value = getattr(self, name)
             if name in given and value is not None:
                 config[config_name] = value
-        # Repairs reach LangChain callbacks only through the gateway's sink; without repair, the user's sink
-        # (or none) is passed as it is.
-        repair_sink = RepairSink(self.event_sink, summaries=self.event_sink is not None) if self.repair else None
-        gateway = Gateway(
+        return Gateway(
             api="responses" if self.use_responses_api else "chat",
             token_provider=self.azure_ad_token_provider,
             async_token_provider=self.azure_ad_async_token_provider,
             http_client=self.http_client,
             async_http_client=self.http_async_client,
-            event_sink=repair_sink or self.event_sink,
+            event_sink=self.event_sink,
             repair=self.repair,
             proxy=self.proxy,
             config_file=self.config_file,
             **config,
         )
-        if repair_sink is not None:
-            repair_sink.summaries = repair_sink.summaries or gateway.config.debug or gateway.config.raw_debug
-        return gateway
 
     def _base_settings(self) -> GenerationSettings:
         settings = self._settings
@@ -345,25 +341,23 @@ class AzureGatewayChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, kwargs)
-        scope, token = enter_scope()
         try:
             result = self.gateway.complete(request)
         except GatewayError as error:
             raise from_core_error(error) from error
-        finally:
-            exit_scope(token)
-        if scope.repairs and run_manager is not None:
+        repairs = _repairs_of(result)
+        if repairs and run_manager is not None:
             handle_event(
                 run_manager.handlers,
                 "on_custom_event",
                 "ignore_custom_event",
                 REPAIR_EVENT,
-                scope.repairs,
+                repairs,
                 run_id=run_manager.run_id,
                 tags=run_manager.tags,
                 metadata=run_manager.metadata,
             )
-        return _chat_result(result, scope)
+        return _chat_result(result)
 
     async def _agenerate(
         self,
@@ -373,25 +367,23 @@ class AzureGatewayChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         request = self._request(messages, stop, kwargs)
-        scope, token = enter_scope()
         try:
             result = await self.gateway.acomplete(request)
         except GatewayError as error:
             raise from_core_error(error) from error
-        finally:
-            exit_scope(token)
-        if scope.repairs and run_manager is not None:
+        repairs = _repairs_of(result)
+        if repairs and run_manager is not None:
             await ahandle_event(
                 run_manager.handlers,
                 "on_custom_event",
                 "ignore_custom_event",
                 REPAIR_EVENT,
-                scope.repairs,
+                repairs,
                 run_id=run_manager.run_id,
                 tags=run_manager.tags,
                 metadata=run_manager.metadata,
             )
-        return _chat_result(result, scope)
+        return _chat_result(result)
 
     def _stream(
         self,
@@ -402,7 +394,6 @@ class AzureGatewayChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
         chunker = StreamChunker()
-        scope, token = enter_scope()
         try:
             for event in self.gateway.stream(request):
                 chunk = chunker.feed(event)
@@ -412,9 +403,9 @@ class AzureGatewayChatModel(BaseChatModel):
                     yield chunk
         except GatewayError as error:
             raise from_core_error(error) from error
-        finally:
-            exit_scope(token)
-        yield chunker.final(chunker.result(), scope.metadata())
+        result = chunker.result()
+        _repairs_of(result)
+        yield chunker.final(result)
 
     async def _astream(
         self,
@@ -425,7 +416,6 @@ class AzureGatewayChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, kwargs)
         chunker = StreamChunker()
-        scope, token = enter_scope()
         try:
             async for event in self.gateway.astream(request):
                 chunk = chunker.feed(event)
@@ -435,9 +425,9 @@ class AzureGatewayChatModel(BaseChatModel):
                     yield chunk
         except GatewayError as error:
             raise from_core_error(error) from error
-        finally:
-            exit_scope(token)
-        yield chunker.final(chunker.result(), scope.metadata())
+        result = chunker.result()
+        _repairs_of(result)
+        yield chunker.final(result)
 
     # -- tools and structured output ------------------------------------------------------------------------
 
@@ -488,8 +478,17 @@ class AzureGatewayChatModel(BaseChatModel):
         return structured_runnable(self, schema, method=method, strict=strict, include_raw=include_raw, kwargs=kwargs)
 
 
-def _chat_result(result: CoreResult, scope: CallScope) -> ChatResult:
-    message = from_core_result(result, scope.metadata())
+def _repairs_of(result: CoreResult) -> dict[str, Any] | None:
+    """The call's conversation repairs (``response_metadata["conversation_repairs"]``), warned about once."""
+    repairs = repairs_payload(result)
+    if repairs:
+        # Azure would have rejected this history with a 400; say so where users look.
+        _log.warning("repaired the conversation before sending it to Azure OpenAI: %s", repairs)
+    return repairs
+
+
+def _chat_result(result: CoreResult) -> ChatResult:
+    message = from_core_result(result)
     generation = ChatGeneration(message=message, generation_info={"finish_reason": result.finish_reason})
     return ChatResult(generations=[generation], llm_output={"model_name": result.model})
 

@@ -14,7 +14,6 @@ the merged text unparseable (an invalid tool call in LangChain's fold) and keeps
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, assert_never
 
 from langchain_core.messages import AIMessageChunk
@@ -126,16 +125,14 @@ class StreamChunker:
         """The stream folded so far; deployment and request id come from the stream's first event."""
         return self._accumulator.result()
 
-    def final(self, result: ChatResult, extra_metadata: Mapping[str, Any] | None = None) -> ChatGenerationChunk:
-        """The closing chunk: usage, response metadata and ``chunk_position="last"``.
+    def final(self, result: ChatResult) -> ChatGenerationChunk:
+        """The closing chunk: usage, response metadata (conversation repairs included) and
+        ``chunk_position="last"``.
 
         Args:
             result: The folded stream (:meth:`result`), with its cost when known.
-            extra_metadata: Added to ``response_metadata`` (conversation repairs).
         """
         meta = response_metadata(result)
-        if extra_metadata:
-            meta.update(extra_metadata)
         closing, raw = self._unrunnable(result)
         if raw:
             meta["invalid_tool_call_arguments"] = raw

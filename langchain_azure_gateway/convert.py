@@ -41,7 +41,6 @@ from shared_core import (
     Message,
     MessagePart,
     NamedToolChoice,
-    ReasoningEffort,
     ReasoningPart,
     ResponseFormat,
     Role,
@@ -50,6 +49,7 @@ from shared_core import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    UnsupportedContentError,
     Usage,
 )
 
@@ -57,6 +57,7 @@ __all__ = [
     "from_core_cost",
     "from_core_result",
     "from_core_usage",
+    "repairs_payload",
     "response_metadata",
     "to_core_messages",
     "to_core_request",
@@ -67,7 +68,6 @@ __all__ = [
 
 _ROLES: frozenset[str] = frozenset(get_args(Role))
 _Detail = Literal["auto", "low", "high"]
-_REASONING_EFFORTS: frozenset[str] = frozenset(get_args(ReasoningEffort))
 # Call kwargs LangChain itself adds (tracing, streaming switches); they never reach Azure.
 _LANGCHAIN_KWARGS = frozenset({"ls_structured_output_format", "stream", "stream_usage", "streaming"})
 
@@ -79,7 +79,7 @@ def to_core_messages(messages: Sequence[BaseMessage]) -> tuple[Message, ...]:
     """Convert a LangChain history to core messages, in order.
 
     Raises:
-        ConfigurationError: A message type or content block Azure cannot take (named in the message).
+        UnsupportedContentError: A message type or content block Azure cannot take (named in the message).
     """
     return tuple(_to_core_message(m) for m in messages)
 
@@ -101,9 +101,10 @@ def _to_core_message(message: BaseMessage) -> Message:
     if isinstance(message, ChatMessage) and message.role in _ROLES:
         role = cast(Role, message.role)
         return Message(role, (TextPart(_text_only(message.content, message.role)),), name=name)
-    raise ConfigurationError(
-        f"a {type(message).__name__} (role {message.type!r}) cannot be sent to Azure OpenAI",
-        fix="use SystemMessage, HumanMessage, AIMessage or ToolMessage",
+    raise UnsupportedContentError(
+        f"a {type(message).__name__} (role {message.type!r}) cannot be sent to Azure OpenAI. "
+        "Fix: use SystemMessage, HumanMessage, AIMessage or ToolMessage",
+        block_type="role",
     )
 
 
@@ -125,10 +126,11 @@ def _text_only(content: str | list[str | dict[str, Any]], role: str) -> str:
     return "".join(texts)
 
 
-def _unsupported_block(block: Mapping[str, Any], role: str) -> ConfigurationError:
-    return ConfigurationError(
-        f"a {block.get('type')!r} content block in a {role} message cannot be sent to Azure OpenAI",
-        fix="send text (and images in user messages) only",
+def _unsupported_block(block: Mapping[str, Any], role: str) -> UnsupportedContentError:
+    return UnsupportedContentError(
+        f"a {block.get('type')!r} content block in a {role} message cannot be sent to Azure OpenAI. "
+        "Fix: send text (and images in user messages) only",
+        block_type=str(block.get("type")),
     )
 
 
@@ -315,8 +317,9 @@ def _setting(key: str, value: Any, changes: dict[str, Any], extra: dict[str, Jso
         case "response_format":
             changes["response_format"] = value if isinstance(value, ResponseFormat) else to_core_response_format(value)
         case "reasoning_effort":
-            if value is not None and value not in _REASONING_EFFORTS:
-                raise ConfigurationError(f"reasoning_effort {value!r} is not one of {sorted(_REASONING_EFFORTS)}")
+            # Any string: Azure judges values this package does not know yet ("none", "xhigh" ...).
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"reasoning_effort {value!r} is not a string", fix="pass e.g. 'low'")
             changes["reasoning_effort"] = value
         case "temperature" | "top_p" | "seed" | "presence_penalty" | "frequency_penalty" | "user" | "logprobs":
             changes[key] = value
@@ -378,7 +381,21 @@ def response_metadata(result: ChatResult) -> dict[str, Any]:
     }
     if result.provider_details:
         meta["provider_details"] = dict(result.provider_details)
+    if result.repairs:
+        meta["conversation_repairs"] = repairs_payload(result)
     return meta
+
+
+def repairs_payload(result: ChatResult) -> dict[str, Any] | None:
+    """The conversation repairs made before sending, as ``{"count", "repairs": [[id, name]...], "actions"}``;
+    ``None`` when the history needed none."""
+    if not result.repairs:
+        return None
+    return {
+        "count": len(result.repairs),
+        "repairs": [[r.tool_call_id, r.tool_name] for r in result.repairs],
+        "actions": [r.action for r in result.repairs],
+    }
 
 
 def _reasoning_kwargs(result: ChatResult) -> dict[str, Any]:

@@ -32,10 +32,12 @@ from shared_core import (
     DeploymentNotFoundError,
     GatewayError,
     InvalidResponseError,
+    NotFoundError,
     RateLimitError,
     RequestTimeoutError,
     ServerError,
     StreamInterruptedError,
+    UnsupportedContentError,
     UnsupportedParameterError,
 )
 
@@ -48,10 +50,12 @@ __all__ = [
     "AzureConversationError",
     "AzureDeploymentNotFoundError",
     "AzureInvalidResponseError",
+    "AzureNotFoundError",
     "AzureRateLimitError",
     "AzureServerError",
     "AzureStreamInterruptedError",
     "AzureTimeoutError",
+    "AzureUnsupportedContentError",
     "AzureUnsupportedParameterError",
     "from_core_error",
 ]
@@ -86,6 +90,10 @@ class AzureDeploymentNotFoundError(DeploymentNotFoundError, ModelNotFoundError):
     """The deployment does not exist on the endpoint."""
 
 
+class AzureNotFoundError(NotFoundError, ModelNotFoundError):
+    """Azure answered 404 for the route itself (the URL path or api-version is wrong)."""
+
+
 class AzureContextLengthError(ContextLengthExceededError, ContextOverflowError):
     """The prompt plus the requested output exceed the model's context window."""
 
@@ -100,6 +108,10 @@ class AzureUnsupportedParameterError(UnsupportedParameterError, ModelInvalidRequ
 
 class AzureConversationError(ConversationError, ModelInvalidRequestError):
     """The history would be rejected by Azure (repair is off); the message lists the problems."""
+
+
+class AzureUnsupportedContentError(UnsupportedContentError, ModelInvalidRequestError):
+    """A message holds content Azure cannot carry; ``index`` and ``block_type`` say which."""
 
 
 class AzureInvalidResponseError(InvalidResponseError, ModelAPIError):
@@ -125,8 +137,10 @@ _TABLE: tuple[tuple[type[GatewayError], type[GatewayError]], ...] = (
     (RateLimitError, AzureRateLimitError),
     (AuthenticationError, AzureAuthenticationError),
     (DeploymentNotFoundError, AzureDeploymentNotFoundError),
+    (NotFoundError, AzureNotFoundError),
     (ContextLengthExceededError, AzureContextLengthError),
     (UnsupportedParameterError, AzureUnsupportedParameterError),
+    (UnsupportedContentError, AzureUnsupportedContentError),
     (ConversationError, AzureConversationError),
     (BadRequestError, AzureBadRequestError),
     (ServerError, AzureServerError),

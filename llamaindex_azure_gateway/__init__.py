@@ -9,7 +9,20 @@ from shared_core import require_extra as _require_extra
 
 _require_extra("llama_index.core", feature="llamaindex_azure_gateway", extra="llamaindex", package="llama-index-core")
 
+from llamaindex_azure_gateway.anchor_fields import UnsupportedFieldError  # noqa: E402
 from llamaindex_azure_gateway.convert import InvalidToolCallError, UnsupportedContentError  # noqa: E402
+from llamaindex_azure_gateway.errors import ModelRefusalError, NoToolCallError  # noqa: E402
 from llamaindex_azure_gateway.llm import AzureGatewayLLM  # noqa: E402
+from llamaindex_azure_gateway.llm_fields import UnknownArgumentWarning  # noqa: E402
+from llamaindex_azure_gateway.repairs import ConversationRepairedEvent  # noqa: E402
 
-__all__ = ["AzureGatewayLLM", "InvalidToolCallError", "UnsupportedContentError"]
+__all__ = [
+    "AzureGatewayLLM",
+    "ConversationRepairedEvent",
+    "InvalidToolCallError",
+    "ModelRefusalError",
+    "NoToolCallError",
+    "UnknownArgumentWarning",
+    "UnsupportedContentError",
+    "UnsupportedFieldError",
+]

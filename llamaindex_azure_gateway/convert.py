@@ -16,6 +16,7 @@ Into the core (``to_core_*``): every block kind Azure can carry is converted; on
         "invalid_tool_calls": [{"id", "name", "raw_arguments", "error"}],  "provider_details": {…},
         "cost": {"amount": float | None, "currency": "USD", "reason": str | None, "deployment": "…",
                  "endpoint": str | None, "model": str | None} | None,
+        "conversation_repairs": {"count": int, "repairs": [[tool_call_id, tool_name]], "actions": [...]} | None,
     }
 
 ``usage`` is what Azure reported (never an estimate), in the OpenAI shape that LlamaIndex's
@@ -41,6 +42,7 @@ from llama_index.core.base.llms.types import (
     CitationBlock,
     DocumentBlock,
     ImageBlock,
+    LogProb,
     MessageRole,
     TextBlock,
     ThinkingBlock,
@@ -50,10 +52,13 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
+from llamaindex_azure_gateway.repairs import repairs_payload
+from llamaindex_azure_gateway.sdk_shapes import responses_usage, tool_calls_kwargs
 from shared_core import (
     CallCost,
     ChatResult,
     ImagePart,
+    InvalidResponseError,
     JsonValue,
     Message,
     MessagePart,
@@ -66,6 +71,7 @@ from shared_core import (
     ToolChoice,
     ToolResultPart,
     ToolSpec,
+    UnsupportedContentError,
     parse_tool_arguments,
 )
 
@@ -73,6 +79,7 @@ __all__ = [
     "InvalidToolCallError",
     "UnsupportedContentError",
     "from_core_cost",
+    "from_core_logprobs",
     "from_core_message",
     "from_core_result",
     "response_additional_kwargs",
@@ -97,22 +104,11 @@ _ROLES: Mapping[str, Role] = {
 }
 
 
-class UnsupportedContentError(ValueError):
-    """A message holds content Azure OpenAI chat cannot carry (audio, video, documents ...).
-
-    Attributes:
-        index: The message's position in the conversation.
-        block_type: The LlamaIndex block type (``audio``, ``video`` ...) or what was missing.
-    """
-
-    def __init__(self, message: str, *, index: int, block_type: str) -> None:
-        super().__init__(message)
-        self.index = index
-        self.block_type = block_type
-
-
-class InvalidToolCallError(ValueError):
+class InvalidToolCallError(InvalidResponseError, ValueError):
     """The model called a tool with arguments that are not a JSON object; the call is reported, not run.
+
+    A :class:`shared_core.InvalidResponseError` (the model's output could not be decoded), and a ``ValueError``
+    as LlamaIndex's own tool-call parsing raises.
 
     Attributes:
         tool_id: The call id.
@@ -343,6 +339,7 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
     """
     invalid = invalid_arguments or {}
     blocks: list[Any] = []
+    calls: list[tuple[str | None, str, str]] = []
     for part in message.parts:
         if isinstance(part, TextPart):
             blocks.append(TextBlock(text=part.text))
@@ -352,6 +349,7 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
                 parsed.arguments if isinstance(parsed, ToolCall) and part.id not in invalid else part.arguments
             )
             blocks.append(ToolCallBlock(tool_call_id=part.id, tool_name=part.name, tool_kwargs=kwargs))
+            calls.append((part.id, part.name, part.arguments))
         elif isinstance(part, ReasoningPart):
             info: dict[str, Any] = {}
             if part.id:
@@ -362,7 +360,9 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
         else:
             # Assistant results never hold images or tool results; the core's decoders only build the above.
             raise TypeError(f"unexpected {part.kind} part in an assistant result")
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks)
+    # Also where llama-index-core and its agents read tool calls (see ``sdk_shapes``).
+    extra: dict[str, Any] = {"tool_calls": tool_calls_kwargs(calls)} if calls else {}
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
 
 
 def response_raw(result: ChatResult) -> dict[str, Any]:
@@ -397,6 +397,7 @@ def response_raw(result: ChatResult) -> dict[str, Any]:
         ],
         "provider_details": dict(result.provider_details),
         "cost": from_core_cost(result.cost) if result.cost is not None else None,
+        "conversation_repairs": repairs_payload(result.repairs),
     }
 
 
@@ -426,15 +427,45 @@ def response_additional_kwargs(result: ChatResult) -> dict[str, Any]:
     return out
 
 
-def from_core_result(result: ChatResult, *, delta: str | None = None) -> ChatResponse:
-    """A finished result as a ``ChatResponse`` (``delta`` set for the last chunk of a stream)."""
+def from_core_result(
+    result: ChatResult, *, delta: str | None = None, responses_api: bool = False, streamed: bool = False
+) -> ChatResponse:
+    """A finished result as a ``ChatResponse`` (``delta`` set for the last chunk of a stream).
+
+    With ``responses_api``, ``additional_kwargs`` also holds what llama-index's ``AzureOpenAIResponses`` puts
+    there: ``usage`` (the SDK's ``ResponseUsage`` attributes), ``built_in_tool_calls`` (always empty: hosted
+    tools are refused) and, for a whole (not streamed) text answer, ``annotations``.
+    """
     invalid = {c.id: c.error for c in result.invalid_tool_calls}
+    extra = response_additional_kwargs(result)
+    if result.repairs:
+        extra["conversation_repairs"] = repairs_payload(result.repairs)
+    if responses_api:
+        extra["built_in_tool_calls"] = []
+        if result.usage is not None:
+            extra["usage"] = responses_usage(result.usage)
+        if not streamed and any(isinstance(p, TextPart) for p in result.message.parts):
+            extra["annotations"] = []
     return ChatResponse(
         message=from_core_message(result.message, invalid),
         raw=response_raw(result),
         delta=delta,
-        additional_kwargs=response_additional_kwargs(result),
+        # llama-index gives the log probabilities of whole answers only, never of stream chunks.
+        logprobs=None if streamed else from_core_logprobs(result),
+        additional_kwargs=extra,
     )
+
+
+def from_core_logprobs(result: ChatResult) -> list[list[LogProb]] | None:
+    """``ChatResponse.logprobs`` as llama-index's OpenAI class builds it: per token, its top alternatives
+    (tokens without alternatives are left out, as there)."""
+    if result.logprobs is None:
+        return None
+    return [
+        [LogProb(token=alt.token, logprob=alt.logprob, bytes=list(alt.bytes or ())) for alt in token.top_logprobs]
+        for token in result.logprobs
+        if token.top_logprobs
+    ]
 
 
 def tool_selections_from_response(response: ChatResponse, *, error_on_invalid: bool = True) -> list[ToolSelection]:

@@ -5,8 +5,9 @@ Conversion lives in ``convert.py`` / ``options.py`` / ``stream.py``, the pipelin
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncGenerator, Generator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -26,23 +27,11 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.instrumentation.events.llm import LLMStructuredPredictEndEvent, LLMStructuredPredictStartEvent
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.types import PydanticProgramMode
 from llama_index_instrumentation import get_dispatcher  # what llama_index.core.instrumentation re-exports
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    field_serializer,
-    field_validator,
-)
 
+from llamaindex_azure_gateway.anchor_fields import endpoint_from_api_base
 from llamaindex_azure_gateway.convert import (
     from_core_result,
     to_core_messages,
@@ -50,37 +39,39 @@ from llamaindex_azure_gateway.convert import (
     to_core_tools,
     tool_selections_from_response,
 )
+from llamaindex_azure_gateway.errors import NoToolCallError
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
+from llamaindex_azure_gateway.repairs import ConversationRepairedEvent
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
-from llamaindex_azure_gateway.structured import json_schema_allowed, parse_structured_response
+from llamaindex_azure_gateway.structured import StructuredOutputLLM
 from shared_core import (
     ChatRequest,
+    ChatResult,
     ConfigurationError,
     CostTracker,
-    EndpointItem,
     Gateway,
     GenerationSettings,
-    ModelProfile,
-    PriceItem,
-    ReasoningEffort,
-    endpoints_to_json,
-    hide_endpoint_secrets,
-    prices_to_json,
+    JsonValue,
+    ToolSequenceRepair,
+    ToolSpec,
     profile_for,
 )
 
 if TYPE_CHECKING:
-    from llama_index.core.prompts import PromptTemplate
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["AzureGatewayLLM"]
 
 dispatcher = get_dispatcher(__name__)
-Model = TypeVar("Model", bound=BaseModel)
 
 
-class AzureGatewayLLM(FunctionCallingLLM):
-    """Azure OpenAI for LlamaIndex: a drop-in for ``llama_index.llms.azure_openai.AzureOpenAI``.
+class AzureGatewayLLM(StructuredOutputLLM):
+    """Azure OpenAI for LlamaIndex: a drop-in for ``llama_index.llms.azure_openai.AzureOpenAI`` and, with
+    ``use_responses_api=True``, for ``AzureOpenAIResponses``.
+
+    Every field of those classes is accepted with the same effect or refused with
+    :class:`~llamaindex_azure_gateway.UnsupportedFieldError` (``anchor_fields.FIELD_EFFECTS`` says which); an
+    unknown keyword argument warns (:class:`~llamaindex_azure_gateway.UnknownArgumentWarning`).
 
     Query engines, chat engines and agents work with it, streaming included. Unlike the class it replaces, it
     repairs tool-call histories Azure would reject, asks for streaming usage always, never emits an empty first
@@ -90,9 +81,12 @@ class AzureGatewayLLM(FunctionCallingLLM):
 
     ``ChatResponse.raw`` is a dict in the shape documented in ``llamaindex_azure_gateway.convert`` (``usage`` as
     Azure reported it, ``finish_reason``, filter verdicts, ``request_id``, ``cost`` ...); ``additional_kwargs``
-    holds the token counts, the finish reason, the request id and the cost. While streaming, each chunk carries
-    one text, tool-call or reasoning delta (``additional_kwargs['thinking_delta']``) and the last one the final
-    ``raw``.
+    holds the token counts, the finish reason, the request id and the cost (with the Responses API also
+    ``usage``, ``built_in_tool_calls`` and ``annotations``, as there), and ``conversation_repairs`` when the
+    history was repaired (also a :class:`~llamaindex_azure_gateway.ConversationRepairedEvent`). Tool calls are
+    ``ToolCallBlock`` s and also ``message.additional_kwargs["tool_calls"]``, where llama-index-core reads
+    them. While streaming, each chunk carries one text, tool-call or reasoning delta
+    (``additional_kwargs['thinking_delta']``) and the last one the final ``raw``.
 
     With ``endpoints`` (regions, each with deployments) one LLM spans several deployments, ordered by
     ``routing`` and failing over on throttling or outages; ``gateway_url`` sends everything through an
@@ -105,87 +99,15 @@ class AzureGatewayLLM(FunctionCallingLLM):
         ``AzureGatewayLLM(engine="gpt-4o-mini", azure_endpoint="https://res.openai.azure.com", api_key=...)``
     """
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
-
-    model: str | None = Field(default=None, description="The base model (gpt-4o, o3 ...), for rules and metadata.")
-    engine: str | None = Field(
-        default=None,
-        description="The Azure deployment name.",
-        validation_alias=AliasChoices("engine", "deployment_name", "azure_deployment", "deployment_id", "deployment"),
-    )
-    azure_endpoint: str | None = Field(
-        default=None,
-        description="https://<resource>.openai.azure.com",
-        validation_alias=AliasChoices("azure_endpoint", "endpoint"),
-    )
-    api_version: str | None = Field(default=None, description="Azure api-version, or 'v1' for /openai/v1.")
-    api_key: SecretStr | None = Field(default=None, exclude=True, repr=False, description="Azure OpenAI key.")
-    azure_ad_token: SecretStr | None = Field(default=None, exclude=True, repr=False, description="A ready Entra token.")
-    use_azure_ad: bool = Field(
-        default=False, description="Use Entra ID: the token provider, else DefaultAzureCredential."
-    )
-    azure_ad_token_provider: Callable[[], str] | None = Field(default=None, exclude=True, repr=False)
-    async_azure_ad_token_provider: Callable[[], Awaitable[str]] | None = Field(default=None, exclude=True, repr=False)
-    use_managed_identity: bool = Field(default=False, description="Use a managed identity.")
-    managed_identity_client_id: str | None = Field(default=None, description="User-assigned identity client id.")
-    use_default_credential: bool = Field(default=False, description="Use azure-identity's DefaultAzureCredential.")
-    deployment_mapping: dict[str, str] = Field(default_factory=dict, description="Model name -> deployment.")
-    deployment_models: dict[str, str] = Field(default_factory=dict, description="Deployment -> base model.")
-    endpoints: list[EndpointItem] | None = Field(
-        default=None,
-        description="Named endpoints (regions) with their deployments (EndpointConfig or config-file tables): one "
-        "LLM spans them and fails over. Serialized without their secrets.",
-    )
-    routing: str | None = Field(
-        default=None, description="'priority' (default), 'least_latency' or 'weighted_round_robin'."
-    )
-    prices: dict[str, PriceItem] | None = Field(
-        default=None,
-        description="Price overrides by base model, USD per 1M tokens: {'gpt-4o': {'input': 2.5, 'output': 10}}.",
-    )
-    gateway_url: str | None = Field(default=None, description="An OpenAI-compatible gateway in front of Azure.")
-    gateway_key: SecretStr | None = Field(default=None, exclude=True, repr=False, description="The gateway's key.")
-    forward_azure_credentials: bool = Field(
-        default=False, description="Also send the Azure endpoint and key to the gateway."
-    )
-    use_responses_api: bool = Field(default=False, description="Use the Responses API instead of Chat Completions.")
-    temperature: float | None = Field(default=None, description="Sampling temperature (dropped for reasoning models).")
-    max_tokens: int | None = Field(default=None, description="Output token limit.")
-    reasoning_effort: ReasoningEffort | None = Field(default=None, description="Effort for reasoning models.")
-    timeout: float | None = Field(default=None, description="Seconds for one HTTP attempt's read.")
-    max_retries: int | None = Field(default=None, description="Retries after the first attempt.")
-    deadline: float | None = Field(
-        default=None,
-        description="Seconds the whole call may take (60 by default): every attempt, retry wait, failover and body "
-        "read, a stream's included. Each attempt gets min(timeout, time left); max_retries bounds the count.",
-    )
-    strict: bool = Field(default=False, description="Ask Azure to enforce tool schemas exactly.")
-    additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra request parameters.")
-    config_file: str | None = Field(default=None, description="A TOML gateway config file.")
-    http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.Client to use.")
-    async_http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.AsyncClient.")
-    event_sink: Any = Field(default=None, exclude=True, repr=False, description="A shared_core.EventSink.")
-
-    _gateway: Gateway = PrivateAttr()
-    _profile: ModelProfile = PrivateAttr()
-    _model_name: str = PrivateAttr(default="")
-
-    @field_validator("endpoints")
-    @classmethod
-    def _hide_endpoint_secrets(cls, endpoints: list[EndpointItem] | None) -> list[EndpointItem] | None:
-        return hide_endpoint_secrets(endpoints)
-
-    @field_serializer("endpoints")
-    def _endpoints_without_secrets(self, endpoints: list[EndpointItem] | None) -> list[dict[str, Any]] | None:
-        return None if endpoints is None else endpoints_to_json(endpoints)
-
-    @field_serializer("prices")
-    def _prices_as_tables(self, prices: dict[str, PriceItem] | None) -> dict[str, dict[str, Any]] | None:
-        return None if prices is None else prices_to_json(prices)
-
     def model_post_init(self, context: Any, /) -> None:
         """Build the gateway (no network): configuration errors surface here, not on the first call."""
         super().model_post_init(context)
+        endpoint, engine = self.azure_endpoint, self.engine
+        if not endpoint and self.api_base:
+            # llama-index hands api_base to the openai SDK as base_url only when azure_endpoint is not given.
+            endpoint, url_deployment = endpoint_from_api_base(self.api_base)
+            engine = url_deployment or engine
+        self._previous_response_id = self.previous_response_id
         use_dc = self.use_default_credential or (
             self.use_azure_ad and self.azure_ad_token_provider is None and self.async_azure_ad_token_provider is None
         )
@@ -198,19 +120,19 @@ class AzureGatewayLLM(FunctionCallingLLM):
             event_sink=self.event_sink,
             config_file=self.config_file,
             # None means "not given": the config file and AZURE_OPENAI_* variables then decide.
-            endpoint=self.azure_endpoint,
+            endpoint=endpoint,
             api_key=self.api_key,
             azure_ad_token=self.azure_ad_token,
             api_version=self.api_version,
             use_managed_identity=True if self.use_managed_identity else None,
             managed_identity_client_id=self.managed_identity_client_id,
             use_default_credential=True if use_dc else None,
-            default_deployment=self.engine,
+            default_deployment=engine,
             default_model=self.model,
             deployment_mapping=self.deployment_mapping or None,
             deployment_models=self.deployment_models or None,
             max_tokens=self.max_tokens,
-            temperature=self.temperature,
+            temperature=self.temperature if "temperature" in self.model_fields_set else None,
             timeout=self.timeout,
             max_retries=self.max_retries,
             deadline=self.deadline,
@@ -248,12 +170,14 @@ class AzureGatewayLLM(FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
-        """Context window and output size from the model profile; a function-calling chat model."""
+        """Context window from the model profile (or ``context_window``), ``num_output`` as llama-index sets it."""
         profile = self._profile
-        num_output = min(self.max_tokens or self._gateway.config.max_tokens, profile.max_output_tokens)
         return LLMMetadata(
-            context_window=profile.context_window,
-            num_output=num_output,
+            context_window=self.context_window or profile.context_window,
+            # llama-index's -1 when no limit is set (here: neither in the call settings nor in the config).
+            num_output=self.max_tokens or self._gateway.config.max_tokens or -1,
+            # llama-index's choice for o-series and gpt-5 models, kept so prompts are laid out the same.
+            system_role=MessageRole.USER if self._profile.reasoning else MessageRole.SYSTEM,
             is_chat_model=True,
             is_function_calling_model=profile.supports_tools,
             model_name=self._model_name,
@@ -262,12 +186,68 @@ class AzureGatewayLLM(FunctionCallingLLM):
     # -- request building ------------------------------------------------------------------------------------
 
     def _request(self, messages: Sequence[ChatMessage], options: dict[str, Any]) -> ChatRequest:
-        base = GenerationSettings(
-            temperature=self.temperature, max_tokens=self.max_tokens, reasoning_effort=self.reasoning_effort
-        )
+        base = self._base_settings()
         if self.additional_kwargs:
             base = to_core_settings(self.additional_kwargs, base)
-        return to_core_request(to_core_messages(messages), options, RequestOptions(base))
+        core_messages = to_core_messages(messages)
+        if self.use_responses_api:
+            # llama-index's Responses class sends system messages with the developer role.
+            core_messages = tuple(replace(m, role="developer") if m.role == "system" else m for m in core_messages)
+        request = to_core_request(core_messages, options, RequestOptions(base))
+        if not self.use_responses_api:
+            return request
+        store = request.store
+        if store is None:
+            store = self.store if self.store is not None else self.track_previous_responses
+        return replace(
+            request,
+            store=store,
+            previous_response_id=request.previous_response_id or self._previous_response_id,
+            instructions=request.instructions if request.instructions is not None else self.instructions,
+            include=request.include or tuple(self.include or ()),
+            truncation=request.truncation or self.truncation or "disabled",  # llama-index's default, sent
+        )
+
+    def _base_settings(self) -> GenerationSettings:
+        temperature, top_p = self._sampling()
+        extra: dict[str, JsonValue] = {}
+        if self.modalities is not None:
+            extra["modalities"] = list(self.modalities)
+        if self.use_responses_api and self.call_metadata is not None:
+            extra["metadata"] = dict(self.call_metadata)
+        return GenerationSettings(
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=self.max_tokens,
+            reasoning_effort=self.reasoning_effort,
+            reasoning=dict(self.reasoning_options) if self.reasoning_options is not None else None,
+            user=self.user,
+            logprobs=True if self.logprobs else None,
+            top_logprobs=self.top_logprobs if self.logprobs else None,
+            extra_body=extra,
+            extra_headers=dict(self.default_headers or {}),
+        )
+
+    def _sampling(self) -> tuple[float | None, float | None]:
+        """Temperature and top_p as llama-index sends them, minus what the model would reject."""
+        if self.reasoning_options is not None:
+            return None, None  # llama-index drops both whenever reasoning options are set
+        temperature = self.temperature
+        if "temperature" not in self.model_fields_set and (
+            "temperature" in self._gateway.config.sources or not self._profile.accepts_temperature
+        ):
+            temperature = None  # the config file / environment decides, or the model takes none
+        top_p = self.top_p
+        if top_p is None and self.use_responses_api and self._profile.accepts_top_p:
+            top_p = 1.0
+        return temperature, top_p
+
+    def _track(self, result: ChatResult, *, streamed: bool = False) -> ChatResult:
+        if self.track_previous_responses and result.response_id:
+            self._previous_response_id = result.response_id
+        if result.repairs and not streamed:  # a stream reported them with its first event
+            _report_repairs(result.repairs)
+        return result
 
     # -- chat --------------------------------------------------------------------------------------------------
 
@@ -277,7 +257,8 @@ class AzureGatewayLLM(FunctionCallingLLM):
         return self._chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return from_core_result(self._gateway.complete(self._request(messages, kwargs)))
+        result = self._track(self._gateway.complete(self._request(messages, kwargs)))
+        return from_core_result(result, responses_api=self.use_responses_api)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -285,7 +266,8 @@ class AzureGatewayLLM(FunctionCallingLLM):
         return await self._achat(messages, **kwargs)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return from_core_result(await self._gateway.acomplete(self._request(messages, kwargs)))
+        result = self._track(await self._gateway.acomplete(self._request(messages, kwargs)))
+        return from_core_result(result, responses_api=self.use_responses_api)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -296,13 +278,13 @@ class AzureGatewayLLM(FunctionCallingLLM):
         return self._stream_responses(self._request(messages, kwargs))
 
     def _stream_responses(self, request: ChatRequest) -> Generator[ChatResponse, None, None]:
-        builder = ChatStreamBuilder()
+        builder = ChatStreamBuilder(responses_api=self.use_responses_api, on_repairs=_report_repairs)
         for event in self._gateway.stream(request):
             chunk = builder.feed(event)
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(builder.accumulator.result())
+        final = builder.finish(self._track(builder.accumulator.result(), streamed=True))
         if final is not None:
             yield final
 
@@ -315,13 +297,13 @@ class AzureGatewayLLM(FunctionCallingLLM):
         return self._astream_responses(self._request(messages, kwargs))
 
     async def _astream_responses(self, request: ChatRequest) -> AsyncGenerator[ChatResponse, None]:
-        builder = ChatStreamBuilder()
+        builder = ChatStreamBuilder(responses_api=self.use_responses_api, on_repairs=_report_repairs)
         async for event in self._gateway.astream(request):
             chunk = builder.feed(event)
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(builder.accumulator.result())
+        final = builder.finish(self._track(builder.accumulator.result(), streamed=True))
         if final is not None:
             yield final
 
@@ -368,12 +350,21 @@ class AzureGatewayLLM(FunctionCallingLLM):
         elif user_msg is not None:
             messages.append(user_msg)
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
-        specs = to_core_tools(tools, strict=self.strict if strict is None else strict)
+        specs = self._tool_specs(tools, self.strict if strict is None else strict)
         if specs:
             prepared["tools"] = specs
             prepared["tool_choice"] = to_core_tool_choice(tool_choice, tool_required=tool_required)
             prepared["parallel_tool_calls"] = allow_parallel_tool_calls
         return prepared
+
+    def _tool_specs(self, tools: Sequence[BaseTool], strict: bool) -> tuple[ToolSpec, ...]:
+        specs = to_core_tools(tools, strict=strict)
+        if strict or self.use_responses_api or not self._profile.supports_tools:
+            return specs
+        # As llama-index's AzureOpenAI sends them to a function-calling model: strict named, no extra properties.
+        return tuple(
+            replace(spec, strict=False, parameters={**spec.parameters, "additionalProperties": False}) for spec in specs
+        )
 
     def _validate_chat_with_tools_response(
         self,
@@ -400,58 +391,16 @@ class AzureGatewayLLM(FunctionCallingLLM):
         ``error_on_invalid_tool_call=False`` to leave it out instead); it is never run with ``{}``.
 
         Raises:
-            ValueError: No tool call and ``error_on_no_tool_call``.
+            NoToolCallError: No tool call and ``error_on_no_tool_call`` (also a ``ValueError``, as LlamaIndex's
+                OpenAI class raises).
         """
         selections = tool_selections_from_response(
             response, error_on_invalid=bool(kwargs.get("error_on_invalid_tool_call", True))
         )
         if not selections and error_on_no_tool_call:
-            raise ValueError("Expected at least one tool call, but got 0 tool calls.")
+            raise NoToolCallError("Expected at least one tool call, but got 0 tool calls.")
         return selections
 
-    # -- structured output -------------------------------------------------------------------------------------
 
-    def _json_schema_allowed(self) -> bool:
-        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT and json_schema_allowed(
-            self._profile, self._gateway.config.api_version, responses_api=self.use_responses_api
-        )
-
-    @dispatcher.span
-    def structured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Structured output: ``json_schema`` where allowed, else a forced function call."""
-        if not self._json_schema_allowed():
-            return super().structured_predict(output_cls, prompt, llm_kwargs=llm_kwargs, **prompt_args)
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args)
-        )
-        messages = self._get_messages(prompt, **prompt_args)
-        response = self.chat(messages, **{**(llm_kwargs or {}), "response_format": output_cls})
-        result = parse_structured_response(output_cls, response)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
-
-    @dispatcher.span
-    async def astructured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Async :meth:`structured_predict`."""
-        if not self._json_schema_allowed():
-            return await super().astructured_predict(output_cls, prompt, llm_kwargs=llm_kwargs, **prompt_args)
-        dispatcher.event(
-            LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args)
-        )
-        messages = self._get_messages(prompt, **prompt_args)
-        response = await self.achat(messages, **{**(llm_kwargs or {}), "response_format": output_cls})
-        result = parse_structured_response(output_cls, response)
-        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
-        return result
+def _report_repairs(repairs: tuple[ToolSequenceRepair, ...]) -> None:
+    dispatcher.event(ConversationRepairedEvent.of(repairs))

@@ -28,7 +28,11 @@ from shared_core import (
 __all__ = ["RequestOptions", "to_core_request", "to_core_response_format", "to_core_settings"]
 
 _FLOATS = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
-_REQUEST_KEYS = frozenset({"tools", "tool_choice", "model", "previous_response_id", "store"})
+_REQUEST_KEYS = frozenset(
+    {"tools", "tool_choice", "model", "previous_response_id", "store", "instructions", "include", "truncation"}
+)
+_INTS = ("seed", "top_logprobs", "n")
+_STRINGS = ("user", "service_tier", "verbosity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +56,24 @@ def to_core_settings(options: Mapping[str, Any], base: GenerationSettings) -> Ge
             changes["max_tokens"] = int(value)
         elif key == "stop":
             changes["stop"] = (value,) if isinstance(value, str) else tuple(value)
-        elif key == "seed":
-            changes["seed"] = int(value)
+        elif key in _INTS:
+            changes[key] = int(value)
         elif key in ("parallel_tool_calls", "logprobs"):
             changes[key] = bool(value)
         elif key == "reasoning_effort":
             changes[key] = cast(ReasoningEffort, value)
-        elif key == "user":
+        elif key in _STRINGS:
             changes[key] = str(value)
+        elif key == "reasoning" and isinstance(value, Mapping):
+            changes[key] = dict(cast(Mapping[str, JsonValue], value))
         elif key == "response_format":
             changes[key] = to_core_response_format(value)
         elif key == "extra_body":
             extra.update(cast(Mapping[str, JsonValue], value))
+        elif key in ("extra_headers", "extra_query"):
+            # The openai SDK's per-call arguments, which llama-index passes through to it.
+            merged = {**getattr(base, key), **{str(k): str(v) for k, v in cast(Mapping[str, Any], value).items()}}
+            changes[key] = merged
         else:
             extra[key] = cast(JsonValue, value)
     changes["extra_body"] = extra
@@ -109,6 +119,8 @@ def to_core_request(messages: tuple[Message, ...], options: Mapping[str, Any], d
     model = options.get("model")
     store = options.get("store")
     previous = options.get("previous_response_id")
+    instructions = options.get("instructions")
+    truncation = options.get("truncation")
     return ChatRequest(
         messages=messages,
         tools=tools,
@@ -117,4 +129,7 @@ def to_core_request(messages: tuple[Message, ...], options: Mapping[str, Any], d
         model=str(model) if model else defaults.model,
         previous_response_id=str(previous) if previous else None,
         store=bool(store) if store is not None else None,
+        instructions=str(instructions) if instructions is not None else None,
+        include=tuple(str(i) for i in options.get("include") or ()),
+        truncation=str(truncation) if truncation is not None else None,
     )

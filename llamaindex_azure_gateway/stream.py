@@ -9,6 +9,7 @@ last chunk carries what ``TokenCountingHandler`` needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -22,13 +23,16 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.utils import parse_partial_json
 
 from llamaindex_azure_gateway.convert import from_core_result
+from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
 from shared_core import (
     ChatResult,
     ReasoningDelta,
+    ResponseMetadata,
     StreamAccumulator,
     StreamEvent,
     TextDelta,
     ToolCallDelta,
+    ToolSequenceRepair,
 )
 
 __all__ = ["ChatStreamBuilder"]
@@ -50,9 +54,16 @@ class ChatStreamBuilder:
     yield ``builder.finish(result)`` when not ``None``.
     """
 
-    __slots__ = ("_calls", "_held", "_reasoning", "_text", "accumulator")
+    __slots__ = ("_calls", "_held", "_on_repairs", "_reasoning", "_responses_api", "_text", "accumulator")
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        responses_api: bool = False,
+        on_repairs: Callable[[tuple[ToolSequenceRepair, ...]], None] | None = None,
+    ) -> None:
+        self._responses_api = responses_api
+        self._on_repairs = on_repairs
         self.accumulator = StreamAccumulator()
         self._text = ""
         self._reasoning = ""
@@ -76,6 +87,8 @@ class ChatStreamBuilder:
         if isinstance(event, ReasoningDelta):
             self._reasoning += event.text
             return self._hold(self._chunk(delta=None, thinking_delta=event.text))
+        if isinstance(event, ResponseMetadata) and event.repairs and self._on_repairs is not None:
+            self._on_repairs(event.repairs)  # the stream's first event: reported before any token
         return None
 
     def _hold(self, chunk: ChatResponse) -> ChatResponse | None:
@@ -91,13 +104,24 @@ class ChatStreamBuilder:
             )
         if self._text:
             blocks.append(TextBlock.model_construct(text=self._text))
-        for _, call in sorted(self._calls.items()):
-            blocks.append(
-                ToolCallBlock.model_construct(
-                    tool_call_id=call.id or None, tool_name=call.name, tool_kwargs=_partial_arguments(call.arguments)
+        message_kwargs: dict[str, Any] = {}
+        if self._calls:
+            ordered = sorted(self._calls.items())
+            for _, call in ordered:
+                blocks.append(
+                    ToolCallBlock.model_construct(
+                        tool_call_id=call.id or None,
+                        tool_name=call.name,
+                        tool_kwargs=_partial_arguments(call.arguments),
+                    )
                 )
-            )
-        message = ChatMessage.model_construct(role=MessageRole.ASSISTANT, additional_kwargs={}, blocks=blocks)
+            # llama-index-core's streaming structured output reads only this key (see ``sdk_shapes``).
+            message_kwargs["tool_calls"] = [
+                tool_call_kwarg(index, call.id or None, call.name, call.arguments) for index, call in ordered
+            ]
+        message = ChatMessage.model_construct(
+            role=MessageRole.ASSISTANT, additional_kwargs=message_kwargs, blocks=blocks
+        )
         extra: dict[str, Any] = {} if thinking_delta is None else {"thinking_delta": thinking_delta}
         return ChatResponse.model_construct(
             message=message, raw=None, delta=delta, logprobs=None, additional_kwargs=extra
@@ -112,7 +136,9 @@ class ChatStreamBuilder:
         self._held = None
         if held is None and result.usage is None and not result.message.parts:
             return None
-        final = from_core_result(result, delta=held.delta if held is not None else None)
+        final = from_core_result(
+            result, delta=held.delta if held is not None else None, responses_api=self._responses_api, streamed=True
+        )
         if held is not None and "thinking_delta" in held.additional_kwargs:
             final.additional_kwargs["thinking_delta"] = held.additional_kwargs["thinking_delta"]
         return final

@@ -21,10 +21,13 @@ from shared_core.errors import (
     GatewayError,
     InvalidResponseError,
     MissingExtraError,
+    NotFoundError,
     RateLimitError,
     RequestTimeoutError,
     ServerError,
     StreamInterruptedError,
+    TransientError,
+    UnsupportedContentError,
     UnsupportedParameterError,
 )
 from shared_core.events import DebugEvent, EventSink, ListSink, LoggingSink
@@ -94,6 +97,7 @@ from shared_core.transport.strategies import (
     WeightedRoundRobin,
     strategy_for,
 )
+from shared_core.version import __version__  # noqa: F401  (not in __all__: a module attribute, not an API name)
 
 __all__ = [
     "AI_FOUNDRY_SCOPE",
@@ -145,6 +149,7 @@ __all__ = [
     "ModelPrice",
     "ModelProfile",
     "NamedToolChoice",
+    "NotFoundError",
     "PriceItem",
     "PriceTable",
     "PriorityFailover",
@@ -180,6 +185,8 @@ __all__ = [
     "ToolResultPart",
     "ToolSequenceRepair",
     "ToolSpec",
+    "TransientError",
+    "UnsupportedContentError",
     "UnsupportedParameterError",
     "Usage",
     "UsageEvent",

@@ -319,10 +319,11 @@ class TokenProviderAuth:
 
 _LOOKED_FOR = (
     "No Azure OpenAI credential is configured. Looked for: kwargs api_key, azure_ad_token, token_provider, "
-    "async_token_provider, use_managed_identity, use_default_credential; config-file keys api_key, "
-    "azure_ad_token, use_managed_identity, use_default_credential; env vars AZURE_OPENAI_API_KEY, "
-    "AZURE_OPENAI_KEY, AZURE_OPENAI_AD_TOKEN, AZURE_USE_MANAGED_IDENTITY, AZURE_USE_DEFAULT_CREDENTIAL. "
-    "OPENAI_API_KEY is never used for Azure"
+    "async_token_provider, use_managed_identity, managed_identity_client_id, use_default_credential; "
+    "config-file keys api_key, azure_ad_token, use_managed_identity, managed_identity_client_id, "
+    "use_default_credential; env vars AZURE_OPENAI_API_KEY, "
+    "AZURE_OPENAI_KEY, AZURE_OPENAI_AD_TOKEN, AZURE_USE_MANAGED_IDENTITY, AZURE_USE_DEFAULT_CREDENTIAL, "
+    "AZURE_MANAGED_IDENTITY_CLIENT_ID, and OPENAI_API_KEY as the last fallback"
 )
 _LOOKED_FOR_FIX = (
     "set AZURE_OPENAI_API_KEY, or use_managed_identity=True on Azure compute, "
@@ -401,6 +402,20 @@ def _default_credential(scope: str, reason: str) -> EntraTokenAuth:
     )
 
 
+_TIER_NAMES = ("given in code", "from the config file", "from the environment", "from OPENAI_API_KEY")
+
+
+def _tier(source: str) -> int:
+    """Where a credential came from, as a rank: code (kwargs) 0 > config file 1 > environment 2 > OPENAI_API_KEY 3."""
+    if source.startswith("env OPENAI_API_KEY"):
+        return 3
+    if source.startswith("env "):
+        return 2
+    if source.startswith("file ") or source.startswith("endpoint "):
+        return 1
+    return 0
+
+
 def _configured(
     *,
     origin: Mapping[str, str],
@@ -409,13 +424,19 @@ def _configured(
     providers: tuple[object | None, object | None],
     managed_identity: tuple[bool, str | None],
     use_default_credential: bool,
-) -> list[tuple[str, str]]:
-    """(kind, reason) of every configured credential, highest priority first."""
+) -> list[tuple[str, str, int]]:
+    """(kind, reason, tier) of every configured credential, highest priority first.
 
-    def set_by(*fields: str) -> str:
-        return ", ".join(f"{name} set by {origin.get(name, f'kwarg {name!r}')}" for name in fields)
+    An explicit credential beats an environment one of any kind: credentials are ranked first by where they came
+    from (code > config file > environment > ``OPENAI_API_KEY``), then by the auth order within that source.
+    """
 
-    configured: list[tuple[str, str]] = []
+    def set_by(*fields: str) -> tuple[str, int]:
+        sources = [origin.get(name, f"kwarg {name!r}") for name in fields]
+        reason = ", ".join(f"{name} set by {source}" for name, source in zip(fields, sources, strict=True))
+        return reason, min(_tier(source) for source in sources)
+
+    configured: list[tuple[str, tuple[str, int]]] = []
     if _has_secret(api_key):
         configured.append(("api_key", set_by("api_key")))
     if _has_secret(azure_ad_token):
@@ -434,7 +455,19 @@ def _configured(
         configured.append(("managed_identity", set_by(*fields)))
     if use_default_credential:
         configured.append(("default_credential", set_by("use_default_credential")))
-    return configured
+    ranked = sorted(configured, key=lambda item: item[1][1])  # stable: the auth order within a source
+    return [(kind, reason, tier) for kind, (reason, tier) in ranked]
+
+
+def _why(configured: list[tuple[str, str, int]]) -> str:
+    """The winner's reason, with why it beat the others (a source ranked higher, or the auth order)."""
+    kind, reason, tier = configured[0]
+    lower = [other for other in configured[1:] if other[2] > tier]
+    if lower:
+        return f"{reason} ({_TIER_NAMES[tier]}, which beats a credential {_TIER_NAMES[lower[0][2]]})"
+    if len(configured) > 1:
+        return f"{reason} ({kind} comes first in the auth order among credentials {_TIER_NAMES[tier]})"
+    return reason
 
 
 def resolve_auth(
@@ -450,8 +483,12 @@ def resolve_auth(
     scope: str | None = None,
     sources: Mapping[str, str] | None = None,
 ) -> AuthProvider:
-    """Choose the credential for an endpoint: the first configured of API key > Azure AD token > token
-    provider(s) > managed identity > DefaultAzureCredential.
+    """Choose the credential for an endpoint.
+
+    The source decides first: a credential given in code (kwargs, token providers) beats one from the config
+    file, which beats one from the environment; ``OPENAI_API_KEY`` comes last of all. Within one source the
+    first configured of API key > Azure AD token > token provider(s) > managed identity >
+    DefaultAzureCredential wins.
 
     Logs one DEBUG line on ``shared_core.auth`` naming the winner, why, and what was configured but ignored.
 
@@ -486,7 +523,7 @@ def resolve_auth(
     if not configured:
         raise ConfigurationError(_LOOKED_FOR, fix=_LOOKED_FOR_FIX)
 
-    kind, reason = configured[0]
+    kind, reason = configured[0][0], _why(configured)
     chosen_scope = scope_for_endpoint(endpoint, scope)
     provider: AuthProvider
     if kind == "api_key":
@@ -502,6 +539,6 @@ def resolve_auth(
     else:
         provider = _default_credential(chosen_scope, reason)
 
-    ignored = "; ".join(f"{other} ({why})" for other, why in configured[1:]) or "none"
+    ignored = "; ".join(f"{other} ({why})" for other, why, _ in configured[1:]) or "none"
     logger.debug("auth: using %s because %s; configured but ignored: %s", provider.describe(), reason, ignored)
     return provider

@@ -2,8 +2,14 @@
 
 Every value remembers where it came from (``sources``), so errors and the doctor can say "from env
 AZURE_OPENAI_TEMPERATURE" or "from file gateway.toml key 'temperature'". Secrets are pydantic ``SecretStr``:
-masked in ``repr``, ``str``, logs and every dump. ``OPENAI_API_KEY`` is never read: an OpenAI key sent to
-Azure is a leak, and it silently overriding ``AZURE_OPENAI_API_KEY`` is a known fault of other packages.
+masked in ``repr``, ``str``, logs and every dump.
+
+``OPENAI_API_KEY`` is read as the very last fallback for ``api_key``, as ``AzureChatOpenAI`` does (llama-index's
+Azure README configures Azure with it): after ``AZURE_OPENAI_API_KEY`` / ``AZURE_OPENAI_KEY``, and the credential
+chain (:mod:`shared_core.auth`) ranks it below every Azure credential variable, so it never wins over one.
+
+No generation setting has a default: ``temperature`` and ``max_tokens`` (file keys ``default_temperature`` /
+``default_max_tokens`` too) are sent only when set somewhere, as the anchors send nothing by default.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from pydantic import SecretStr
 
-from shared_core.config_file import read_config_file
+from shared_core.config_file import check_endpoint_keys, read_config_file
 from shared_core.costs import ModelPrice, PriceTable, parse_prices
 from shared_core.deployments import DeploymentMap, validate_deployment_name
 from shared_core.errors import ConfigurationError
@@ -39,7 +45,7 @@ DEFAULT_API_VERSION = "2024-10-21"
 # Config field -> environment variables, first set wins (the Azure names win over LangChain's OPENAI_API_VERSION).
 ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "endpoint": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_BASE_URL"),
-    "api_key": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY"),
+    "api_key": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "OPENAI_API_KEY"),
     "azure_ad_token": ("AZURE_OPENAI_AD_TOKEN",),
     "api_version": ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"),
     "use_managed_identity": ("AZURE_USE_MANAGED_IDENTITY",),
@@ -115,8 +121,9 @@ class GatewayConfig:
         default_model: Model assumed when a request names none.
         deployment_mapping: Model name -> deployment name.
         deployment_models: Deployment name -> base model, for deployments whose name says nothing.
-        max_tokens: Default output token limit.
-        temperature: Default temperature (dropped for reasoning models).
+        max_tokens: Output token limit for requests that set none (opt-in; unset sends none).
+        temperature: Temperature for requests that set none (opt-in; unset sends none; dropped for reasoning
+            models).
         timeout: Seconds for one HTTP attempt's read.
         max_retries: Retries after the first attempt.
         deadline: Seconds the whole call may take: attempts, waits, body reads (each gets min(timeout, left)).
@@ -149,8 +156,8 @@ class GatewayConfig:
     default_model: str | None = None
     deployment_mapping: Mapping[str, str] = field(default_factory=lambda: {})
     deployment_models: Mapping[str, str] = field(default_factory=lambda: {})
-    max_tokens: int = 4096
-    temperature: float = 0.7
+    max_tokens: int | None = None
+    temperature: float | None = None
     timeout: float = 60.0
     max_retries: int = 2
     deadline: float = 60.0
@@ -403,19 +410,6 @@ def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str
     return out
 
 
-def _checked_keys(table: Mapping[str, object], where: str) -> None:
-    from shared_core.config_file import DEPLOYMENT_KEYS, ENDPOINT_KEYS, unknown_key_error  # noqa: PLC0415
-
-    for key in table:
-        if key not in ENDPOINT_KEYS:
-            raise unknown_key_error(str(key), ENDPOINT_KEYS, where)
-    for j, dep in enumerate(cast(list[object], table.get("deployments", []) or [])):
-        if isinstance(dep, Mapping):
-            for key in cast(Mapping[str, object], dep):
-                if key not in DEPLOYMENT_KEYS:
-                    raise unknown_key_error(str(key), DEPLOYMENT_KEYS, f"{where} deployments[{j}]")
-
-
 def _checked_endpoint(item: EndpointConfig, where: str) -> EndpointConfig:  # the checks a table gets
     if not item.name:
         raise ConfigurationError("an endpoint needs a 'name'", source=where)
@@ -428,7 +422,7 @@ def _checked_endpoint(item: EndpointConfig, where: str) -> EndpointConfig:  # th
 
 
 def _endpoint_from_table(table: Mapping[str, object], where: str) -> EndpointConfig:
-    _checked_keys(table, where)
+    check_endpoint_keys(table, where)
     name = str(table.get("name", ""))
     if not name:
         raise ConfigurationError("an endpoint needs a 'name'", source=where)

@@ -22,7 +22,7 @@ from typing import cast
 
 from shared_core.errors import ConfigurationError
 
-__all__ = ["DEPLOYMENT_KEYS", "ENDPOINT_KEYS", "FILE_KEYS", "FileValues", "read_config_file"]
+__all__ = ["DEPLOYMENT_KEYS", "ENDPOINT_KEYS", "FILE_KEYS", "FileValues", "check_endpoint_keys", "read_config_file"]
 
 FileValues = dict[str, object]
 
@@ -42,7 +42,9 @@ FILE_KEYS: Mapping[str, str] = {
     "default_deployment": "default_deployment",
     "default_model": "default_model",
     "max_tokens": "max_tokens",
+    "default_max_tokens": "max_tokens",
     "temperature": "temperature",
+    "default_temperature": "temperature",
     "timeout": "timeout",
     "max_retries": "max_retries",
     "deadline": "deadline",
@@ -76,6 +78,21 @@ ENDPOINT_KEYS = frozenset(
 DEPLOYMENT_KEYS = frozenset({"name", "model", "priority", "weight", "ptu"})
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def check_endpoint_keys(table: Mapping[str, object], where: str) -> None:
+    """Refuse an endpoint table's unknown keys (and its deployments'), naming the nearest known one.
+
+    ``api-key`` typed for ``api_key`` was taken silently: the region got another resource's key.
+    """
+    for key in table:
+        if key not in ENDPOINT_KEYS:
+            raise unknown_key_error(str(key), ENDPOINT_KEYS, where)
+    for j, dep in enumerate(cast(list[object], table.get("deployments", []) or [])):
+        if isinstance(dep, Mapping):
+            for key in cast(Mapping[str, object], dep):
+                if key not in DEPLOYMENT_KEYS:
+                    raise unknown_key_error(str(key), DEPLOYMENT_KEYS, f"{where} deployments[{j}]")
 
 
 def unknown_key_error(key: str, known: frozenset[str] | Mapping[str, str], where: str) -> ConfigurationError:

@@ -24,6 +24,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Literal, cast
 
+from shared_core import display
 from shared_core.errors import ConfigurationError
 from shared_core.result import Usage
 
@@ -483,12 +484,23 @@ class CostTracker:
             self._by_model.clear()
             self._total = _Bucket()
 
-    def as_table(self, by: Literal["deployment", "model"] = "deployment") -> str:
-        """A fixed-width text table, one row per deployment (or model) and a total row."""
+    def _rows(self, by: Literal["deployment", "model"]) -> tuple[list[tuple[str, str, CostTotals]], CostTotals]:
         with self._lock:
             groups = self._by_deployment if by == "deployment" else self._by_model
             rows = [(name, ", ".join(sorted(groups[name].labels)), groups[name].totals()) for name in sorted(groups)]
-            total = self._total.totals()
+            return rows, self._total.totals()
+
+    def _repr_html_(self) -> str:
+        """Notebook display: :meth:`as_table` as an HTML table (names escaped)."""
+        return display.cost_table_html("deployment", *self._rows("deployment"))
+
+    def _repr_markdown_(self) -> str:
+        """:meth:`as_table` as a Markdown table, for renderers that prefer Markdown."""
+        return display.cost_table_markdown("deployment", *self._rows("deployment"))
+
+    def as_table(self, by: Literal["deployment", "model"] = "deployment") -> str:
+        """A fixed-width text table, one row per deployment (or model) and a total row."""
+        rows, total = self._rows(by)
         other = "model" if by == "deployment" else "deployment"
         header = (by, other, "calls", "input", "cached", "output", "unknown", "cost (USD)")
         lines = [header, *(_table_row(n, o, t) for n, o, t in rows), _table_row("TOTAL", "", total)]

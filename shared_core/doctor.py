@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from shared_core import display
 from shared_core.auth import AuthProvider, resolve_auth, scope_for_endpoint
 from shared_core.config import ENV_VARS, EndpointConfig, GatewayConfig, load_config
 from shared_core.deployments import ResolvedDeployment
@@ -96,6 +97,10 @@ class DoctorReport:
     def render(self) -> str:
         """The whole report as printed."""
         return "\n".join([*(f.render() for f in self.findings), self.summary()])
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the findings as a table (secrets were masked when the findings were made)."""
+        return display.doctor_report_html(self)
 
 
 @dataclass(frozen=True, slots=True)

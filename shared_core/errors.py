@@ -5,22 +5,33 @@ through the table in ``transport/error_map.py``, and the framework packages map 
 
 ```
 GatewayError                              base: deployment, endpoint, status, code, request_id, retry_after
-├── ConfigurationError                    bad settings; names the source (kwarg, file key, env var) and the fix
-│   └── MissingExtraError                 also an ImportError; names the extra to install
+├── ConfigurationError (ValueError)       bad settings; names the source (kwarg, file key, env var) and the fix
+│   └── MissingExtraError (ImportError)   names the extra to install
 ├── AuthenticationError                   401/403 or a credential that could not produce a token
-├── DeploymentNotFoundError               404 DeploymentNotFound, or 400 unknown_model on /openai/v1
-├── RateLimitError                        429; carries retry_after (seconds)
-├── ContentFilterError                    prompt or completion filtered; carries details and the partial output
-├── ContextLengthExceededError            400 context_length_exceeded
-├── UnsupportedParameterError             400 unsupported_parameter / unsupported_value; names the parameter
+├── NotFoundError                         404: the route does not exist (URL path or api-version)
+│   └── DeploymentNotFoundError           404 DeploymentNotFound / model_not_found, or 400 unknown_model on /openai/v1
 ├── BadRequestError                       any other 4xx
-├── ServerError                           5xx
-├── RequestTimeoutError                   408, or our own connect/read/deadline timeout
-├── ConnectionFailedError                 connection refused / reset / DNS failure
+│   ├── ContextLengthExceededError        400 context_length_exceeded
+│   └── UnsupportedParameterError         400 unsupported_parameter / unsupported_value; names the parameter
+├── ContentFilterError                    prompt or completion filtered; carries details and the partial output
+├── TransientError                        the service or network failed, not the request: a caller may retry
+│   ├── RateLimitError                    429; carries retry_after (seconds)
+│   ├── ServerError                       5xx (501 and 505 excepted, no retry helps those)
+│   ├── RequestTimeoutError               408, or our own connect/read/deadline timeout
+│   ├── ConnectionFailedError             connection refused / reset / DNS failure
+│   └── StreamInterruptedError            a stream that broke after it started; carries the partial output
 ├── InvalidResponseError                  a body we could not decode (HTML proxy pages, truncated JSON)
-├── StreamInterruptedError                a stream that broke after it started; carries the partial output
-└── ConversationError                     a history Azure would reject, with repair switched off
+└── ConversationError (ValueError)        a history Azure would reject, with repair switched off
+    └── UnsupportedContentError           content Azure cannot carry (audio, a document, an image in a system
+                                          message ...), raised by the core codecs and both framework converters
 ```
+
+The gateway's own retry loop decides per status (``transport/retry.py``); ``TransientError`` is for the caller
+that retries a whole call later (a queue worker, a batch job): ``except TransientError: requeue()``.
+
+Every error pickles and copies with all of its fields (``GatewayError.__reduce__`` rebuilds the instance
+without calling ``__init__``), so errors cross process boundaries (multiprocessing, Celery) intact; a test
+walks every subclass, the framework packages' included.
 
 No class shadows a builtin (``TimeoutError``, ``ConnectionError``). Messages never contain a secret: callers
 pass descriptions of credentials (their kind and source), never their values.
@@ -30,7 +41,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
+
+from shared_core import display
 
 if TYPE_CHECKING:
     from shared_core.result import ChatResult
@@ -49,10 +62,13 @@ __all__ = [
     "GatewayError",
     "InvalidResponseError",
     "MissingExtraError",
+    "NotFoundError",
     "RateLimitError",
     "RequestTimeoutError",
     "ServerError",
     "StreamInterruptedError",
+    "TransientError",
+    "UnsupportedContentError",
     "UnsupportedParameterError",
 ]
 
@@ -123,6 +139,24 @@ class GatewayError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[type[GatewayError], tuple[Any, ...], dict[str, Any]]]:
+        # BaseException's own reduce replays ``cls(*args)``, which loses keyword-only fields and fails for
+        # classes whose __init__ takes other arguments (ContentFilterError's ``side``, MissingExtraError's
+        # three). Rebuilding from the instance dict works for every subclass, present and future.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    def _repr_html_(self) -> str:
+        """Notebook display: what happened, the fix, the request id (escaped; errors never hold a secret)."""
+        return display.error_html(self)
+
+
+def _rebuild(cls: type[GatewayError], args: tuple[Any, ...], state: dict[str, Any]) -> GatewayError:
+    """Unpickle/copy helper for :meth:`GatewayError.__reduce__`."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigurationError(GatewayError, ValueError):
     """A setting is missing or malformed.
@@ -176,11 +210,25 @@ class AuthenticationError(GatewayError):
         self.scope = scope
 
 
-class DeploymentNotFoundError(GatewayError):
+class NotFoundError(GatewayError):
+    """Azure answered 404: the URL path or api-version serves no such route (Azure's ``"404"`` code).
+
+    A missing deployment is the more specific :class:`DeploymentNotFoundError`.
+    """
+
+
+class DeploymentNotFoundError(NotFoundError):
     """The deployment does not exist on that endpoint (404 ``DeploymentNotFound``, 400 ``unknown_model``)."""
 
 
-class RateLimitError(GatewayError):
+class TransientError(GatewayError):
+    """The service, the network or the quota failed, not the request: the same call may succeed later.
+
+    The gateway already retried and failed over as its policy allows; catch this to requeue a whole call.
+    """
+
+
+class RateLimitError(TransientError):
     """Azure throttled the request (429); ``retry_after`` says how long it asked us to wait."""
 
 
@@ -228,11 +276,15 @@ class ContentFilterError(GatewayError):
         return self.partial.text if self.partial is not None else ""
 
 
-class ContextLengthExceededError(GatewayError):
+class BadRequestError(GatewayError):
+    """Azure rejected the request (4xx) for a reason with no more specific class."""
+
+
+class ContextLengthExceededError(BadRequestError):
     """The prompt plus the requested output exceed the model's context window."""
 
 
-class UnsupportedParameterError(GatewayError):
+class UnsupportedParameterError(BadRequestError):
     """The model or api-version does not accept a parameter (for example ``temperature`` on a reasoning model).
 
     Attributes:
@@ -256,19 +308,15 @@ class UnsupportedParameterError(GatewayError):
         self.api_version = api_version
 
 
-class BadRequestError(GatewayError):
-    """Azure rejected the request (4xx) for a reason with no more specific class."""
-
-
-class ServerError(GatewayError):
+class ServerError(TransientError):
     """Azure failed (5xx)."""
 
 
-class RequestTimeoutError(GatewayError):
+class RequestTimeoutError(TransientError):
     """The request, a stream chunk, or the whole call's deadline timed out."""
 
 
-class ConnectionFailedError(GatewayError):
+class ConnectionFailedError(TransientError):
     """The connection could not be made or was reset before a response."""
 
 
@@ -276,7 +324,7 @@ class InvalidResponseError(GatewayError):
     """The response could not be decoded (an HTML page from a proxy, truncated or non-JSON body)."""
 
 
-class StreamInterruptedError(GatewayError):
+class StreamInterruptedError(TransientError):
     """A stream broke after it had started; ``partial`` holds everything received until then."""
 
     def __init__(self, message: str, *, partial: ChatResult | None = None, **ctx: Unpack[ErrorContext]) -> None:
@@ -286,3 +334,23 @@ class StreamInterruptedError(GatewayError):
 
 class ConversationError(GatewayError, ValueError):
     """The conversation would be rejected by Azure (for example a tool call without its result)."""
+
+
+class UnsupportedContentError(ConversationError):
+    """A message holds content Azure cannot carry (audio, video, a document, an image in a system message ...).
+
+    One class whatever the layer that finds it: the core codecs, the LangChain converter and the LlamaIndex
+    converter all raise it, naming the message and the kind of content.
+
+    Attributes:
+        index: The message's position in the conversation, when known.
+        block_type: The kind of content refused (a LlamaIndex block type, a LangChain content-block type, a
+            core part kind, or ``"role"``/``"tool"`` for what was missing), when known.
+    """
+
+    def __init__(
+        self, message: str, *, index: int | None = None, block_type: str | None = None, **ctx: Unpack[ErrorContext]
+    ) -> None:
+        super().__init__(message, **ctx)
+        self.index = index
+        self.block_type = block_type

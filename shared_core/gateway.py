@@ -18,10 +18,10 @@ from shared_core.auth import AuthProvider
 from shared_core.config import GatewayConfig, load_config
 from shared_core.costs import CallCost, CostTracker, cost_of
 from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
-from shared_core.errors import ConversationError, GatewayError, InvalidResponseError
+from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
 from shared_core.messages import JsonValue
-from shared_core.repair import REPAIR_EVENT, check_conversation, repair_conversation
+from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent
 from shared_core.routes import RouteTable, RouteTarget
@@ -33,16 +33,17 @@ from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHeal
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
+from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
-from shared_core.wire.json_body import encode_body
+from shared_core.wire.json_body import encode_body, wrong_types_are_typed
 
 __all__ = ["Gateway"]
 
 Api = Literal["chat", "responses"]
 T = TypeVar("T")
-_USER_AGENT = "azure-openai-gateway/0.1"
+_USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
 _V1_PREFIX = "/openai/v1"
 
 
@@ -55,17 +56,18 @@ class _Call:
     encoded: EncodedRequest
     http_request: http.HttpRequest
     ctx: RequestContext
+    repairs: tuple[ToolSequenceRepair, ...] = ()
 
 
 class _Plan:
     """One call: resolved, repaired and routed once; each route target encoded on first use."""
 
-    __slots__ = ("_calls", "_gateway", "by_key", "deadline_at", "request", "resolved", "stream", "targets")
+    __slots__ = ("_calls", "_gateway", "by_key", "deadline_at", "repairs", "request", "resolved", "stream", "targets")
 
     def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
         self._gateway = gateway
         self.resolved = gateway.deployments.resolve(request.model)
-        self.request = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
+        self.request, self.repairs = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
         self.stream = stream
         self.targets = gateway.routes.targets(self.resolved)
         self.by_key = {t.candidate.key: t for t in self.targets}
@@ -209,24 +211,23 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:request:raw", {"path": first.encoded.path, "body": body}))
         return plan
 
-    def _repaired(self, request: ChatRequest) -> ChatRequest:
+    def _repaired(self, request: ChatRequest) -> tuple[ChatRequest, tuple[ToolSequenceRepair, ...]]:
         if not self.repair:
             check_conversation(request.messages)
-            return request
+            return request, ()
         outcome = repair_conversation(request.messages)
         if not outcome.changed:
-            return request
+            return request, ()
         self.sink.emit(DebugEvent(REPAIR_EVENT, outcome.event_payload()))
-        return replace(request, messages=outcome.messages)
+        return replace(request, messages=outcome.messages), outcome.repairs
 
     def _with_defaults(self, request: ChatRequest, target: ResolvedDeployment) -> GenerationSettings:
         # One replace at most (none when nothing changes): dataclasses.replace costs a few µs, on every call.
         settings, config = request.settings, self.config
         changes: dict[str, object] = {}
-        if settings.max_tokens is None:
+        if settings.max_tokens is None and config.max_tokens is not None:
             changes["max_tokens"] = config.max_tokens
-        temperature_set_by_user = "temperature" in config.sources
-        if settings.temperature is None and (target.profile.accepts_temperature or temperature_set_by_user):
+        if settings.temperature is None and config.temperature is not None:
             changes["temperature"] = config.temperature
         return replace(settings, **changes) if changes else settings
 
@@ -244,13 +245,8 @@ class Gateway:
         codec = chat_completions if self.api == "chat" else responses
         # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
         wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
-        try:
+        with wrong_types_are_typed():
             encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
-        except (TypeError, AttributeError, AssertionError, RecursionError) as exc:  # a value of the wrong type
-            raise ConversationError(
-                f"the request cannot be encoded ({type(exc).__name__}: {exc}); check the types of message contents, "
-                "tool schemas and settings (text must be str, schemas JSON objects)"
-            ) from exc
         for warning in encoded.warnings:
             data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
             self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
@@ -270,8 +266,10 @@ class Gateway:
             scope=route.scope,
             deployment_rule=target.rule,
         )
+        if request.settings.extra_headers or request.settings.extra_query:
+            headers, query = request.settings.with_extras(headers, query)
         request_out = http.HttpRequest(route.endpoint_url + path, query, body, headers)
-        return _Call(target, route, encoded, request_out, ctx)
+        return _Call(target, route, encoded, request_out, ctx, plan.repairs)
 
     # -- errors, results and costs -------------------------------------------------------------------------
 
@@ -354,7 +352,7 @@ class Gateway:
         cost = self._price(call, result)
         self.costs.record(cost)
         # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
-        result = replace(result, deployment=deployment, request_id=request_id, cost=cost)
+        result = replace(result, deployment=deployment, request_id=request_id, cost=cost, repairs=call.repairs)
         filtered = completion_filter_error(
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
@@ -543,6 +541,7 @@ class Gateway:
             finish=lambda result, latency: self._settle(
                 call, result, latency=latency, deployment=result.deployment, request_id=result.request_id
             ),
+            repairs=call.repairs,
         )
 
     # -- the four calls --------------------------------------------------------------------------------------

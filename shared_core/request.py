@@ -23,7 +23,11 @@ __all__ = [
     "ToolSpec",
 ]
 
-ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+_CREDENTIAL_HEADERS = frozenset({"api-key", "authorization"})
+
+ReasoningEffort: TypeAlias = str
+"""Effort for reasoning models (``none``, ``minimal``, ``low``, ``medium``, ``high``, ``xhigh`` ...): any string is
+sent as given, so Azure judges values this package does not know yet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +127,17 @@ class GenerationSettings:
         parallel_tool_calls: Allow several tool calls in one turn.
         reasoning_effort: Effort for reasoning models.
         user: End-user id for Azure abuse monitoring.
-        logprobs: Return log probabilities.
+        logprobs: Return log probabilities (``include: message.output_text.logprobs`` on the Responses API).
+        top_logprobs: How many alternatives to return per token (0-20).
+        n: How many choices to generate (Chat Completions only).
+        service_tier: Azure's processing tier (``auto``, ``default``, ``flex``, ``priority`` ...).
+        verbosity: Answer length for GPT-5 models (``low``, ``medium``, ``high``); ``text.verbosity`` on Responses.
+        reasoning: The Responses ``reasoning`` object (``{"effort": ..., "summary": ...}``); ``reasoning_effort``
+            fills its ``effort`` when unset. On Chat Completions, its ``effort`` becomes ``reasoning_effort``.
         extra_body: Extra top-level JSON fields, passed through as given (they win over ours).
+        extra_headers: Extra HTTP headers for this request (``default_headers`` of the frameworks); they never
+            replace the credential headers.
+        extra_query: Extra query parameters (``default_query``); ``api-version`` stays the one configured.
     """
 
     temperature: float | None = None
@@ -139,7 +152,29 @@ class GenerationSettings:
     reasoning_effort: ReasoningEffort | None = None
     user: str | None = None
     logprobs: bool | None = None
+    top_logprobs: int | None = None
+    n: int | None = None
+    service_tier: str | None = None
+    verbosity: str | None = None
+    reasoning: Mapping[str, JsonValue] | None = None
     extra_body: Mapping[str, JsonValue] = field(default_factory=lambda: {})
+    extra_headers: Mapping[str, str] = field(default_factory=lambda: {})
+    extra_query: Mapping[str, str] = field(default_factory=lambda: {})
+
+    def with_extras(
+        self, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """``headers`` and ``query`` with :attr:`extra_headers` / :attr:`extra_query` added; ours always win.
+
+        ``headers`` are the request's own (lower-case names). An extra header with the same name in any case, or
+        a credential header (``api-key``, ``authorization``), is dropped: the chosen credential is the one sent.
+        """
+        extra = {
+            name: value
+            for name, value in self.extra_headers.items()
+            if name.lower() not in headers and name.lower() not in _CREDENTIAL_HEADERS
+        }
+        return {**extra, **headers}, {**self.extra_query, **query}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +188,11 @@ class ChatRequest:
         settings: Sampling and output settings.
         model: The model (or deployment) the caller asked for; the deployment map resolves it.
         previous_response_id: Responses API only: continue a stored response.
-        store: Responses API only: ask Azure to store the response.
+        store: Ask Azure to store the response (Responses API; Chat Completions stored completions).
+        instructions: Responses API only: the top-level ``instructions`` (system text outside the input items).
+        include: Responses API only: extra output to include (``reasoning.encrypted_content`` ...), added to
+            what the encoder asks for itself.
+        truncation: Responses API only: ``auto`` or ``disabled``.
     """
 
     messages: tuple[Message, ...]
@@ -163,3 +202,6 @@ class ChatRequest:
     model: str | None = None
     previous_response_id: str | None = None
     store: bool | None = None
+    instructions: str | None = None
+    include: tuple[str, ...] = ()
+    truncation: str | None = None

@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeAlias, assert_never
 
+from shared_core import display
 from shared_core.messages import JsonValue, Message, MessagePart, ReasoningPart, TextPart
+from shared_core.repair import ToolSequenceRepair
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ __all__ = [
     "StreamAccumulator",
     "StreamEvent",
     "TextDelta",
+    "TokenLogprob",
     "ToolCallDelta",
     "Usage",
     "UsageEvent",
@@ -56,6 +59,24 @@ class Usage:
     total_tokens: int
     cached_input_tokens: int = 0
     reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """The log probability of one output token, with the most likely alternatives when asked for.
+
+    Attributes:
+        token: The token's text.
+        logprob: Its log probability.
+        bytes: Its UTF-8 bytes, as Azure sent them (``None`` when not sent).
+        top_logprobs: The most likely tokens at this position (``top_logprobs`` of the request), each without
+            alternatives of its own.
+    """
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] | None = None
+    top_logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +108,9 @@ class ChatResult:
         content_filter_results: Azure's verdict on the completion (merged over a stream).
         provider_details: Other fields Azure sent that have no place above (kept, not dropped).
         cost: What the call cost, priced by the deployment's base model (set by the gateway).
+        repairs: What conversation repair changed in the history before sending (set by the gateway; empty when
+            the history needed nothing).
+        logprobs: Log probabilities of the answer's tokens, when asked for (``None`` when Azure sent none).
     """
 
     message: Message
@@ -105,11 +129,17 @@ class ChatResult:
     content_filter_results: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     cost: CallCost | None = None
+    repairs: tuple[ToolSequenceRepair, ...] = ()
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
     @property
     def text(self) -> str:
         """The assistant's text."""
         return self.message.text
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the text, tool calls, usage, cost, deployment and request id (escaped)."""
+        return display.chat_result_html(self)
 
     def with_transport(self, *, deployment: str | None, request_id: str | None) -> ChatResult:
         """A copy carrying what only the transport knows."""
@@ -121,13 +151,14 @@ class ResponseMetadata:
     """Identity of the response, sent on (almost) every chunk; the last non-empty value wins.
 
     The gateway sends one more as the first event of every stream, carrying what only the transport knows:
-    the deployment that answered (after any failover), its endpoint and Azure's request id; and one as the
-    last event, carrying the stream's ``cost`` once the gateway has priced it (before any completion
-    content-filter error is raised).
+    the deployment that answered (after any failover), its endpoint, Azure's request id and the conversation
+    repairs made before sending; and one as the last event, carrying the stream's ``cost`` once the gateway has
+    priced it (before any completion content-filter error is raised).
 
     Attributes:
         endpoint: The endpoint that answered: its configured name, else its URL (first event only).
         cost: What the stream cost (last event only).
+        repairs: What conversation repair changed before sending (first event only).
     """
 
     response_id: str | None = None
@@ -139,14 +170,16 @@ class ResponseMetadata:
     request_id: str | None = None
     endpoint: str | None = None
     cost: CallCost | None = None
+    repairs: tuple[ToolSequenceRepair, ...] = ()
     kind: Literal["metadata"] = "metadata"
 
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    """A piece of the answer's text (never empty)."""
+    """A piece of the answer's text (never empty), with its tokens' log probabilities when asked for."""
 
     text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
     kind: Literal["text"] = "text"
 
 
@@ -277,11 +310,13 @@ class StreamAccumulator:
         "_cost",
         "_details",
         "_finish",
+        "_logprobs",
         "_meta",
         "_prompt_filter",
         "_reasoning_items",
         "_reasoning_text",
         "_refusal",
+        "_repairs",
         "_text",
         "_tools",
         "_usage",
@@ -301,14 +336,18 @@ class StreamAccumulator:
         self._cost: CallCost | None = None
         self._meta = ResponseMetadata()
         self._details: dict[str, JsonValue] = {}
+        self._logprobs: list[TokenLogprob] | None = None
+        self._repairs: tuple[ToolSequenceRepair, ...] = ()
         self.events_seen = 0
 
     def add(self, event: StreamEvent) -> None:
         """Fold one event in."""
         self.events_seen += 1
         match event:
-            case TextDelta(text=text):
+            case TextDelta(text=text, logprobs=logprobs):
                 self._text.append(text)
+                if logprobs:
+                    self._add_logprobs(logprobs)
             case RefusalDelta(text=text):
                 self._refusal.append(text)
             case ReasoningDelta(text=text):
@@ -334,6 +373,11 @@ class StreamAccumulator:
             case _:
                 assert_never(event)
 
+    def _add_logprobs(self, logprobs: tuple[TokenLogprob, ...]) -> None:
+        if self._logprobs is None:
+            self._logprobs = []
+        self._logprobs.extend(logprobs)
+
     def _merge_meta(self, event: ResponseMetadata) -> None:
         m = self._meta
         self._meta = ResponseMetadata(
@@ -347,6 +391,8 @@ class StreamAccumulator:
         )
         if event.cost is not None:
             self._cost = event.cost
+        if event.repairs:
+            self._repairs = event.repairs
         self._details.update(event.provider_details)
 
     @property
@@ -392,6 +438,8 @@ class StreamAccumulator:
             content_filter_results=dict(self._content_filter),
             provider_details=details,
             cost=self._cost,
+            repairs=self._repairs,
+            logprobs=tuple(self._logprobs) if self._logprobs is not None else None,
         )
 
     def _reasoning_parts(self) -> list[ReasoningPart]:

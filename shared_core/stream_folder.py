@@ -23,6 +23,7 @@ from shared_core.errors import (
 )
 from shared_core.events import DebugEvent, EventSink
 from shared_core.messages import JsonValue
+from shared_core.repair import ToolSequenceRepair
 from shared_core.result import ChatResult, ResponseMetadata, StreamAccumulator, StreamEvent
 from shared_core.transport.error_map import request_id
 from shared_core.transport.http import StreamingResponse
@@ -48,6 +49,7 @@ class StreamFolder:
         raw_debug: Keep every raw SSE record for one ``llm:response:raw`` event at the end.
         finish: Called with the folded result and the latency when the stream ended cleanly; prices it, emits
             the summary, and returns the priced result with the completion filter error to raise, if any.
+        repairs: What conversation repair changed before sending, for the stream's first event.
     """
 
     __slots__ = (
@@ -58,6 +60,7 @@ class StreamFolder:
         "_finish",
         "_parser",
         "_raw",
+        "_repairs",
         "_request_id",
         "_sink",
         "_started",
@@ -75,7 +78,9 @@ class StreamFolder:
         sink: EventSink,
         raw_debug: bool,
         finish: Callable[[ChatResult, float], tuple[ChatResult, GatewayError | None]],
+        repairs: tuple[ToolSequenceRepair, ...] = (),
     ) -> None:
+        self._repairs = repairs
         self._deployment = deployment
         self._endpoint = endpoint
         self._endpoint_name = endpoint_name
@@ -95,8 +100,14 @@ class StreamFolder:
         return self._decoder.done
 
     def opening(self) -> ResponseMetadata:
-        """The stream's first event: the deployment and endpoint that answered and Azure's request id."""
-        event = ResponseMetadata(deployment=self._deployment, request_id=self._request_id, endpoint=self._endpoint_name)
+        """The stream's first event: the deployment and endpoint that answered, Azure's request id and the
+        conversation repairs made before sending."""
+        event = ResponseMetadata(
+            deployment=self._deployment,
+            request_id=self._request_id,
+            endpoint=self._endpoint_name,
+            repairs=self._repairs,
+        )
         self.accumulator.add(event)
         return event
 

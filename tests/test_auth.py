@@ -135,8 +135,11 @@ def test_resolve_auth_reason_names_source(caplog: pytest.LogCaptureFixture) -> N
         use_default_credential=True,
         sources={"api_key": "env AZURE_OPENAI_API_KEY", "use_default_credential": "file cfg.toml key 'x'"},
     )
-    assert auth.reason == "api_key set by env AZURE_OPENAI_API_KEY"
-    assert "default_credential (use_default_credential set by file cfg.toml key 'x')" in caplog.text
+    # The source decides before the auth order: a credential from the config file beats an env key.
+    assert auth.kind == "default_credential"
+    assert auth.reason.startswith("use_default_credential set by file cfg.toml key 'x' (from the config file")
+    assert "beats a credential from the environment" in auth.reason
+    assert "api_key (api_key set by env AZURE_OPENAI_API_KEY)" in caplog.text
 
 
 def test_resolve_auth_client_id_alone_means_user_assigned(mi_env: IdentityServer) -> None:
@@ -165,7 +168,9 @@ def test_resolve_auth_nothing_configured_lists_what_was_looked_for() -> None:
         "AZURE_OPENAI_AD_TOKEN",
         "AZURE_USE_MANAGED_IDENTITY",
         "AZURE_USE_DEFAULT_CREDENTIAL",
-        "OPENAI_API_KEY is never used for Azure",
+        "managed_identity_client_id",
+        "AZURE_MANAGED_IDENTITY_CLIENT_ID",
+        "OPENAI_API_KEY as the last fallback",
         "Fix:",
     ):
         assert name in text

@@ -62,6 +62,9 @@ def rec_chat(kind: str) -> recordings.Interaction:
     return recorded(f"test_call__azure-openai_completions_gpt_4o_mini__{kind}")
 
 
+TOOL_STREAM = "test_call_with_tools__azure-openai_responses_gpt_4o_mini__stream"
+
+
 def rec_responses(kind: str) -> recordings.Interaction:
     return recorded(f"test_call__azure-openai_responses_gpt_4o_mini__{kind}")
 
@@ -472,7 +475,12 @@ def test_azure_server_bodies_parse_with_the_openai_sdk_types(client: httpx.Clien
     real_body = json.loads(rec_responses("sync").response_body)
     assert sdk_errors(response_type, responses(client).json()) <= sdk_errors(response_type, real_body)
     events = TypeAdapter(ResponseStreamEvent)
-    real_errors = {t: sdk_errors(events, d) for t, d in sse_events(rec_responses("stream").response_body)}
+    # Real Azure omits `name` on response.function_call_arguments.done, which newer SDKs require: the baseline
+    # takes the recorded tool-call stream too, so ours may fail only where a real Azure stream fails.
+    real_errors: dict[str, set[tuple[Any, ...]]] = {}
+    for body in (rec_responses("stream").response_body, recorded(TOOL_STREAM).response_body):
+        for t, d in sse_events(body):
+            real_errors.setdefault(t, set()).update(sdk_errors(events, d))
     for event_type, data in sse_events(responses(client, stream=True, tools=[]).content):
         assert sdk_errors(events, data) <= real_errors.get(event_type, set()), event_type
 

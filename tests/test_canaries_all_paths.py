@@ -47,10 +47,12 @@ from shared_core import (
     ConversationError,
     Gateway,
     GatewayError,
+    ImagePart,
     ListSink,
     Message,
     Timeouts,
     ToolCallPart,
+    UnsupportedContentError,
     errors,
     load_config,
 )
@@ -85,6 +87,7 @@ FAILURES: tuple[tuple[Outcome, tuple[Mode, ...]], ...] = (
     (HttpError(429, retry_after=120), MODES),
     (HttpError(401), MODES),
     (HttpError(404), MODES),
+    (HttpError(404, body=b'{"error": {"code": "404", "message": "Resource not found"}}'), MODES),
     (BadGateway(), MODES),
     (ConnectionReset(), MODES),
     (PromptFiltered(), MODES),
@@ -96,8 +99,13 @@ FAILURES: tuple[tuple[Outcome, tuple[Mode, ...]], ...] = (
     (HttpError(400, body=b'{"error": {"code": "invalid_value", "message": "bad input"}}'), MODES),
     (Reply("late", first_byte_delay=SLOW), ("complete", "astream")),
 )
-# Every class of the error tree but its base and the missing-extra error (nothing here is missing).
-ERROR_CLASSES = {name for name in errors.__all__ if name.endswith("Error")} - {"GatewayError", "MissingExtraError"}
+# Every class of the error tree but its bases (never raised themselves) and the missing-extra error (nothing here
+# is missing).
+ERROR_CLASSES = {name for name in errors.__all__ if name.endswith("Error")} - {
+    "GatewayError",
+    "TransientError",
+    "MissingExtraError",
+}
 
 
 @dataclass
@@ -371,8 +379,9 @@ def test_canaries_never_leave_the_headers_on_any_call_path(
 
 
 def _add_gateway_only_errors(gateway: Gateway, evidence: Evidence) -> None:
-    """ConversationError (repair off) and ConfigurationError (a closed client), on the same credentials."""
+    """ConversationError (repair off), UnsupportedContentError and ConfigurationError (a closed client)."""
     broken = ChatRequest((Message.assistant(tool_calls=(ToolCallPart("call_x", "f", "{}"),)), Message.user("hi")))
+    uncarried = ChatRequest((Message("assistant", (ImagePart("https://example.com/a.png"),)), Message.user("hi")))
     strict = Gateway(gateway.config, repair=False, event_sink=gateway.sink)
     closed = httpx.Client()
     closed.close()
@@ -381,6 +390,9 @@ def _add_gateway_only_errors(gateway: Gateway, evidence: Evidence) -> None:
         strict.complete(broken)
     with pytest.raises(ConfigurationError) as closed_error:
         with_closed.complete(broken)
+    with pytest.raises(UnsupportedContentError) as uncarried_error:
+        gateway.complete(uncarried)
+    evidence.add_error("content Azure cannot carry", uncarried_error.value)
     evidence.add_error("repair off", refused.value)
     evidence.add_error("closed client", closed_error.value)
 

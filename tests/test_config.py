@@ -24,8 +24,9 @@ def test_config_defaults_when_nothing_set() -> None:
     cfg = load_config(env={})
     assert cfg.endpoint is None
     assert cfg.api_version == DEFAULT_API_VERSION == "2024-10-21"
-    assert cfg.max_tokens == 4096
-    assert cfg.temperature == 0.7
+    # Nothing the anchors would not send: no temperature, no output limit unless set somewhere.
+    assert cfg.max_tokens is None
+    assert cfg.temperature is None
     assert cfg.use_managed_identity is False and cfg.use_default_credential is False
     assert cfg.sources == {}
 
@@ -62,6 +63,7 @@ def test_config_reads_every_env_var() -> None:
         "AZURE_OPENAI_BASE_URL",
         "AZURE_OPENAI_KEY",
         "OPENAI_API_VERSION",
+        "OPENAI_API_KEY",
     }
 
 
@@ -75,9 +77,19 @@ def test_config_alternate_env_names_and_azure_name_wins() -> None:
     assert both.api_version == "2025-01-01-preview"
 
 
-def test_config_never_reads_openai_api_key() -> None:
+def test_config_reads_openai_api_key_as_last_fallback() -> None:
     cfg = load_config(env={"OPENAI_API_KEY": "sk-openai", "AZURE_OPENAI_ENDPOINT": ENDPOINT})
-    assert cfg.api_key is None
+    assert cfg.api_key is not None and cfg.api_key.get_secret_value() == "sk-openai"
+    assert cfg.sources["api_key"] == "env OPENAI_API_KEY"
+    both = load_config(env={"OPENAI_API_KEY": "sk-openai", "AZURE_OPENAI_KEY": "azure"})
+    assert both.api_key is not None and both.api_key.get_secret_value() == "azure"
+
+
+def test_config_default_temperature_and_max_tokens_file_keys_are_opt_in(tmp_path: Path) -> None:
+    path = tmp_path / "gw.toml"
+    path.write_text("default_temperature = 0.3\ndefault_max_tokens = 512\n")
+    cfg = load_config(env={}, config_file=path)
+    assert (cfg.temperature, cfg.max_tokens) == (0.3, 512)
 
 
 def test_config_precedence_kwarg_over_file_over_env(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from tests.support.cassettes import KNOWN_SECRETS, secrets_from_env
 from tests.support.recordings import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ("01_langchain_quickstart", "02_llamaindex_quickstart", "03_failover_and_costs")
+EXPECTED = ("01_langchain_quickstart", "02_llamaindex_quickstart", "03_failover_and_costs", "04_agents_and_tools")
 
 # Credential-shaped text, as the cassette scan defines it, plus the hosts of real Azure resources.
 _SECRET_SHAPES: Mapping[str, re.Pattern[str]] = {
@@ -72,7 +72,7 @@ def _breaks(pattern: re.Pattern[str], text: str) -> bool:
     return any(match.group(0).lower() not in _EXAMPLE_HOSTS for match in pattern.finditer(text))
 
 
-def test_notebooks_are_the_three_of_the_issue() -> None:
+def test_notebooks_are_the_expected_four() -> None:
     assert [path.stem for path in NOTEBOOKS] == list(EXPECTED)
 
 

@@ -10,7 +10,7 @@ failure is spelled differently by route: an unknown deployment is 404 ``Deployme
 Decisions the table encodes:
 
 * 404 with anything but a deployment code (Azure's ``{"code": "404", "message": "Resource not found"}``, an
-  HTML page, an empty body) is a :class:`BadRequestError` about the URL path or api-version, not a
+  HTML page, an empty body) is a :class:`NotFoundError` about the URL path or api-version, not its subclass
   :class:`DeploymentNotFoundError`: Azure reports a missing deployment as ``DeploymentNotFound`` on the very
   same route, so "Resource not found" means the route itself does not exist (an api-version that lacks it,
   an endpoint with a path already in it). Failing over to a sibling deployment would fail the same way.
@@ -43,6 +43,7 @@ from shared_core.errors import (
     ErrorContext,
     GatewayError,
     InvalidResponseError,
+    NotFoundError,
     RateLimitError,
     RequestTimeoutError,
     ServerError,
@@ -440,7 +441,7 @@ _TABLE: tuple[_Row, ...] = (
     _Row((401, 403), None, AuthenticationError, _explain_auth),
     _Row((404,), ("DeploymentNotFound", "model_not_found"), DeploymentNotFoundError, _explain_deployment_missing),
     _Row((400, 404), ("unknown_model",), DeploymentNotFoundError, _explain_deployment_missing),
-    _Row((404,), None, BadRequestError, _explain_wrong_path),
+    _Row((404,), None, NotFoundError, _explain_wrong_path),
     _Row((429,), None, RateLimitError, _explain_rate_limit),
     _Row((408,), None, RequestTimeoutError, _explain_timeout),
     _Row(_4XX, ("context_length_exceeded",), ContextLengthExceededError, _explain_context_length),

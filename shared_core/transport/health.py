@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from shared_core import display
 from shared_core.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -51,6 +52,7 @@ __all__ = [
     "DeploymentHealth",
     "FailureKind",
     "HealthPolicy",
+    "HealthSnapshot",
     "HealthStatus",
     "HealthStore",
     "InMemoryHealthStore",
@@ -196,6 +198,18 @@ class DeploymentHealth:
     last_failure: FailureKind | None = None
     last_error: str | None = None
 
+    def _repr_html_(self) -> str:
+        """Notebook display: one row with status, time until usable, latency and the last error."""
+        return display.health_html({self.key: self})
+
+
+class HealthSnapshot(dict[str, DeploymentHealth]):
+    """What ``snapshot()`` returns: a plain dict of deployment key to health, shown as a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        """Notebook display: one row per deployment (status, time until usable, latency, last error)."""
+        return display.health_html(self)
+
 
 class HealthStore(Protocol):
     """Where router state lives: per process today, shared between replicas later.
@@ -303,7 +317,11 @@ class InMemoryHealthStore:
         with self._lock:
             now = self._now()
             wanted = list(self._entries) if keys is None else list(keys)
-            return {key: self._view(key, self._entries.get(key), now) for key in wanted}
+            return HealthSnapshot({key: self._view(key, self._entries.get(key), now) for key in wanted})
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the snapshot of every known deployment as a table."""
+        return display.health_html(self.snapshot())
 
     def admit(self, key: str) -> bool:
         """Whether the caller may send to this deployment now; takes the half-open trial when that is the way."""

@@ -16,9 +16,11 @@ annotation chunks come with no ``delta`` or ``delta: null``; with ``include_usag
 ``"usage": null`` and a trailing ``choices: []`` chunk carries the usage. Metadata (id, model, created,
 fingerprint, unknown top-level fields) is emitted only when it changes, so a text chunk costs one small event.
 ``obfuscation`` is random padding that Azure puts on every chunk to hide token lengths; it carries no content
-and is not kept on streams. A :class:`ChatResult` holds one answer: choice 0 is decoded, and the encoder never
-asks for ``n``; should ``n`` come in through ``extra_body``, a response keeps the other choices raw under
-``additional_choices``, and a stream's other choices are skipped. Per-chunk ``logprobs`` are not decoded.
+and is not kept on streams. A :class:`ChatResult` holds one answer: choice 0 is decoded; with ``n`` above 1,
+a response keeps the other choices raw under ``additional_choices``, and a stream's other choices are skipped.
+``choice.logprobs.content`` becomes :attr:`ChatResult.logprobs` (on a stream, each text chunk's
+``TextDelta.logprobs``); the rest of ``choice.logprobs`` (``refusal`` log probabilities) stays in
+``provider_details`` as ``choice.logprobs``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from shared_core.result import (
     ResponseMetadata,
     StreamEvent,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -52,6 +55,7 @@ __all__ = [
     "decode_finish_reason",
     "decode_prompt_filters",
     "decode_response",
+    "decode_token_logprobs",
     "decode_usage",
 ]
 
@@ -77,7 +81,7 @@ _KNOWN_TOP = frozenset(
         "prompt_annotations",
     }
 )
-_KNOWN_CHOICE = frozenset({"index", "message", "delta", "finish_reason", "content_filter_results"})
+_KNOWN_CHOICE = frozenset({"index", "message", "delta", "finish_reason", "content_filter_results", "logprobs"})
 _KNOWN_MESSAGE = frozenset({"role", "content", "refusal", "tool_calls"})
 _KNOWN_USAGE = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
 _MODELLED_DETAILS = {"prompt_tokens_details": "cached_tokens", "completion_tokens_details": "reasoning_tokens"}
@@ -109,8 +113,10 @@ def decode_response(payload: JsonValue) -> ChatResult:
     refusal: str | None = None
     finish: FinishReason | None = None
     filters: JsonObject = {}
+    logprobs: tuple[TokenLogprob, ...] | None = None
     if choice is not None:
         _extras(choice, _KNOWN_CHOICE, "choice.", details)
+        logprobs = _choice_logprobs(choice, details)
         message = choice.get("message")
         if isinstance(message, dict):
             refusal = _decode_message(message, parts, valid, invalid, details)
@@ -136,7 +142,35 @@ def decode_response(payload: JsonValue) -> ChatResult:
         ),
         content_filter_results=filters,
         provider_details=details,
+        logprobs=logprobs,
     )
+
+
+def decode_token_logprobs(raw: JsonValue) -> tuple[TokenLogprob, ...]:
+    """A list of ``{token, logprob, bytes, top_logprobs}`` objects (Chat Completions ``logprobs.content``, the
+    Responses ``output_text.logprobs``) as :class:`TokenLogprob` s; entries that are not such objects are
+    skipped."""
+    out: list[TokenLogprob] = []
+    for entry in raw if isinstance(raw, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        token, logprob = entry.get("token"), entry.get("logprob")
+        if not isinstance(token, str) or not isinstance(logprob, int | float) or isinstance(logprob, bool):
+            continue
+        raw_bytes = entry.get("bytes")
+        as_bytes = tuple(b for b in raw_bytes if isinstance(b, int)) if isinstance(raw_bytes, list) else None
+        top = decode_token_logprobs(entry.get("top_logprobs"))
+        out.append(TokenLogprob(token, float(logprob), as_bytes, top))
+    return tuple(out)
+
+
+def _choice_logprobs(choice: JsonObject, details: JsonObject) -> tuple[TokenLogprob, ...] | None:
+    raw = choice.get("logprobs")
+    if not isinstance(raw, dict):
+        return None
+    if any(_kept(v) for k, v in raw.items() if k != "content"):
+        details["choice.logprobs"] = raw
+    return decode_token_logprobs(raw.get("content"))
 
 
 def _first_choice(choices: list[JsonValue], details: JsonObject) -> JsonObject | None:
@@ -369,7 +403,9 @@ def _decode_choice_delta(choice: JsonObject, out: list[StreamEvent]) -> None:
     if isinstance(delta, dict):
         content = delta.get("content")
         if content and isinstance(content, str):
-            out.append(TextDelta(content))
+            logprobs = choice.get("logprobs")
+            tokens = decode_token_logprobs(logprobs.get("content")) if isinstance(logprobs, dict) else ()
+            out.append(TextDelta(content, tokens))
         refusal = delta.get("refusal")
         if refusal and isinstance(refusal, str):
             out.append(RefusalDelta(refusal))

@@ -20,10 +20,14 @@ Decisions, with the Azure behaviour behind each:
 - Reasoning parts in an assistant turn of the history are omitted: Chat Completions has no field for them, and
   reasoning that a previous (Responses) turn returned is routinely handed back by frameworks. Omitting it loses
   nothing Azure could use. Every other part an API slot cannot carry (an image in a system or tool message, a
-  tool call in a user message ...) raises :class:`ConversationError` naming the message index and part kind.
+  tool call in a user message ...) raises :class:`UnsupportedContentError` naming the message index and part kind.
 - A ``tool`` message holds one or more tool results; each becomes its own wire message. ``is_error`` has no
   wire field: the result's text carries the failure. Chat Completions tool messages have no ``name``.
 - ``extra_body`` is merged last and wins over anything encoded here.
+- ``reasoning_effort`` is sent as given (any string, so Azure judges values this package does not know, such as
+  ``none`` or ``xhigh``); the Responses-shaped ``reasoning`` object contributes its ``effort`` when
+  ``reasoning_effort`` is unset, and its other keys (``summary``) have no Chat Completions field: dropped with
+  a warning.
 """
 
 from __future__ import annotations
@@ -34,7 +38,12 @@ from typing import assert_never
 from urllib.parse import quote
 
 from shared_core.deployments import ResolvedDeployment
-from shared_core.errors import ConfigurationError, ConversationError, UnsupportedParameterError
+from shared_core.errors import (
+    ConfigurationError,
+    ConversationError,
+    UnsupportedContentError,
+    UnsupportedParameterError,
+)
 from shared_core.messages import (
     ImagePart,
     JsonValue,
@@ -87,7 +96,7 @@ def encode_request(
 
     Raises:
         UnsupportedParameterError: ``json_schema`` output on an api-version before 2024-08-01-preview.
-        ConversationError: A message holds a part its role cannot carry on Chat Completions.
+        UnsupportedContentError: A message holds a part its role cannot carry on Chat Completions.
         ConfigurationError: A ``json_schema`` response format without a name or schema.
     """
     v1 = route_family(api_version) == "v1"
@@ -105,6 +114,8 @@ def encode_request(
         if request.settings.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.settings.parallel_tool_calls
     _encode_settings(request.settings, target, api_version, body, warnings)
+    if request.store is not None:
+        body["store"] = request.store
     if stream:
         body["stream"] = True
         # Without include_usage Azure sends no usage on a stream at all (and some clients forget to ask).
@@ -166,20 +177,39 @@ def _encode_settings(
         ("frequency_penalty", settings.frequency_penalty),
         ("user", settings.user),
         ("logprobs", settings.logprobs),
+        ("top_logprobs", settings.top_logprobs),
+        ("n", settings.n),
+        ("service_tier", settings.service_tier),
+        ("verbosity", settings.verbosity),
     )
     for name, value in passthrough:
         if value is not None:
             body[name] = value
     if settings.response_format is not None:
         body["response_format"] = _encode_response_format(settings.response_format, target, api_version)
-    if settings.reasoning_effort is not None:
+    effort = _effort(settings, model, warnings)
+    if effort is not None:
         if profile.supports_reasoning_effort:
-            body["reasoning_effort"] = settings.reasoning_effort
+            body["reasoning_effort"] = effort
         else:
             warnings.append(
-                f"reasoning_effort={settings.reasoning_effort!r} was not sent: model {model!r} "
+                f"reasoning_effort={effort!r} was not sent: model {model!r} "
                 f"(deployment {target.deployment!r}) is not a reasoning model and Azure rejects it"
             )
+
+
+def _effort(settings: GenerationSettings, model: str, warnings: list[str]) -> JsonValue:
+    """``reasoning_effort``, else the ``effort`` of a Responses-shaped ``reasoning`` object."""
+    reasoning = settings.reasoning or {}
+    others = sorted(k for k in reasoning if k != "effort")
+    if others:
+        warnings.append(
+            f"reasoning {others} has no Chat Completions field and was not sent for model {model!r}; "
+            "use the Responses API for reasoning summaries"
+        )
+    if settings.reasoning_effort is not None:
+        return settings.reasoning_effort
+    return reasoning.get("effort")
 
 
 def _sampling(
@@ -252,7 +282,7 @@ def encode_messages(messages: tuple[Message, ...], *, developer_role: bool = Fal
         developer_role: Send ``developer`` messages with their own role (else as ``system``).
 
     Raises:
-        ConversationError: A message holds a part its role cannot carry, naming the message index and part kind.
+        UnsupportedContentError: A message holds a part its role cannot carry, naming the message index and part kind.
     """
     out: list[JsonValue] = []
     for index, message in enumerate(messages):
@@ -272,10 +302,12 @@ def encode_messages(messages: tuple[Message, ...], *, developer_role: bool = Fal
     return out
 
 
-def _misplaced(index: int, message: Message, part: MessagePart, where: str) -> ConversationError:
-    return ConversationError(
+def _misplaced(index: int, message: Message, part: MessagePart, where: str) -> UnsupportedContentError:
+    return UnsupportedContentError(
         f"message {index} ({message.role}) holds a {part.kind} part, which Chat Completions cannot carry "
-        f"in a {message.role} message; {where}"
+        f"in a {message.role} message; {where}",
+        index=index,
+        block_type=part.kind,
     )
 
 

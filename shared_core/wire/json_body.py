@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
 from typing import cast
 
 from shared_core.errors import ConfigurationError, ConversationError, GatewayError
 from shared_core.messages import JsonValue
 
-__all__ = ["MAX_DEPTH", "encode_body"]
+__all__ = ["MAX_DEPTH", "encode_body", "wrong_types_are_typed"]
 
 MAX_DEPTH = 200
 """Deepest nesting reported as too deep when ``json.dumps`` ran out of recursion (real schemas stay under 20)."""
@@ -36,6 +37,18 @@ def encode_body(body: Mapping[str, JsonValue]) -> bytes:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (ValueError, TypeError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
         raise _bad_value(body, exc) from None
+
+
+@contextmanager
+def wrong_types_are_typed() -> Generator[None]:
+    """Around a codec: a value of the wrong type (frameworks' types are not enforced at run time) is typed."""
+    try:
+        yield
+    except (TypeError, AttributeError, AssertionError, RecursionError) as exc:
+        raise ConversationError(
+            f"the request cannot be encoded ({type(exc).__name__}: {exc}); check the types of message contents, "
+            "tool schemas and settings (text must be str, schemas JSON objects)"
+        ) from exc
 
 
 def _problem(value: object) -> str | None:

@@ -18,6 +18,8 @@ Decoding rules (the same for a JSON body and for a stream, so both fold to equal
 - ``provider_details`` holds every other top-level field of the response that is not null (``status``,
   ``incomplete_details``, ``service_tier``, the echoed settings ...), plus ``annotations`` and ``logprobs``
   of the output text when not empty and ``other_output`` (output items of types we do not decode).
+- The output text's ``logprobs`` (asked for with ``include: message.output_text.logprobs``) also become
+  :attr:`ChatResult.logprobs`, and each ``response.output_text.delta``'s ``logprobs`` its ``TextDelta.logprobs``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from shared_core.result import (
     merge_filter_results,
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
+from shared_core.wire.chat_decode import decode_token_logprobs
 from shared_core.wire.content_filter import filter_categories, prompt_filter_error
 
 __all__ = [
@@ -242,7 +245,7 @@ def _delta_events(kind: str | None, payload: JsonObject) -> tuple[StreamEvent, .
         case "response.output_text.delta":
             # `obfuscation` is padding against size side channels; it is never text.
             delta = _str(payload.get("delta"))
-            return (TextDelta(delta),) if delta else ()
+            return (TextDelta(delta, decode_token_logprobs(payload.get("logprobs"))),) if delta else ()
         case "response.refusal.delta":
             delta = _str(payload.get("delta"))
             return (RefusalDelta(delta),) if delta else ()

@@ -7,7 +7,7 @@ with ``input_text`` / ``input_image`` parts, tool calls and results are ``functi
 in the recordings used ``instructions``, and an item keeps its place in the conversation).
 
 Parameters the Responses API does not have (``stop``, ``seed``, ``presence_penalty``,
-``frequency_penalty``) and parameters a reasoning model rejects (``temperature``, ``top_p``) are dropped
+``frequency_penalty``, ``n``) and parameters a reasoning model rejects (``temperature``, ``top_p``) are dropped
 with a warning that names the parameter and the model: the same :class:`ChatRequest` must work on both API
 shapes, and Azure answers an unknown parameter with a 400.
 """
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import assert_never
 
 from shared_core.deployments import ResolvedDeployment
-from shared_core.errors import ConfigurationError, ConversationError, UnsupportedParameterError
+from shared_core.errors import ConfigurationError, UnsupportedContentError, UnsupportedParameterError
 from shared_core.messages import (
     ImagePart,
     JsonValue,
@@ -63,7 +63,7 @@ def encode_request(
     Raises:
         UnsupportedParameterError: A dated api-version older than ``2025-03-01-preview`` (checked before
             anything is sent).
-        ConversationError: A message holds content the Responses API cannot carry (an image in an assistant
+        UnsupportedContentError: A message holds content the Responses API cannot carry (an image in an assistant
             turn, a tool call outside one).
         ConfigurationError: A ``json_schema`` response format without a name or schema.
     """
@@ -79,6 +79,10 @@ def encode_request(
         body["previous_response_id"] = request.previous_response_id
     if request.store is not None:
         body["store"] = request.store
+    if request.instructions is not None:
+        body["instructions"] = request.instructions
+    if request.truncation is not None:
+        body["truncation"] = request.truncation
     if stream:
         body["stream"] = True
     merged = _merge_extra(body, request.settings.extra_body)
@@ -165,17 +169,22 @@ def _encode_message(message: Message) -> list[JsonValue]:
 
 def _check_content_part(message: Message, part: TextPart | ImagePart) -> None:
     if message.role == "tool":
-        raise ConversationError(
+        raise UnsupportedContentError(
             f"a tool message holds a {part.kind} part; the Responses API carries tool output only as "
-            "function_call_output (put the text in the ToolResultPart's content)"
+            "function_call_output (put the text in the ToolResultPart's content)",
+            block_type=part.kind,
         )
     if isinstance(part, ImagePart) and message.role == "assistant":
-        raise ConversationError("an assistant message holds an image; the Responses API accepts images only as input")
+        raise UnsupportedContentError(
+            "an assistant message holds an image; the Responses API accepts images only as input", block_type="image"
+        )
 
 
 def _require_role(message: Message, kind: str, role: str) -> None:
     if message.role != role:
-        raise ConversationError(f"a {message.role} message holds a {kind} part; only {role} messages can carry one")
+        raise UnsupportedContentError(
+            f"a {message.role} message holds a {kind} part; only {role} messages can carry one", block_type=kind
+        )
 
 
 def _message_item(message: Message, content: list[TextPart | ImagePart]) -> JsonObject:
@@ -240,29 +249,51 @@ def _encode_settings(request: ChatRequest, target: ResolvedDeployment, body: Jso
         "seed": s.seed,
         "presence_penalty": s.presence_penalty,
         "frequency_penalty": s.frequency_penalty,
+        "n": s.n,
     }
     for name, value in unsupported.items():
         if value is not None:
             warnings.append(f"the Responses API has no '{name}' parameter; dropped it for model {model!r}")
-    if s.reasoning_effort is not None:
+    reasoning = _reasoning(s.reasoning, s.reasoning_effort)
+    if reasoning:
         known_non_reasoning = profile.family != "unknown" and not profile.supports_reasoning_effort
         if known_non_reasoning:
-            warnings.append(f"model {model!r} does not take 'reasoning_effort'; dropped it")
+            warnings.append(
+                f"model {model!r} does not take 'reasoning_effort' / 'reasoning' ({sorted(reasoning)}); dropped it"
+            )
         else:
-            body["reasoning"] = {"effort": s.reasoning_effort}
+            body["reasoning"] = reasoning
+    text: JsonObject = {}
     if s.response_format is not None:
-        body["text"] = {"format": _encode_format(s.response_format)}
-    if s.parallel_tool_calls is not None:
-        body["parallel_tool_calls"] = s.parallel_tool_calls
-    if s.user is not None:
-        body["user"] = s.user
+        text["format"] = _encode_format(s.response_format)
+    if s.verbosity is not None:
+        text["verbosity"] = s.verbosity
+    if text:
+        body["text"] = text
+    passthrough: tuple[tuple[str, JsonValue], ...] = (
+        ("parallel_tool_calls", s.parallel_tool_calls),
+        ("user", s.user),
+        ("top_logprobs", s.top_logprobs),
+        ("service_tier", s.service_tier),
+    )
+    for name, value in passthrough:
+        if value is not None:
+            body[name] = value
     include = _include(request, target)
     if include:
         body["include"] = include
 
 
+def _reasoning(reasoning: Mapping[str, JsonValue] | None, effort: str | None) -> JsonObject:
+    """The ``reasoning`` object: the one given, with ``reasoning_effort`` as its ``effort`` when given."""
+    out: JsonObject = dict(reasoning or {})
+    if effort is not None:
+        out["effort"] = effort
+    return out
+
+
 def _include(request: ChatRequest, target: ResolvedDeployment) -> list[JsonValue]:
-    include: list[JsonValue] = []
+    include: list[JsonValue] = list(request.include)
     # With store=false Azure keeps no reasoning state, so the next turn can replay a reasoning item only if
     # it carries the encrypted reasoning; ask for it whenever a reasoning model answers statelessly.
     if request.store is False and target.profile.reasoning:
@@ -270,7 +301,7 @@ def _include(request: ChatRequest, target: ResolvedDeployment) -> list[JsonValue
     # Responses has no `logprobs` flag: log probabilities are an includable of the output text.
     if request.settings.logprobs:
         include.append("message.output_text.logprobs")
-    return include
+    return list(dict.fromkeys(include))
 
 
 def _encode_format(fmt: ResponseFormat) -> JsonObject:

@@ -103,6 +103,7 @@ class Target:
         managed_identity: Authenticate with the managed identity the environment points at, not the key.
         http_client: A user's ``httpx.Client`` for sync calls.
         async_http_client: A user's ``httpx.AsyncClient`` for async calls.
+        max_tokens: The output limit the client sets (``None``: the client sends none, as the anchors).
     """
 
     endpoint: str
@@ -116,6 +117,7 @@ class Target:
     managed_identity: bool = False
     http_client: Any = None
     async_http_client: Any = None
+    max_tokens: int | None = None
 
     @property
     def api_version(self) -> str:
@@ -145,6 +147,7 @@ def build(channel: Channel, target: Target) -> Client:
                 api_version=target.api_version,
                 max_retries=target.max_retries,
                 deployment_models=target.deployment_models,
+                max_tokens=target.max_tokens,
             )
             return Gateway(
                 config,
@@ -167,6 +170,7 @@ def build(channel: Channel, target: Target) -> Client:
                 event_sink=target.sink,
                 http_client=target.http_client,
                 http_async_client=target.async_http_client,
+                max_tokens=target.max_tokens,
             )
             model.gateway.retry_policy = _shortened(model.gateway.retry_policy, target)
             return model
@@ -183,6 +187,7 @@ def build(channel: Channel, target: Target) -> Client:
                 event_sink=target.sink,
                 http_client=target.http_client,
                 async_http_client=target.async_http_client,
+                max_tokens=target.max_tokens,
             )
             llm.gateway.retry_policy = _shortened(llm.gateway.retry_policy, target)
             return llm

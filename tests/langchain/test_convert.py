@@ -37,6 +37,7 @@ from shared_core import (
     ToolCall,
     ToolCallPart,
     ToolResultPart,
+    UnsupportedContentError,
     Usage,
 )
 
@@ -76,7 +77,7 @@ def test_convert_messages_keep_roles_images_tool_calls_and_errors() -> None:
     ],
 )
 def test_convert_messages_refuse_what_azure_cannot_carry(message: object) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(UnsupportedContentError):
         to_core_messages([message])  # type: ignore[list-item]
 
 

@@ -16,6 +16,7 @@ from shared_core.errors import (
     DeploymentNotFoundError,
     GatewayError,
     InvalidResponseError,
+    NotFoundError,
     RateLimitError,
     RequestTimeoutError,
     ServerError,
@@ -240,9 +241,9 @@ def test_error_from_response_400_unknown_model_is_deployment_not_found() -> None
     assert "/openai/v1" in error.message
 
 
-def test_error_from_response_404_resource_not_found_is_bad_request_about_path() -> None:
+def test_error_from_response_404_resource_not_found_is_not_found_about_path() -> None:
     error = translate(404, b'{"error":{"code":"404","message":"Resource not found"}}')
-    assert isinstance(error, BadRequestError)
+    assert type(error) is NotFoundError
     assert not isinstance(error, DeploymentNotFoundError)
     assert "api-version '2024-10-21'" in error.message
     assert "Resource not found" in error.message
@@ -342,7 +343,7 @@ def test_error_from_response_html_502_from_proxy_is_server_error_saying_html() -
 
 def test_error_from_response_html_404_is_not_deployment_not_found() -> None:
     error = translate(404, b"<html><title>404 Not Found</title></html>", {"content-type": "text/html"})
-    assert type(error) is BadRequestError
+    assert type(error) is NotFoundError
     assert "HTML page" in error.message
 
 
@@ -394,6 +395,8 @@ def expected_class(status: int, body: bytes) -> type[GatewayError]:
         return RateLimitError
     if status >= 500:
         return ServerError
+    if status == 404:
+        return NotFoundError
     return BadRequestError
 
 

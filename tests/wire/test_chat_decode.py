@@ -18,6 +18,7 @@ from shared_core.result import (
     ResponseMetadata,
     StreamAccumulator,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -128,17 +129,31 @@ def test_decode_response_unknown_finish_reason_is_other_with_raw() -> None:
 
 def test_decode_response_unknown_fields_kept_in_provider_details() -> None:
     body = completion(service_tier="default", obfuscation="pad")
-    body["choices"][0]["logprobs"] = {"content": [{"token": "Hello", "logprob": -0.1}]}
+    body["choices"][0]["logprobs"] = {"content": [{"token": "Hello", "logprob": -0.1}], "refusal": [{"x": 1}]}
     body["choices"][0]["message"]["annotations"] = [{"type": "url_citation"}]
     body["choices"][0]["message"]["context"] = {"citations": [{"title": "doc"}]}
     details = decode_response(body).provider_details
     assert details == {
         "service_tier": "default",
         "obfuscation": "pad",
-        "choice.logprobs": {"content": [{"token": "Hello", "logprob": -0.1}]},
+        "choice.logprobs": {"content": [{"token": "Hello", "logprob": -0.1}], "refusal": [{"x": 1}]},
         "message.annotations": [{"type": "url_citation"}],
         "message.context": {"citations": [{"title": "doc"}]},
     }
+
+
+def test_decode_response_logprobs_become_token_logprobs() -> None:
+    body = completion()
+    body["choices"][0]["logprobs"] = {
+        "content": [
+            {"token": "Hi", "logprob": -0.5, "bytes": [72, 105], "top_logprobs": [{"token": "Hi", "logprob": -0.5}]}
+        ],
+        "refusal": None,
+    }
+    result = decode_response(body)
+    assert result.logprobs == (TokenLogprob("Hi", -0.5, (72, 105), (TokenLogprob("Hi", -0.5),)),)
+    assert "choice.logprobs" not in result.provider_details  # nothing but the decoded content was sent
+    assert decode_response(completion()).logprobs is None
 
 
 def test_decode_response_refusal() -> None:

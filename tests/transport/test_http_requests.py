@@ -1,5 +1,5 @@
-"""What goes on the wire and what comes back from ``transport.http``, now that the URL is built once per call,
-auth headers are passed beside the prepared request, and response headers are not lower-cased again."""
+"""What goes on the wire and what comes back from ``transport.http``: the URL (built once per call) with its
+query, the auth headers passed beside the prepared request, and response headers lower-cased once."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _request(query: dict[str, str]) -> http.HttpRequest:
     return http.HttpRequest(URL, query, b'{"a":1}', {"content-type": "application/json", "api-key": "prepared"})
 
 
-def test_perf_http_send_puts_the_query_on_the_url_and_adds_extra_headers() -> None:
+def test_http_send_puts_the_query_on_the_url_and_adds_extra_headers() -> None:
     seen: list[httpx.Request] = []
     client = httpx.Client(transport=_echo(seen))
     req = _request({"api-version": "2024-10-21", "x": "a b&c"})
@@ -46,7 +46,7 @@ def test_perf_http_send_puts_the_query_on_the_url_and_adds_extra_headers() -> No
     assert dict(req.headers) == {"content-type": "application/json", "api-key": "prepared"}  # not mutated
 
 
-def test_perf_http_request_without_query_keeps_the_bare_url() -> None:
+def test_http_request_without_query_keeps_the_bare_url() -> None:
     seen: list[httpx.Request] = []
 
     http.send(httpx.Client(transport=_echo(seen)), _request({}), http.Timeouts())
@@ -55,7 +55,7 @@ def test_perf_http_request_without_query_keeps_the_bare_url() -> None:
     assert _request({}).full_url == URL
 
 
-def test_perf_http_response_headers_are_lower_case_with_repeats_joined() -> None:
+def test_http_response_headers_are_lower_case_with_repeats_joined() -> None:
     response = http.send(httpx.Client(transport=_echo([])), _request({"api-version": "v1"}), http.Timeouts())
 
     assert dict(response.headers) == {
@@ -66,7 +66,7 @@ def test_perf_http_response_headers_are_lower_case_with_repeats_joined() -> None
     }
 
 
-async def test_perf_http_asend_and_astream_send_the_same_request_and_lower_case_headers() -> None:
+async def test_http_asend_and_astream_send_the_same_request_and_lower_case_headers() -> None:
     seen: list[httpx.Request] = []
     client = httpx.AsyncClient(transport=_echo(seen))
     req = _request({"api-version": "2024-10-21"})
@@ -82,7 +82,7 @@ async def test_perf_http_asend_and_astream_send_the_same_request_and_lower_case_
 
 
 @pytest.mark.parametrize("query", [{"api-version": "2025-04-01-preview"}, {}])
-def test_perf_http_stream_sends_to_the_full_url(query: dict[str, str]) -> None:
+def test_http_stream_sends_to_the_full_url(query: dict[str, str]) -> None:
     seen: list[httpx.Request] = []
     opened = http.stream(httpx.Client(transport=_echo(seen)), _request(query), http.Timeouts())
     opened.close()

@@ -24,7 +24,7 @@ def _row(call: float, chunk: float) -> dict[str, float]:
     return {"call_cpu_us": call, "chunk_cpu_us": chunk, "inflight_calls_per_s": 500.0, "inflight_cpu_us": 800.0}
 
 
-def test_perf_benchmark_report_judges_framework_packages_against_their_floor() -> None:
+def test_benchmark_report_judges_framework_packages_against_their_floor() -> None:
     reps = {
         "httpx": [_row(400, 20)],
         "langchain": [_row(1600, 130)],
@@ -66,7 +66,7 @@ def target() -> Iterator[Target]:
 
 
 @pytest.mark.parametrize("client", FRAMEWORK_CLIENTS)
-def test_perf_benchmark_framework_client_is_measured_without_errors(target: Target, client: str) -> None:
+def test_benchmark_framework_client_is_measured_without_errors(target: Target, client: str) -> None:
     plan = WorkerPlan(
         construct_max=3,
         construct_seconds=0.01,

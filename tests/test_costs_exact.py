@@ -1,4 +1,4 @@
-"""Pricing stays exact and per-table now that lookups are cached and rates precomputed per price.
+"""Pricing is exact and per table, with lookups cached and rates precomputed per price.
 
 The expected figures are computed here independently, with ``Fraction`` arithmetic on the published rates.
 """
@@ -24,7 +24,7 @@ def _expected(usage: Usage, price: ModelPrice) -> Fraction:
     return per_million / 1_000_000
 
 
-def test_perf_costs_cost_of_amount_is_the_exact_rate_arithmetic() -> None:
+def test_costs_cost_of_amount_is_the_exact_rate_arithmetic() -> None:
     table = PriceTable.default().with_overrides({"odd-model": _ODD})
     for usage in (Usage(19, 10, 29), Usage(1000, 7, 1007, cached_input_tokens=333), Usage(0, 0, 0)):
         cost = cost_of(usage, deployment="d", model="odd-model", ptu=False, prices=table)
@@ -33,7 +33,7 @@ def test_perf_costs_cost_of_amount_is_the_exact_rate_arithmetic() -> None:
         assert cost.amount == float(_expected(usage, _ODD))
 
 
-def test_perf_costs_lookup_answers_the_same_when_repeated_and_per_table() -> None:
+def test_costs_lookup_answers_the_same_when_repeated_and_per_table() -> None:
     default = PriceTable.default()
     first = default.lookup("GPT-4o-2024-08-06")
     again = default.lookup("GPT-4o-2024-08-06")
@@ -46,7 +46,7 @@ def test_perf_costs_lookup_answers_the_same_when_repeated_and_per_table() -> Non
     assert default.lookup("gpt-4o-mini-realtime") is None
 
 
-def test_perf_costs_tracker_totals_are_exact_sums_over_mixed_costs() -> None:
+def test_costs_tracker_totals_are_exact_sums_over_mixed_costs() -> None:
     table = PriceTable.default().with_overrides({"odd-model": _ODD})
     usages = [Usage(n * 7 + 1, n * 3, n * 10 + 1, cached_input_tokens=n) for n in range(60)]
     tracker = CostTracker()

@@ -1,4 +1,4 @@
-"""Deployment resolution stays correct now that each map keeps its answer per requested name."""
+"""Deployment resolution is correct while each map caches its answer per requested name."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from shared_core import ConfigurationError
 from shared_core.deployments import DeploymentMap, profile_for
 
 
-def test_perf_deployments_resolve_repeated_gives_the_same_answer_per_name() -> None:
+def test_deployments_resolve_repeated_gives_the_same_answer_per_name() -> None:
     deployments = DeploymentMap(
         mapping={"gpt-4o": "prod-4o"}, default_deployment="fallback", deployment_models={"fallback": "o3-mini"}
     )
@@ -27,7 +27,7 @@ def test_perf_deployments_resolve_repeated_gives_the_same_answer_per_name() -> N
         assert (prefixed.deployment, prefixed.requested) == ("prod-4o", "azure/gpt-4o")
 
 
-def test_perf_deployments_map_does_not_follow_later_changes_to_the_dicts_it_was_given() -> None:
+def test_deployments_map_does_not_follow_later_changes_to_the_dicts_it_was_given() -> None:
     mapping = {"gpt-4o": "prod-4o"}
     models = {"prod-4o": "gpt-4o"}
     deployments = DeploymentMap(mapping=mapping, deployment_models=models)
@@ -40,7 +40,7 @@ def test_perf_deployments_map_does_not_follow_later_changes_to_the_dicts_it_was_
     assert DeploymentMap(mapping=mapping).resolve("gpt-4o").deployment == "other"
 
 
-def test_perf_deployments_two_maps_do_not_share_answers() -> None:
+def test_deployments_two_maps_do_not_share_answers() -> None:
     first = DeploymentMap(default_deployment="one")
     second = DeploymentMap(default_deployment="two")
 
@@ -49,7 +49,7 @@ def test_perf_deployments_two_maps_do_not_share_answers() -> None:
     assert first == DeploymentMap(default_deployment="one")  # the kept answers are not part of equality
 
 
-def test_perf_deployments_errors_are_raised_every_time() -> None:
+def test_deployments_errors_are_raised_every_time() -> None:
     deployments = DeploymentMap()
 
     for _ in range(2):
@@ -59,7 +59,7 @@ def test_perf_deployments_errors_are_raised_every_time() -> None:
             deployments.resolve("bad/name")
 
 
-def test_perf_deployments_resolve_from_many_threads_agrees() -> None:
+def test_deployments_resolve_from_many_threads_agrees() -> None:
     deployments = DeploymentMap(mapping={f"m{i}": f"d{i}" for i in range(50)})
     wrong: list[str] = []
 
@@ -77,7 +77,7 @@ def test_perf_deployments_resolve_from_many_threads_agrees() -> None:
     assert wrong == []
 
 
-def test_perf_deployments_profile_for_repeated_gives_the_same_profile() -> None:
+def test_deployments_profile_for_repeated_gives_the_same_profile() -> None:
     assert profile_for("gpt-4o-mini-2024-07-18") is profile_for("gpt-4o-mini-2024-07-18")
     assert profile_for("gpt-4o-mini-2024-07-18").family == "gpt-4o-mini"
     assert profile_for("o3-2025-04-16").family == "o3"

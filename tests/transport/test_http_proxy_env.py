@@ -1,7 +1,7 @@
-"""Proxy environment variables still apply now that the proxy is decided once per client, not per request.
+"""Proxy environment variables apply, decided once per client rather than per request.
 
-The async path used to let aiohttp look proxies up on every request (``trust_env=True``, hundreds of µs per
-call). It now decides once, from ``HTTP(S)_PROXY`` / ``NO_PROXY``, when the client is built: these tests run a
+The async client decides once, from ``HTTP(S)_PROXY`` / ``NO_PROXY``, when it is built, rather than letting
+aiohttp look proxies up on every request (``trust_env=True``, hundreds of µs per call). These tests run a
 loopback forward proxy that counts what passes through it and check both paths, sync and async, use it when
 the environment says so and bypass it when ``NO_PROXY`` covers the endpoint.
 """
@@ -131,7 +131,7 @@ MODES: tuple[Mode, ...] = ("complete", "stream", "acomplete", "astream")
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_perf_proxy_env_routes_every_call_through_the_proxy(
+def test_http_proxy_env_routes_every_call_through_the_proxy(
     azure: AzureTestServer, proxy: _CountingProxy, clean_proxy_env: pytest.MonkeyPatch, mode: Mode
 ) -> None:
     clean_proxy_env.setenv("HTTP_PROXY", proxy.url)
@@ -145,7 +145,7 @@ def test_perf_proxy_env_routes_every_call_through_the_proxy(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_perf_proxy_env_no_proxy_bypasses_the_proxy(
+def test_http_proxy_env_no_proxy_bypasses_the_proxy(
     azure: AzureTestServer, proxy: _CountingProxy, clean_proxy_env: pytest.MonkeyPatch, mode: Mode
 ) -> None:
     clean_proxy_env.setenv("HTTP_PROXY", proxy.url)
@@ -159,7 +159,7 @@ def test_perf_proxy_env_no_proxy_bypasses_the_proxy(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_perf_proxy_env_https_proxy_tunnels_an_https_endpoint(
+def test_http_proxy_env_https_proxy_tunnels_an_https_endpoint(
     proxy: _CountingProxy, clean_proxy_env: pytest.MonkeyPatch, mode: Mode
 ) -> None:
     clean_proxy_env.setenv("HTTPS_PROXY", proxy.url)
