@@ -125,7 +125,7 @@ class RawServer:
                 keep = False
                 for step in self._script(number, request):
                     keep = step == KEEP
-                    if isinstance(step, float):
+                    if isinstance(step, int | float) and not isinstance(step, bool):
                         if self._stopped.wait(step):
                             return
                     elif isinstance(step, bytes) and step:
