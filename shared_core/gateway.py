@@ -1,9 +1,8 @@
 """The pipeline: neutral request → repair → wire encode → route (failover, retries) → HTTP → decode → result.
 
 This is the only module that knows the whole flow; each step is a call into the module that owns it: the
-route's deployments come from :mod:`shared_core.routes`, a route of one runs the retry loop of
-:mod:`~shared_core.transport.router`, a route of several the failover loop of
-:mod:`~shared_core.transport.failover`, and every result is priced by :mod:`shared_core.costs`.
+route's deployments come from :mod:`shared_core.routes`, every route (one deployment or several) runs the one
+retry loop, :mod:`~shared_core.transport.failover`, and every result is priced by :mod:`shared_core.costs`.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from shared_core.transport.error_map import RequestContext, error_from_response,
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
 from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore, failure_kind_of
 from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
@@ -44,6 +42,8 @@ __all__ = ["Gateway"]
 Api = Literal["chat", "responses"]
 T = TypeVar("T")
 _USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
+# One call's own store for a route of one: no circuit, no default cooldown; Retry-After is still honoured.
+_CALL_HEALTH = HealthPolicy(failure_threshold=1_000_000, default_cooldown=0.0)
 _V1_PREFIX = "/openai/v1"
 
 
@@ -477,22 +477,15 @@ class Gateway:
 
     # -- routing -------------------------------------------------------------------------------------------
 
-    def _hooks(self, route: RouteTarget) -> AttemptHooks:
-        return AttemptHooks(
-            policy=self.retry_policy,
-            sink=self.sink,
-            deployment=route.candidate.deployment,
-            credential_kind=route.auth.kind,
-            refresh=route.auth.force_refresh,
-            arefresh=route.auth.aforce_refresh,
-        )
-
     def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
         by_key = plan.by_key
+        # A route of one keeps no health across calls (nowhere else to go: a cooldown or an open circuit would
+        # only delay or refuse the next call); its store lives for this call, for the waits Azure asks.
+        store = self.health if len(plan.targets) > 1 else InMemoryHealthStore(_CALL_HEALTH)
         return FailoverHooks(
             policy=self.retry_policy,
             sink=self.sink,
-            store=self.health,
+            store=store,
             strategy=self.strategy,
             credential_kind=lambda c: by_key[c.key].auth.kind,
             refresh=lambda c: by_key[c.key].auth.force_refresh(),
@@ -507,9 +500,6 @@ class Gateway:
         self, plan: _Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
         self._start_clock(plan)
-        if len(plan.targets) == 1:
-            only = plan.targets[0]
-            return plan.call_for(only.candidate), run_attempts(lambda: attempt(only.candidate), self._hooks(only))
         winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
@@ -517,10 +507,6 @@ class Gateway:
         self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
         self._start_clock(plan)
-        if len(plan.targets) == 1:
-            only = plan.targets[0]
-            result = await arun_attempts(lambda: attempt(only.candidate), self._hooks(only))
-            return plan.call_for(only.candidate), result
         winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 

@@ -1,8 +1,8 @@
 """Failover across a route's deployments: which one to try, when to move on, when to wait, and the final error.
 
-A route of one deployment runs :func:`~shared_core.transport.router.run_attempts` unchanged (it has nowhere
-else to go, so it neither waits on nor records health); this module runs routes of two or more. The rules
-(issue 7):
+This is the package's one retry loop. A route of one deployment runs it too (the gateway gives it a store of
+its own for the call, so that one deployment's health is not remembered across calls and no circuit opens on
+it, and its final error is the last one, unchanged). The rules (issue 7):
 
 * **Order.** The route's strategy orders the usable candidates; deployments not yet tried in this call go
   first. :meth:`HealthStore.admit` is asked just before each attempt (it hands out a half-open trial).
@@ -60,12 +60,14 @@ from shared_core.events import DebugEvent, EventName, EventSink
 from shared_core.messages import JsonValue
 from shared_core.transport.health import DeploymentHealth, HealthStore, failure_kind_of
 from shared_core.transport.retry import RetryPolicy, deadline_error, describe_error, is_transient
-from shared_core.transport.router import TOKEN_CREDENTIAL_KINDS
 from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, earliest_available
 
-__all__ = ["FailoverHooks", "arun_route", "run_route"]
+__all__ = ["TOKEN_CREDENTIAL_KINDS", "FailoverHooks", "arun_route", "run_route"]
 
 T = TypeVar("T")
+
+TOKEN_CREDENTIAL_KINDS = frozenset({"managed_identity", "default_credential", "token_provider"})
+"""Credential kinds whose 401 is worth one token refresh and retry (a key or a static token is not)."""
 
 # Names of the exceptions behind a ConnectionFailedError that mean "the connection was never made" (httpx's
 # ConnectError, aiohttp's connector errors). Read by name: only transport/http.py may import those packages.
@@ -310,6 +312,11 @@ class _RouteRun:
             self.refreshed.add(c.key)
             self._failed_event(c, error, "refresh the token once and retry", 0.0)
             return _Step(c, refresh=True)
+        if len(self.candidates) == 1 and not is_transient(error):
+            # A route of one has nowhere to go: an error that may not pass is raised as it came, unrecorded.
+            self._failed_event(c, error, f"{_describe(error)} is not transient: retrying would fail the same way", 0.0)
+            self._outcome(None, error)
+            raise error
         message = f"{_describe(error)}: {error.message}"
         state = self.hooks.store.record_failure(c.key, failure_kind_of(error), error.retry_after, message=message)
         self.errors[c.key] = error
@@ -435,8 +442,10 @@ class _RouteRun:
                 if broken and broken[0] == "not_found"
                 else AuthenticationError(message)
             )
-        chosen.message = message
-        chosen.args = (message,)
+        if len(self.candidates) > 1 or not self.errors:
+            # A route of one raises its last error as it came, as a call to one deployment always has.
+            chosen.message = message
+            chosen.args = (message,)
         if retry_after is not None:
             chosen.retry_after = retry_after
         self._outcome(None, chosen)

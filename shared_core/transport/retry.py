@@ -1,8 +1,8 @@
 """When to try again, and after how long: a pure policy, with no sleeping and no clock of its own.
 
-The router owns the one retry loop of the package (the anchors stack the SDK's retries under their own and
-multiply attempts: ``max_retries=2`` became 6 HTTP requests for one 429 in LlamaIndex). It asks
-:meth:`RetryPolicy.decide` after each failure and sleeps for the returned delay. Three promises:
+:mod:`~shared_core.transport.failover` owns the one retry loop of the package (the anchors stack the SDK's
+retries under their own and multiply attempts: ``max_retries=2`` became 6 HTTP requests for one 429 in
+LlamaIndex). It asks :meth:`RetryPolicy.decide` after each failure and sleeps for the returned delay. Three promises:
 
 * never wait less than the server asked (``retry-after-ms`` / ``retry-after``): jitter only adds;
 * never retry once a stream has yielded its first event (the caller already saw output);

@@ -2,14 +2,14 @@
 
 Nothing sleeps: the loops get the clock's ``sleep``/``clock`` hooks (and the health store its ``now``), an
 attempt that "takes" time moves the clock, and each row checks which deployment was tried at which instant and
-how the call ended. Rules: :mod:`shared_core.transport.failover` (routes) and
-:mod:`shared_core.transport.router` (one deployment).
+how the call ended. Rules: :mod:`shared_core.transport.failover`, the one loop, over routes of several
+deployments and, as the gateway runs it, over a route of one (with a store of its own for the call).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -25,9 +25,8 @@ from shared_core.errors import (
 )
 from shared_core.events import ListSink
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
-from shared_core.transport.health import InMemoryHealthStore
+from shared_core.transport.health import HealthPolicy, InMemoryHealthStore
 from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import RouteCandidate, strategy_for
 
 NAMES = ("east", "west", "north")
@@ -331,46 +330,41 @@ ROUTER_ROWS = [
 ]
 
 
-def _router_hooks(row: Row, clock: Clock) -> AttemptHooks:
-    async def arefresh() -> None:
-        return None
-
-    return AttemptHooks(
-        policy=_policy(row),
-        sink=ListSink(),
-        deployment="gpt-4o",
-        credential_kind=row.credential,
-        refresh=lambda: None,
-        arefresh=arefresh,
-        sleep=clock.sleep,
-        asleep=clock.asleep,
-        clock=clock,
-    )
+def _one_deployment(row: Row, clock: Clock) -> FailoverHooks:
+    # What the gateway gives a route of one: a store of its own for the call, no circuit, no default cooldown.
+    hooks = _failover_hooks(row, clock)
+    policy = HealthPolicy(failure_threshold=1_000_000, default_cooldown=0.0)
+    return replace(hooks, store=InMemoryHealthStore(policy, now=clock))
 
 
 @pytest.mark.parametrize("row", ROUTER_ROWS, ids=[r.rule for r in ROUTER_ROWS])
-def test_router_rule(row: Row) -> None:
+def test_one_deployment_rule(row: Row) -> None:
     clock = Clock()
     script = Script({k: list(v) for k, v in row.answers.items()}, clock)
     try:
-        outcome: str | GatewayError = run_attempts(lambda: script.attempt("east"), _router_hooks(row, clock))
+        _, outcome = run_route(
+            _candidates(row), lambda c: script.attempt(c.endpoint), _one_deployment(row, clock), latency=lambda r: 0.1
+        )
     except GatewayError as error:
         outcome = error
     _check(row, script, outcome)
+    if isinstance(outcome, GatewayError) and not row.deadline_error:
+        assert "every deployment of the route" not in outcome.message, "a route of one raises its error as it came"
 
 
 @pytest.mark.parametrize("row", ROUTER_ROWS, ids=[r.rule for r in ROUTER_ROWS])
-def test_router_rule_async(row: Row) -> None:
+def test_one_deployment_rule_async(row: Row) -> None:
     clock = Clock()
     script = Script({k: list(v) for k, v in row.answers.items()}, clock)
 
-    async def attempt() -> str:
-        return script.attempt("east")
+    async def attempt(candidate: RouteCandidate) -> str:
+        return script.attempt(candidate.endpoint)
 
     async def go() -> str | GatewayError:
         try:
-            return await arun_attempts(attempt, _router_hooks(row, clock))
+            _, answer = await arun_route(_candidates(row), attempt, _one_deployment(row, clock), latency=lambda r: 0.1)
         except GatewayError as error:
             return error
+        return answer
 
     _check(row, script, asyncio.run(go()))
