@@ -8,25 +8,29 @@ once (``convert.py``), runs through the gateway (repair, retries, failover, auth
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.callbacks.manager import ahandle_event, handle_event
-from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
+from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import PrivateAttr, field_validator
 
 from langchain_azure_gateway.chunks import StreamChunker
-from langchain_azure_gateway.convert import from_core_result, repairs_payload, to_core_messages, to_core_request
+from langchain_azure_gateway.convert import from_core_result, repairs_payload
 from langchain_azure_gateway.errors import from_core_error
+from langchain_azure_gateway.fields import AzureChatOpenAIFields
+from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from langchain_azure_gateway.serialization import register_for_load
+from langchain_azure_gateway.settings import base_settings, request_for, responses_api_for
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
+from langchain_azure_gateway.tokens import count_chat_tokens, count_text_tokens
 from shared_core import (
     REPAIR_EVENT,
     ChatRequest,
@@ -35,11 +39,10 @@ from shared_core import (
     Gateway,
     GatewayError,
     GenerationSettings,
-    PriceItem,
-    ReasoningEffort,
     endpoints_to_json,
     hide_endpoint_secrets,
     prices_to_json,
+    profile_for,
 )
 from shared_core import ChatResult as CoreResult
 
@@ -61,8 +64,6 @@ _CONFIG_FIELDS: Mapping[str, str] = {
     "model": "default_model",
     "deployment_mapping": "deployment_mapping",
     "deployment_models": "deployment_models",
-    "max_tokens": "max_tokens",
-    "temperature": "temperature",
     "timeout": "timeout",
     "max_retries": "max_retries",
     "deadline": "deadline",
@@ -77,28 +78,7 @@ _CONFIG_FIELDS: Mapping[str, str] = {
 }
 
 
-def _env(*names: str) -> Callable[[], str | None]:
-    def read() -> str | None:
-        for name in names:
-            value = os.environ.get(name)
-            if value:
-                return value
-        return None
-
-    return read
-
-
-def _env_secret(*names: str) -> Callable[[], SecretStr | None]:
-    read = _env(*names)
-
-    def secret() -> SecretStr | None:
-        value = read()
-        return SecretStr(value) if value else None
-
-    return secret
-
-
-class AzureGatewayChatModel(BaseChatModel):
+class AzureGatewayChatModel(AzureChatOpenAIFields):
     """Azure OpenAI chat model: a drop-in for ``AzureChatOpenAI`` with managed identity, deployment mapping,
     failover, conversation repair and typed content-filter errors.
 
@@ -111,7 +91,8 @@ class AzureGatewayChatModel(BaseChatModel):
 
     Settings not given here come from a config file (``config_file`` or ``$AZURE_GATEWAY_CONFIG``), then from
     the environment (``AZURE_OPENAI_ENDPOINT``, ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_API_VERSION`` ...).
-    ``OPENAI_API_KEY`` is never read.
+    ``OPENAI_API_KEY`` is the last fallback. Every ``AzureChatOpenAI`` field is accepted with the same effect or
+    refused with :class:`~langchain_azure_gateway.fields.UnsupportedFieldError` (``fields.py``).
 
     With ``endpoints`` (regions, each with deployments) one model spans several deployments, ordered by
     ``routing`` and failing over on throttling or outages; ``gateway_url`` sends everything through an
@@ -119,90 +100,8 @@ class AzureGatewayChatModel(BaseChatModel):
     (invoke and stream alike), and ``cost_tracker`` totals it per deployment and per model.
     """
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
-
-    endpoint: str | None = Field(
-        default_factory=_env("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_BASE_URL"),
-        validation_alias=AliasChoices("endpoint", "azure_endpoint", "base_url", "openai_api_base"),
-    )
-    """``https://<resource>.openai.azure.com`` (a trailing ``/openai/v1`` selects the GA v1 routes)."""
-    api_key: SecretStr | None = Field(
-        default_factory=_env_secret("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY"),
-        validation_alias=AliasChoices("api_key", "openai_api_key"),
-    )
-    """Azure OpenAI key; never serialized (``lc_secrets``)."""
-    azure_ad_token: SecretStr | None = Field(default_factory=_env_secret("AZURE_OPENAI_AD_TOKEN"))
-    """A ready Entra token (never refreshed; prefer a token provider or managed identity)."""
-    azure_ad_token_provider: Callable[[], str] | None = Field(default=None, exclude=True)
-    """``() -> str`` Entra token source; run off the event loop in async calls."""
-    azure_ad_async_token_provider: Callable[[], Awaitable[str]] | None = Field(default=None, exclude=True)
-    """``async () -> str`` Entra token source; with it alone, sync calls still work."""
-    api_version: str | None = Field(
-        default_factory=_env("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"),
-        validation_alias=AliasChoices("api_version", "openai_api_version"),
-    )
-    """The Azure api-version (``v1`` for the GA routes)."""
-    use_managed_identity: bool | None = None
-    managed_identity_client_id: str | None = None
-    use_default_credential: bool | None = None
-    token_scope: str | None = None
-    deployment: str | None = Field(
-        default=None, validation_alias=AliasChoices("deployment", "azure_deployment", "deployment_name")
-    )
-    """The default deployment."""
-    model: str | None = Field(default=None, validation_alias=AliasChoices("model", "model_name"))
-    """The model behind the default deployment (rules, tracing); a per-call ``model=`` goes via the map."""
-    deployment_mapping: dict[str, str] | None = None
-    """Model name -> deployment name, for per-call ``model=``."""
-    deployment_models: dict[str, str] | None = None
-    """Deployment name -> base model, for deployments whose name says nothing."""
-    endpoints: list[EndpointItem] | None = None
-    """Named endpoints (regions), each with its deployments, as ``EndpointConfig`` s or config-file tables: one
-    model spans every deployment of its base model and fails over between them. Secrets in tables are kept as
-    ``SecretStr`` and left out by ``dumpd`` (``langchain_azure_gateway.routing_fields``)."""
-    routing: str | None = None
-    """How a route's deployments are ordered: ``priority`` (default), ``least_latency``, ``weighted_round_robin``."""
-    prices: dict[str, PriceItem] | None = None
-    """Price overrides by base model: ``{"gpt-4o": {"input": 2.5, "output": 10, "cached_input": 1.25}}``
-    (USD per 1M tokens) or ``ModelPrice`` s, over the shipped table."""
-    gateway_url: str | None = None
-    """Base URL of an OpenAI-compatible gateway in front of Azure; every request then goes there."""
-    gateway_key: SecretStr | None = None
-    """The gateway's key (``X-API-Key``); never serialized (``lc_secrets``)."""
-    forward_azure_credentials: bool | None = None
-    """Also send the Azure endpoint and key to the gateway (off by default)."""
-    max_tokens: int | None = Field(default=None, validation_alias=AliasChoices("max_tokens", "max_completion_tokens"))
-    temperature: float | None = None
-    top_p: float | None = None
-    seed: int | None = None
-    reasoning_effort: ReasoningEffort | None = None
-    stop: list[str] | None = Field(default=None, validation_alias=AliasChoices("stop", "stop_sequences"))
-    timeout: float | None = Field(default=None, validation_alias=AliasChoices("timeout", "request_timeout"))
-    max_retries: int | None = None
-    deadline: float | None = None
-    """Seconds the whole call may take (60 by default): every attempt, retry wait, failover and body read, a
-    stream's included. Each attempt gets ``min(timeout, time left)``; ``max_retries`` bounds the count."""
-    debug: bool | None = None
-    raw_debug: bool | None = None
-    config_file: str | None = None
-    use_responses_api: bool | None = None
-    """Use the Responses API instead of Chat Completions."""
-    streaming: bool = False
-    """Stream by default (``invoke`` then streams and folds)."""
-    repair: bool = True
-    """Repair histories Azure would reject (dangling tool calls); off raises instead."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra top-level request fields, sent as given."""
-    http_client: Any = Field(default=None, exclude=True)
-    """An ``httpx.Client`` for sync calls instead of the shared pool."""
-    http_async_client: Any = Field(default=None, exclude=True)
-    """An ``httpx.AsyncClient`` for async calls instead of the shared pool."""
-    proxy: str | None = Field(default=None, validation_alias=AliasChoices("proxy", "openai_proxy"))
-    event_sink: Any = Field(default=None, exclude=True)
-    """An ``EventSink`` for the gateway's debug events, per-call summaries included (logging at DEBUG by
-    default, without the summaries unless ``debug`` is on)."""
-
     _gateway: Gateway | None = PrivateAttr(default=None)
+    _sibling: Gateway | None = PrivateAttr(default=None)
     _settings: GenerationSettings | None = PrivateAttr(default=None)
 
     def __getstate__(self) -> dict[Any, Any]:
@@ -210,7 +109,7 @@ class AzureGatewayChatModel(BaseChatModel):
         state = super().__getstate__()
         private = state.get("__pydantic_private__")
         if private:
-            state["__pydantic_private__"] = {**private, "_gateway": None}
+            state["__pydantic_private__"] = {**private, "_gateway": None, "_sibling": None}
         return state
 
     @field_validator("endpoints")
@@ -269,6 +168,8 @@ class AzureGatewayChatModel(BaseChatModel):
         params = LangSmithParams(ls_provider="azure", ls_model_type="chat")
         requested = kwargs.get("model")
         name = requested if isinstance(requested, str) else self.model or self.deployment
+        if not isinstance(requested, str) and self.model and self.model_version not in self.model:
+            name = f"{self.model}-{self.model_version.lstrip('-')}"
         params["ls_model_name"] = name or "unknown"
         temperature = kwargs.get("temperature", self.temperature)
         if isinstance(temperature, int | float):
@@ -280,15 +181,64 @@ class AzureGatewayChatModel(BaseChatModel):
             params["ls_stop"] = list(stop or self.stop or [])
         return params
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """``profile`` from the core's model profile of the model (else the deployment's base model, else the
+        deployment name): context window, output limit, tools, structured output, images, reasoning."""
+        deployment = self.deployment or ""
+        name = self.model or (self.deployment_models or {}).get(deployment) or deployment
+        core = profile_for(name) if name else None
+        if core is None or core.family == "unknown":
+            return None
+        # The gpt-5 reasoning models' 400k window holds 128k of output: their input limit is 272k.
+        split = core.reasoning and core.family.startswith("gpt-5")
+        return ModelProfile(
+            max_input_tokens=core.context_window - core.max_output_tokens if split else core.context_window,
+            max_output_tokens=core.max_output_tokens,
+            text_inputs=True,
+            image_inputs=core.supports_vision,
+            image_url_inputs=core.supports_vision,
+            text_outputs=True,
+            reasoning_output=core.reasoning,
+            tool_calling=core.supports_tools,
+            tool_choice=core.supports_tools,
+            structured_output=core.supports_json_schema,
+            temperature=core.accepts_temperature,
+        )
+
     # -- the gateway, built once ----------------------------------------------------------------------------
 
     @property
     def gateway(self) -> Gateway:
-        """The instance's gateway (built on first use: config resolved, no network)."""
+        """The instance's gateway (built on first use: config resolved, no network).
+
+        It speaks the API shape the model's fields select; a call whose arguments select the other shape goes
+        through a sibling gateway that shares its configuration, credential, health and cost tracker.
+        """
         gateway = self._gateway
         if gateway is None:
             gateway = self._gateway = self._build_gateway()
         return gateway
+
+    def _gateway_for(self, responses: bool) -> Gateway:
+        gateway = self.gateway
+        if (gateway.api == "responses") == responses:
+            return gateway
+        sibling = self._sibling
+        if sibling is None:
+            sibling = self._sibling = Gateway(
+                gateway.config,
+                api="responses" if responses else "chat",
+                auth=gateway.auth,
+                http_client=self.http_client,
+                async_http_client=self.http_async_client,
+                event_sink=self.event_sink,
+                repair=self.repair,
+                timeouts=gateway.timeouts,
+                proxy=self.proxy,
+                health=gateway.health,
+                costs=gateway.costs,
+            )
+        return sibling
 
     @property
     def cost_tracker(self) -> CostTracker:
@@ -303,33 +253,73 @@ class AzureGatewayChatModel(BaseChatModel):
             value = getattr(self, name)
             if name in given and value is not None:
                 config[config_name] = value
-        return Gateway(
-            api="responses" if self.use_responses_api else "chat",
+        gateway = Gateway(
+            api="responses" if responses_api_for(self, {}) else "chat",
             token_provider=self.azure_ad_token_provider,
             async_token_provider=self.azure_ad_async_token_provider,
             http_client=self.http_client,
             async_http_client=self.http_async_client,
             event_sink=self.event_sink,
+            health=self.health_store,
             repair=self.repair,
             proxy=self.proxy,
             config_file=self.config_file,
             **config,
         )
+        # AzureChatOpenAI bounds the wait for each chunk by both its HTTP read timeout and stream_chunk_timeout.
+        if self.stream_chunk_timeout:
+            chunk = min(gateway.timeouts.chunk, self.stream_chunk_timeout)
+            gateway.timeouts = replace(gateway.timeouts, chunk=chunk)
+        return gateway
 
     def _base_settings(self) -> GenerationSettings:
         settings = self._settings
         if settings is None:
-            settings = self._settings = GenerationSettings(
-                top_p=self.top_p,
-                seed=self.seed,
-                reasoning_effort=self.reasoning_effort,
-                stop=tuple(self.stop) if self.stop else None,
-                extra_body=dict(self.model_kwargs),
-            )
+            settings = self._settings = base_settings(self)
         return settings
 
-    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> ChatRequest:
-        return to_core_request(to_core_messages(messages), self._base_settings(), stop, kwargs)
+    def _prepare(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[Gateway, ChatRequest, MetadataOptions]:
+        responses = responses_api_for(self, kwargs)
+        request = request_for(self, self._base_settings(), messages, stop, kwargs, responses=responses)
+        options = MetadataOptions(
+            api="responses" if responses else "chat",
+            model_version=self.model_version,
+            include_headers=self.include_response_headers,
+        )
+        return self._gateway_for(responses), request, options
+
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        """``generate``'s ``llm_output``: token usage summed over the calls, as ``AzureChatOpenAI`` does."""
+        usage: dict[str, Any] = {}
+        fingerprint = None
+        for output in llm_outputs:
+            if output is None:
+                continue
+            _add_usage(usage, output.get("token_usage") or {})
+            fingerprint = fingerprint or output.get("system_fingerprint")
+        combined: dict[str, Any] = {"token_usage": usage, "model_name": self.model}
+        if fingerprint:
+            combined["system_fingerprint"] = fingerprint
+        return combined
+
+    def get_num_tokens(self, text: str) -> int:
+        """Estimated tokens of ``text``, offline (``tokens.py``; ``custom_get_token_ids`` when given)."""
+        if self.custom_get_token_ids is not None:
+            return len(self.custom_get_token_ids(text))
+        return count_text_tokens(text)
+
+    def get_num_tokens_from_messages(self, messages: list[BaseMessage], tools: Sequence[Any] | None = None) -> int:
+        """Estimated prompt tokens of a history and its tools, offline: no tokenizer download, no
+        ``transformers`` (``tokens.py`` states the error measured against Azure's counts)."""
+        formatted = [convert_to_openai_tool(t) for t in tools or ()]
+        return count_chat_tokens(convert_to_openai_messages(messages), formatted)
+
+    def _stream_usage(self, kwargs: Mapping[str, Any]) -> bool:
+        # Usage is always asked of Azure (costs need it); stream_usage=False only leaves it out of the chunks.
+        wanted = kwargs.get("stream_usage", self.stream_usage)
+        return wanted is not False
 
     # -- calls ------------------------------------------------------------------------------------------
 
@@ -340,9 +330,9 @@ class AzureGatewayChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, kwargs)
+        gateway, request, options = self._prepare(messages, stop, kwargs)
         try:
-            result = self.gateway.complete(request)
+            result = gateway.complete(request)
         except GatewayError as error:
             raise from_core_error(error) from error
         repairs = _repairs_of(result)
@@ -357,7 +347,7 @@ class AzureGatewayChatModel(BaseChatModel):
                 tags=run_manager.tags,
                 metadata=run_manager.metadata,
             )
-        return _chat_result(result)
+        return _chat_result(result, options)
 
     async def _agenerate(
         self,
@@ -366,9 +356,9 @@ class AzureGatewayChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, kwargs)
+        gateway, request, options = self._prepare(messages, stop, kwargs)
         try:
-            result = await self.gateway.acomplete(request)
+            result = await gateway.acomplete(request)
         except GatewayError as error:
             raise from_core_error(error) from error
         repairs = _repairs_of(result)
@@ -383,7 +373,7 @@ class AzureGatewayChatModel(BaseChatModel):
                 tags=run_manager.tags,
                 metadata=run_manager.metadata,
             )
-        return _chat_result(result)
+        return _chat_result(result, options)
 
     def _stream(
         self,
@@ -392,10 +382,10 @@ class AzureGatewayChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, kwargs)
-        chunker = StreamChunker()
+        gateway, request, options = self._prepare(messages, stop, kwargs)
+        chunker = StreamChunker(options, usage=self._stream_usage(kwargs))
         try:
-            for event in self.gateway.stream(request):
+            for event in gateway.stream(request):
                 chunk = chunker.feed(event)
                 if chunk is not None:
                     if run_manager is not None:
@@ -414,10 +404,10 @@ class AzureGatewayChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, kwargs)
-        chunker = StreamChunker()
+        gateway, request, options = self._prepare(messages, stop, kwargs)
+        chunker = StreamChunker(options, usage=self._stream_usage(kwargs))
         try:
-            async for event in self.gateway.astream(request):
+            async for event in gateway.astream(request):
                 chunk = chunker.feed(event)
                 if chunk is not None:
                     if run_manager is not None:
@@ -478,6 +468,19 @@ class AzureGatewayChatModel(BaseChatModel):
         return structured_runnable(self, schema, method=method, strict=strict, include_raw=include_raw, kwargs=kwargs)
 
 
+def _add_usage(into: dict[str, Any], usage: Mapping[str, Any]) -> None:
+    for key, value in usage.items():
+        if value is None:
+            continue
+        before = into.get(key)
+        if isinstance(value, Mapping) and isinstance(before, dict):
+            _add_usage(cast(dict[str, Any], before), cast(Mapping[str, Any], value))
+        elif isinstance(value, Mapping):
+            into[key] = dict(cast(Mapping[str, Any], value))
+        else:
+            into[key] = (before or 0) + value
+
+
 def _repairs_of(result: CoreResult) -> dict[str, Any] | None:
     """The call's conversation repairs (``response_metadata["conversation_repairs"]``), warned about once."""
     repairs = repairs_payload(result)
@@ -487,10 +490,19 @@ def _repairs_of(result: CoreResult) -> dict[str, Any] | None:
     return repairs
 
 
-def _chat_result(result: CoreResult) -> ChatResult:
-    message = from_core_result(result)
-    generation = ChatGeneration(message=message, generation_info={"finish_reason": result.finish_reason})
-    return ChatResult(generations=[generation], llm_output={"model_name": result.model})
+def _chat_result(result: CoreResult, options: MetadataOptions) -> ChatResult:
+    metadata = anchor_metadata(result, options, stream=False)
+    message = from_core_result(result, metadata)
+    if options.api == "chat":
+        # AzureChatOpenAI copies the message's refusal (None when there is none) on Chat Completions.
+        message.additional_kwargs.setdefault("refusal", result.refusal)
+    info: dict[str, Any] = {"finish_reason": result.finish_reason}
+    if options.api == "chat":
+        info["logprobs"] = metadata.get("logprobs")
+    llm_output = {
+        key: metadata.get(key) for key in ("token_usage", "model_provider", "model_name", "system_fingerprint", "id")
+    }
+    return ChatResult(generations=[ChatGeneration(message=message, generation_info=info)], llm_output=llm_output)
 
 
 register_for_load(AzureGatewayChatModel)

@@ -21,7 +21,8 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.json import parse_partial_json
 
-from langchain_azure_gateway.convert import from_core_usage, response_metadata
+from langchain_azure_gateway.convert import from_core_usage
+from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from shared_core import (
     ChatResult,
     ContentFilterDelta,
@@ -47,9 +48,12 @@ class StreamChunker:
     The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
-    __slots__ = ("_accumulator", "_response_id", "_sent_arguments", "_sent_ids", "_sent_names")
+    __slots__ = ("_accumulator", "_options", "_response_id", "_sent_arguments", "_sent_ids", "_sent_names", "_usage")
 
-    def __init__(self) -> None:
+    def __init__(self, options: MetadataOptions | None = None, *, usage: bool = True) -> None:
+        """Args: options: how the model shapes metadata; usage: put ``usage_metadata`` on the closing chunk."""
+        self._options = options or MetadataOptions()
+        self._usage = usage
         self._accumulator = StreamAccumulator()
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
@@ -132,7 +136,7 @@ class StreamChunker:
         Args:
             result: The folded stream (:meth:`result`), with its cost when known.
         """
-        meta = response_metadata(result)
+        meta = anchor_metadata(result, self._options, stream=True)
         closing, raw = self._unrunnable(result)
         if raw:
             meta["invalid_tool_call_arguments"] = raw
@@ -140,7 +144,7 @@ class StreamChunker:
             content="",
             tool_call_chunks=closing,
             id=result.response_id,
-            usage_metadata=from_core_usage(result.usage) if result.usage else None,
+            usage_metadata=from_core_usage(result.usage) if result.usage and self._usage else None,
             response_metadata=meta,
             chunk_position="last",
         )

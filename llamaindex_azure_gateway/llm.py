@@ -118,6 +118,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
             http_client=self.http_client,
             async_http_client=self.async_http_client,
             event_sink=self.event_sink,
+            health=self.health_store,
             config_file=self.config_file,
             # None means "not given": the config file and AZURE_OPENAI_* variables then decide.
             endpoint=endpoint,

@@ -141,6 +141,13 @@ class LLMFields(FunctionCallingLLM):
     http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.Client to use.")
     async_http_client: Any = Field(default=None, exclude=True, repr=False, description="An httpx.AsyncClient.")
     event_sink: Any = Field(default=None, exclude=True, repr=False, description="A shared_core.EventSink.")
+    health_store: Any = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Fleet mode: a Redis URL, a redis.Redis client or a HealthStore every process shares "
+        "(default: config health_store / AZURE_GATEWAY_REDIS_URL, else in-process). Never serialized.",
+    )
 
     _gateway: Gateway = PrivateAttr()
     _profile: ModelProfile = PrivateAttr()

@@ -59,6 +59,7 @@ from shared_core.request import (
     ResponseFormat,
     ToolChoice,
     ToolSpec,
+    json_schema_unavailable,
 )
 from shared_core.result import (
     ChatResult,
@@ -74,6 +75,7 @@ from shared_core.result import (
     StreamAccumulator,
     StreamEvent,
     TextDelta,
+    TokenLogprob,
     ToolCallDelta,
     Usage,
     UsageEvent,
@@ -177,6 +179,7 @@ __all__ = [
     "TextDelta",
     "TextPart",
     "Timeouts",
+    "TokenLogprob",
     "ToolCall",
     "ToolCallAssembler",
     "ToolCallDelta",
@@ -195,6 +198,7 @@ __all__ = [
     "cost_of",
     "endpoints_to_json",
     "hide_endpoint_secrets",
+    "json_schema_unavailable",
     "load_config",
     "parse_tool_arguments",
     "prices_to_json",

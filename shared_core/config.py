@@ -19,13 +19,13 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import cast
 from urllib.parse import SplitResult, urlsplit
 
 from pydantic import SecretStr
 
-from shared_core.config_file import check_endpoint_keys, read_config_file
+from shared_core.config_file import endpoint_table, read_config_file
 from shared_core.costs import ModelPrice, PriceTable, parse_prices
 from shared_core.deployments import DeploymentMap, validate_deployment_name
 from shared_core.errors import ConfigurationError
@@ -55,6 +55,7 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "default_model": ("AZURE_OPENAI_DEFAULT_MODEL",),
     "max_tokens": ("AZURE_OPENAI_MAX_OUTPUT_TOKENS",),
     "temperature": ("AZURE_OPENAI_TEMPERATURE",),
+    "health_store": ("AZURE_GATEWAY_REDIS_URL",),
     "deadline": ("AZURE_OPENAI_DEADLINE",),
     "max_cooldown": ("AZURE_OPENAI_MAX_COOLDOWN",),
 }
@@ -140,6 +141,9 @@ class GatewayConfig:
         gateway_key: The gateway's key, sent as ``X-API-Key``.
         forward_azure_credentials: Also send the Azure endpoint and key to the gateway (``X-Azure-Endpoint``,
             ``X-Azure-API-Key``), for gateways that call Azure with the caller's credentials. Off by default.
+        health_store: Fleet mode: a ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL of the Redis that every
+            process shares deployment health and quota through (``AZURE_GATEWAY_REDIS_URL``); unset keeps health
+            in the process. A secret: the URL may hold a password.
         config_file: The file that was read, if any.
         sources: Field name -> where its value came from (``kwarg``, ``file ... key ...``, ``env VAR``, ``default``).
     """
@@ -170,6 +174,7 @@ class GatewayConfig:
     gateway_url: str | None = None
     gateway_key: SecretStr | None = None
     forward_azure_credentials: bool = False
+    health_store: SecretStr | None = None
     config_file: str | None = None
     sources: Mapping[str, str] = field(default_factory=lambda: {}, compare=False)
 
@@ -397,6 +402,20 @@ def _secret(raw: object, source: str) -> SecretStr | None:
     return SecretStr(raw) if raw.strip() else None
 
 
+def _health_store_url(raw: object, source: str) -> SecretStr | None:
+    secret = _secret(raw, source)
+    scheme = "" if secret is None else secret.get_secret_value().partition("://")[0].lower()
+    if secret is not None and scheme not in ("redis", "rediss", "unix"):
+        # The URL itself is not repeated: it may hold the Redis password.
+        raise ConfigurationError(
+            f"health_store must be a Redis URL; this one's scheme is {scheme[:10]!r}",
+            source=source,
+            fix="use redis://host:6379/0, rediss://:<access key>@<name>.redis.cache.windows.net:6380/0 or "
+            "unix:///path/redis.sock",
+        )
+    return secret
+
+
 def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         raise ConfigurationError("must be a table of name = name", source=source)
@@ -410,19 +429,7 @@ def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str
     return out
 
 
-def _checked_endpoint(item: EndpointConfig, where: str) -> EndpointConfig:  # the checks a table gets
-    if not item.name:
-        raise ConfigurationError("an endpoint needs a 'name'", source=where)
-    url, _ = normalise_endpoint(item.endpoint, f"{where} endpoint '{item.name}'")
-    for j, dep in enumerate(item.deployments):
-        validate_deployment_name(dep.name, f"{where} endpoint '{item.name}' deployments[{j}]")
-    if item.api_version is not None:
-        _check_api_version(item.api_version, where)
-    return item if url == item.endpoint else replace(item, endpoint=url)
-
-
 def _endpoint_from_table(table: Mapping[str, object], where: str) -> EndpointConfig:
-    check_endpoint_keys(table, where)
     name = str(table.get("name", ""))
     if not name:
         raise ConfigurationError("an endpoint needs a 'name'", source=where)
@@ -467,10 +474,8 @@ def _endpoints(raw: object, source: str) -> tuple[EndpointConfig, ...]:
         raise ConfigurationError("'endpoints' must be a list", source=source)
     out: list[EndpointConfig] = []
     for i, item in enumerate(list(cast(list[object] | tuple[object, ...], raw))):
-        if isinstance(item, EndpointConfig):
-            out.append(_checked_endpoint(item, f"{source}[{i}]"))
-        elif isinstance(item, Mapping):
-            out.append(_endpoint_from_table(cast(Mapping[str, object], item), f"{source}[{i}]"))
+        if isinstance(item, EndpointConfig | Mapping):  # objects and tables: one validation path
+            out.append(_endpoint_from_table(endpoint_table(cast(object, item), f"{source}[{i}]"), f"{source}[{i}]"))
         else:
             raise ConfigurationError("each endpoint must be a table or EndpointConfig", source=f"{source}[{i}]")
     names = [e.name for e in out]
@@ -497,10 +502,8 @@ def _convert(name: str, raw: object, source: str) -> object:
             return int(_parse_number(raw, source, lo=1, hi=10_000_000, integer=True))
         case "max_retries":
             return int(_parse_number(raw, source, lo=0, hi=100, integer=True))
-        case "timeout" | "deadline":
+        case "timeout" | "deadline" | "max_cooldown":
             return _parse_number(raw, source, lo=0.001, hi=86_400, integer=False)
-        case "max_cooldown":
-            return _parse_number(raw, source, lo=0.0, hi=86_400, integer=False)
         case "default_deployment":
             return validate_deployment_name(str(raw).removeprefix("azure/"), source) if raw else None
         case "deployment_mapping":
@@ -515,6 +518,8 @@ def _convert(name: str, raw: object, source: str) -> object:
             return _prices(raw, source)
         case "gateway_url":
             return normalise_gateway_url(raw, source)
+        case "health_store":
+            return _health_store_url(raw, source)
         case _:
             return None if raw is None or raw == "" else str(raw)
 

@@ -12,6 +12,7 @@ Several named endpoints (regions) go in ``[[endpoints]]`` (or ``[endpoints.<name
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -22,7 +23,15 @@ from typing import cast
 
 from shared_core.errors import ConfigurationError
 
-__all__ = ["DEPLOYMENT_KEYS", "ENDPOINT_KEYS", "FILE_KEYS", "FileValues", "check_endpoint_keys", "read_config_file"]
+__all__ = [
+    "DEPLOYMENT_KEYS",
+    "ENDPOINT_KEYS",
+    "FILE_KEYS",
+    "FileValues",
+    "check_endpoint_keys",
+    "endpoint_table",
+    "read_config_file",
+]
 
 FileValues = dict[str, object]
 
@@ -58,6 +67,7 @@ FILE_KEYS: Mapping[str, str] = {
     "gateway_url": "gateway_url",
     "gateway_key": "gateway_key",
     "forward_azure_credentials": "forward_azure_credentials",
+    "health_store": "health_store",
 }
 
 ENDPOINT_KEYS = frozenset(
@@ -78,6 +88,28 @@ ENDPOINT_KEYS = frozenset(
 DEPLOYMENT_KEYS = frozenset({"name", "model", "priority", "weight", "ptu"})
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def endpoint_table(item: object, where: str) -> Mapping[str, object]:
+    """An endpoint as the file's table: an ``EndpointConfig`` converted, a table with its keys checked.
+
+    Objects and tables then take one validation path (the URL, names and values are checked by the parser).
+
+    Raises:
+        ConfigurationError: A table key that is not an endpoint's (or a deployment's), naming the nearest one.
+    """
+    if not dataclasses.is_dataclass(item):
+        table = cast(Mapping[str, object], item)
+        check_endpoint_keys(table, where)
+        return table
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(item):
+        value = getattr(item, f.name)
+        if f.name == "deployments":
+            value = [{d.name: getattr(dep, d.name) for d in dataclasses.fields(dep)} for dep in value]
+        if value is not None:
+            out[f.name] = value
+    return out
 
 
 def check_endpoint_keys(table: Mapping[str, object], where: str) -> None:

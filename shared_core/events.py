@@ -44,6 +44,8 @@ EventName = Literal[
     "provider:failover",
     "provider:outcome",
     "provider:parameter_adjusted",
+    "health:fleet_fallback",
+    "health:fleet_rejoined",
 ]
 
 

@@ -19,18 +19,20 @@ from shared_core.costs import CallCost, CostTracker, cost_of
 from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
 from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
+from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
 from shared_core.request import ChatRequest, GenerationSettings
-from shared_core.result import ChatResult, StreamEvent
+from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder, adrive, drive
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
 from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore, failure_kind_of
+from shared_core.transport.quota import ametered_attempt, metered_attempt
 from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
+from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
@@ -114,8 +116,8 @@ class Gateway:
         proxy: A proxy URL for the shared clients.
         verify: TLS verification (``False`` or a CA bundle path).
         config_file: A TOML config file (else ``$AZURE_GATEWAY_CONFIG``), when ``config`` is not given.
-        health: Where deployment health lives; a new in-process store by default (pass one store to several
-            gateways to share what they learn).
+        health: A :class:`HealthStore`, ``redis.Redis`` client or Redis URL (fleet mode); default: the config's
+            ``health_store``, else a new in-process store (one store given to several gateways shares what they learn).
         strategy: Orders a route's deployments; from the config's ``routing`` by default.
         costs: Receives the cost of every call; a new tracker by default (``gateway.costs``).
         **config_kwargs: Any :class:`GatewayConfig` field, with the precedence of :func:`load_config`.
@@ -138,7 +140,7 @@ class Gateway:
         proxy: str | None = None,
         verify: bool | str = True,
         config_file: str | None = None,
-        health: HealthStore | None = None,
+        health: HealthStore | str | object | None = None,
         strategy: RoutingStrategy | None = None,
         costs: CostTracker | None = None,
         **config_kwargs: object,
@@ -163,7 +165,11 @@ class Gateway:
             max_retries=self.config.max_retries, deadline=self.config.deadline
         )
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = health or InMemoryHealthStore(HealthPolicy(max_cooldown=self.config.max_cooldown))
+        self.health: HealthStore = (
+            health_store_for(health, self.config.health_store, sink=self.sink)
+            if health is not None or self.config.health_store
+            else InMemoryHealthStore(HealthPolicy(max_cooldown=self.config.max_cooldown))
+        )
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -316,6 +322,7 @@ class Gateway:
             self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
         result = codec.decode_response(payload)
+        result = replace(result, response_headers=public_headers(response.headers))
         return self._finish(call, result, latency=response.elapsed, deployment=call.target.deployment, request_id=rid)
 
     def _price(self, call: _Call, result: ChatResult) -> CallCost:
@@ -478,15 +485,16 @@ class Gateway:
     # -- routing -------------------------------------------------------------------------------------------
 
     def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
-        by_key = plan.by_key
+        by_key, limit = plan.by_key, plan.request.settings.max_tokens or self.config.max_tokens
         # A route of one keeps no health across calls (nowhere else to go: a cooldown or an open circuit would
         # only delay or refuse the next call); its store lives for this call, for the waits Azure asks.
-        store = self.health if len(plan.targets) > 1 else InMemoryHealthStore(_CALL_HEALTH)
+        several = len(plan.targets) > 1
+        store = self.health if several else InMemoryHealthStore(_CALL_HEALTH)
         return FailoverHooks(
             policy=self.retry_policy,
             sink=self.sink,
             store=store,
-            strategy=self.strategy,
+            strategy=PreferBudget(self.strategy, plan.call_for(plan.targets[0].candidate).http_request.body, limit),
             credential_kind=lambda c: by_key[c.key].auth.kind,
             refresh=lambda c: by_key[c.key].auth.force_refresh(),
             arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
@@ -500,6 +508,8 @@ class Gateway:
         self, plan: _Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
         self._start_clock(plan)
+        if len(plan.targets) > 1:
+            attempt = metered_attempt(self.health.record_quota, attempt)
         winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
@@ -507,6 +517,8 @@ class Gateway:
         self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
         self._start_clock(plan)
+        if len(plan.targets) > 1:
+            attempt = ametered_attempt(self.health.record_quota, attempt)
         winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 

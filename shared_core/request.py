@@ -21,6 +21,7 @@ __all__ = [
     "ResponseFormat",
     "ToolChoice",
     "ToolSpec",
+    "json_schema_unavailable",
 ]
 
 _CREDENTIAL_HEADERS = frozenset({"api-key", "authorization"})
@@ -205,3 +206,22 @@ class ChatRequest:
     instructions: str | None = None
     include: tuple[str, ...] = ()
     truncation: str | None = None
+
+
+_JSON_SCHEMA_API_VERSION = "2024-08-01-preview"
+
+
+def json_schema_unavailable(model: str | None, api_version: str | None) -> str | None:
+    """Why ``response_format: json_schema`` cannot be used for this model and api-version, or ``None``.
+
+    The model rule is ``AzureChatOpenAI``'s (``gpt-3*``, ``gpt-4-*`` and ``gpt-4`` have no structured outputs);
+    the api-version rule is Azure's (``json_schema`` from 2024-08-01-preview on; ``v1`` and undated count as new).
+    Both frameworks' ``with_structured_output`` / ``structured_predict`` fall back to function calling, with a
+    warning, when this returns a reason.
+    """
+    if model and (model.startswith(("gpt-3", "gpt-4-")) or model == "gpt-4"):
+        return f"model {model!r} does not support structured outputs (json_schema)"
+    dated = api_version is not None and len(api_version) >= 10 and api_version[:4].isdigit()
+    if dated and api_version is not None and api_version[:10] < _JSON_SCHEMA_API_VERSION[:10]:
+        return f"api-version {api_version!r} predates json_schema output ({_JSON_SCHEMA_API_VERSION} or later)"
+    return None

@@ -37,6 +37,7 @@ __all__ = [
     "Usage",
     "UsageEvent",
     "merge_filter_results",
+    "public_headers",
 ]
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call", "incomplete", "other"]
@@ -111,6 +112,8 @@ class ChatResult:
         repairs: What conversation repair changed in the history before sending (set by the gateway; empty when
             the history needed nothing).
         logprobs: Log probabilities of the answer's tokens, when asked for (``None`` when Azure sent none).
+        response_headers: The HTTP response headers (lower-case names), without any that could carry a
+            credential or cookie (set by the gateway).
     """
 
     message: Message
@@ -131,6 +134,7 @@ class ChatResult:
     cost: CallCost | None = None
     repairs: tuple[ToolSequenceRepair, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
+    response_headers: Mapping[str, str] = field(default_factory=lambda: {})
 
     @property
     def text(self) -> str:
@@ -159,6 +163,7 @@ class ResponseMetadata:
         endpoint: The endpoint that answered: its configured name, else its URL (first event only).
         cost: What the stream cost (last event only).
         repairs: What conversation repair changed before sending (first event only).
+        response_headers: The HTTP response headers, credentials and cookies left out (first event only).
     """
 
     response_id: str | None = None
@@ -171,6 +176,7 @@ class ResponseMetadata:
     endpoint: str | None = None
     cost: CallCost | None = None
     repairs: tuple[ToolSequenceRepair, ...] = ()
+    response_headers: Mapping[str, str] = field(default_factory=lambda: {})
     kind: Literal["metadata"] = "metadata"
 
 
@@ -270,6 +276,24 @@ StreamEvent: TypeAlias = (
 )
 
 
+_SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+        "set-cookie",
+        "ocp-apim-subscription-key",
+    }
+)
+
+
+def public_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Response headers a result may carry: every one but those that could hold a credential or a cookie."""
+    return {name: value for name, value in headers.items() if name.lower() not in _SECRET_HEADERS}
+
+
 _SEVERITY_RANK = {"safe": 0, "low": 1, "medium": 2, "high": 3}
 
 
@@ -317,6 +341,7 @@ class StreamAccumulator:
         "_reasoning_text",
         "_refusal",
         "_repairs",
+        "_response_headers",
         "_text",
         "_tools",
         "_usage",
@@ -338,6 +363,7 @@ class StreamAccumulator:
         self._details: dict[str, JsonValue] = {}
         self._logprobs: list[TokenLogprob] | None = None
         self._repairs: tuple[ToolSequenceRepair, ...] = ()
+        self._response_headers: Mapping[str, str] = {}
         self.events_seen = 0
 
     def add(self, event: StreamEvent) -> None:
@@ -393,6 +419,8 @@ class StreamAccumulator:
             self._cost = event.cost
         if event.repairs:
             self._repairs = event.repairs
+        if event.response_headers:
+            self._response_headers = event.response_headers
         self._details.update(event.provider_details)
 
     @property
@@ -439,6 +467,7 @@ class StreamAccumulator:
             provider_details=details,
             cost=self._cost,
             repairs=self._repairs,
+            response_headers=self._response_headers,
             logprobs=tuple(self._logprobs) if self._logprobs is not None else None,
         )
 

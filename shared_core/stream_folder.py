@@ -24,7 +24,7 @@ from shared_core.errors import (
 from shared_core.events import DebugEvent, EventSink
 from shared_core.messages import JsonValue
 from shared_core.repair import ToolSequenceRepair
-from shared_core.result import ChatResult, ResponseMetadata, StreamAccumulator, StreamEvent
+from shared_core.result import ChatResult, ResponseMetadata, StreamAccumulator, StreamEvent, public_headers
 from shared_core.transport.error_map import request_id
 from shared_core.transport.http import StreamingResponse
 from shared_core.transport.sse import SSEParser, SSERecord
@@ -62,6 +62,7 @@ class StreamFolder:
         "_raw",
         "_repairs",
         "_request_id",
+        "_response_headers",
         "_sink",
         "_started",
         "accumulator",
@@ -89,6 +90,7 @@ class StreamFolder:
         self._parser = SSEParser()
         self._decoder = chat_completions.ChatStreamDecoder() if api == "chat" else responses.ResponsesStreamDecoder()
         self._request_id = request_id(opened.headers)
+        self._response_headers = public_headers(opened.headers)
         self._started = time.perf_counter() - opened.elapsed_to_headers
         self.accumulator = StreamAccumulator()
         # The raw events are kept only when raw debug is on: the per-chunk path stays a parse and a fold.
@@ -107,6 +109,7 @@ class StreamFolder:
             request_id=self._request_id,
             endpoint=self._endpoint_name,
             repairs=self._repairs,
+            response_headers=self._response_headers,
         )
         self.accumulator.add(event)
         return event

@@ -64,6 +64,7 @@ def test_config_reads_every_env_var() -> None:
         "AZURE_OPENAI_KEY",
         "OPENAI_API_VERSION",
         "OPENAI_API_KEY",
+        "AZURE_GATEWAY_REDIS_URL",  # fleet mode: tests/fleet/test_fleet_config.py
     }
 
 

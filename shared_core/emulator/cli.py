@@ -51,6 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="a deployment and its model, repeatable (default gpt-4o-mini=gpt-4o-mini-2024-07-18)",
     )
     parser.add_argument("--region", default="East US", help="the x-ms-region header")
+    parser.add_argument(
+        "--tokens-per-minute", type=int, default=DeploymentInfo().tokens_per_minute, help="each deployment's TPM"
+    )
+    parser.add_argument(
+        "--requests-per-minute", type=int, default=DeploymentInfo().requests_per_minute, help="each deployment's RPM"
+    )
+    parser.add_argument(
+        "--enforce-quota",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="answer 429 beyond the token budget, which refills over SECONDS (default: only count usage)",
+    )
     parser.add_argument("--faults", default=None, metavar="FILE", help="fault rules from a TOML or JSON file")
     parser.add_argument(
         "--fault",
@@ -70,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _deployments(specs: Sequence[str], region: str) -> dict[str, DeploymentInfo]:
+def _deployments(specs: Sequence[str], region: str, args: argparse.Namespace) -> dict[str, DeploymentInfo]:
+    quota: dict[str, object] = {"tokens_per_minute": args.tokens_per_minute}
+    quota["requests_per_minute"] = args.requests_per_minute
+    if args.enforce_quota is not None:
+        quota |= {"enforce_quota": True, "renewal_period": args.enforce_quota}
     out: dict[str, DeploymentInfo] = {}
     for spec in specs or ["gpt-4o-mini=gpt-4o-mini-2024-07-18"]:
         name, _, model = spec.partition("=")
@@ -79,7 +96,12 @@ def _deployments(specs: Sequence[str], region: str) -> dict[str, DeploymentInfo]
         model = model.strip() or name.strip()
         # gpt-5-family deployments send system_fingerprint null (recorded).
         fingerprint = None if model.startswith("gpt-5") else DeploymentInfo().system_fingerprint
-        out[name.strip()] = DeploymentInfo(model=model, system_fingerprint=fingerprint, region=region)
+        out[name.strip()] = DeploymentInfo(
+            model=model,
+            system_fingerprint=fingerprint,
+            region=region,
+            **quota,  # pyright: ignore[reportArgumentType]
+        )
     return out
 
 
@@ -95,7 +117,7 @@ def emulator_from_args(args: argparse.Namespace) -> AzureEmulator:
     identity = ManagedIdentity(header=args.identity_header, token_lifetime=args.token_lifetime)
     return AzureEmulator(
         api_key=args.api_key or None,
-        deployments=_deployments(args.deployment, args.region),
+        deployments=_deployments(args.deployment, args.region, args),
         port=args.port,
         faults=FaultPlan(rules, seed=args.seed),
         managed_identity=identity if args.managed_identity else False,

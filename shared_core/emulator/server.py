@@ -39,6 +39,7 @@ from shared_core.emulator import error_bodies as errors
 from shared_core.emulator.faults import FaultPlan, FaultRule
 from shared_core.emulator.identity import IDENTITY_PATH, ManagedIdentity, TokenIssuer
 from shared_core.emulator.model_rules import reject_parameters
+from shared_core.emulator.quota import QuotaVerdict, TokenBuckets, request_cost
 from shared_core.emulator.render import (
     Exchange,
     Route,
@@ -110,6 +111,7 @@ class AzureEmulator:
         self._queues: dict[str, deque[Outcome]] = {}
         self._requests: list[RecordedRequest] = []
         self._used: dict[str, tuple[int, int]] = {}
+        self.quota = TokenBuckets()
         self._in_flight = 0
         self._max_in_flight = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,6 +175,7 @@ class AzureEmulator:
             self._used.clear()
             self._max_in_flight = self._in_flight
         self.faults.reset()
+        self.quota.reset()
 
     # ------------------------------------------------------------------------------------ addresses
 
@@ -314,11 +317,24 @@ class AzureEmulator:
         if info is None or rec.deployment is None:
             trace.outcome = "unknown_deployment"
             return unknown_deployment(route, rec.deployment or "", region)
-        outcome = self._next_outcome(rec, info, trace)
+        verdict = (
+            self.quota.take(rec.deployment, request_cost(rec), info.tokens_per_minute, info.renewal_period)
+            if (info.enforce_quota)
+            else None
+        )
+        if verdict is not None and not verdict.admitted:
+            outcome: Outcome = HttpError(
+                429, retry_after=verdict.wait, retry_after_headers=("retry-after-ms", "retry-after")
+            )
+            trace.faults = ("quota",)
+        else:
+            outcome = self._next_outcome(rec, info, trace)
         trace.outcome = type(outcome).__name__
         if outcome.first_byte_delay:
             await asyncio.sleep(outcome.first_byte_delay)
-        exchange = Exchange(request, rec, route, info, lambda tokens: self._routed_headers(rec, route, info, tokens))
+        exchange = Exchange(
+            request, rec, route, info, lambda tokens: self._routed_headers(rec, route, info, tokens, verdict)
+        )
         return await render(exchange, outcome)
 
     def _check_auth(self, headers: Mapping[str, str]) -> bool | None:
@@ -351,7 +367,9 @@ class AzureEmulator:
         trace.faults = fired
         return outcome
 
-    def _routed_headers(self, rec: RecordedRequest, route: Route, info: DeploymentInfo, tokens: int) -> dict[str, str]:
+    def _routed_headers(
+        self, rec: RecordedRequest, route: Route, info: DeploymentInfo, tokens: int, verdict: QuotaVerdict | None = None
+    ) -> dict[str, str]:
         """Base plus deployment headers, counting this request against the deployment's rate limits."""
         name = rec.deployment or ""
         with self._lock:
@@ -370,6 +388,8 @@ class AzureEmulator:
         )
         if route.api == "responses":
             routed["x-request-id"] = new_request_id()
+        if verdict is not None:
+            routed |= verdict.headers()
         return errors.base_headers(new_request_id(), info.region) | routed
 
 

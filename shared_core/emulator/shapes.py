@@ -73,6 +73,9 @@ class DeploymentInfo:
         region: The ``x-ms-region`` header.
         requests_per_minute: ``x-ratelimit-limit-requests``.
         tokens_per_minute: ``x-ratelimit-limit-tokens``.
+        enforce_quota: Answer 429 when a request's tokens exceed what is left of ``tokens_per_minute``, which
+            refills over ``renewal_period`` (see :mod:`shared_core.emulator.quota`); off, usage is only counted.
+        renewal_period: Seconds over which an enforced token budget refills completely.
     """
 
     model: str = "gpt-4o-mini-2024-07-18"
@@ -80,6 +83,8 @@ class DeploymentInfo:
     region: str = "East US"
     requests_per_minute: int = 300
     tokens_per_minute: int = 30000
+    enforce_quota: bool = False
+    renewal_period: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ from shared_core.errors import (
     UnsupportedParameterError,
 )
 from shared_core.messages import JsonValue
+from shared_core.transport.quota import reset_wait
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -471,6 +472,10 @@ def _implied_code(details: ErrorDetails) -> str | None:
 
 def _retry_after(headers: Mapping[str, str], status: int, details: ErrorDetails) -> float | None:
     asked = parse_retry_after(headers)
+    # A 429 may also say when the token budget is back (x-ratelimit-reset-tokens); never wait less than that.
+    reset = reset_wait(headers) if status == 429 else None
+    if reset is not None:
+        return max(asked or 0.0, reset)
     if asked is not None or status != 429:
         return asked
     match = _RETRY_IN_MESSAGE.search(details.message)

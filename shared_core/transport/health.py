@@ -14,6 +14,8 @@ can replace :class:`InMemoryHealthStore` later without touching the router. The 
   until :meth:`HealthStore.reset`, and the error message is kept for the final report.
 * **Latency.** A decaying average (EWMA) of time-to-first-byte, for least-latency routing. Time to first byte
   measures the deployment's queue; total time would mostly measure how long the answer was.
+* **Quota.** The budget Azure reported on the latest answer (:class:`~shared_core.transport.quota.QuotaState`),
+  on the wall clock, newest observation wins; strategies use it to skip a deployment a request would not fit.
 
 Every method is synchronous and holds the lock for microseconds, never across an ``await``: it is safe from
 threads and from asyncio tasks alike.
@@ -44,6 +46,7 @@ from shared_core.errors import (
     ServerError,
     StreamInterruptedError,
 )
+from shared_core.transport.quota import QuotaState
 
 _STORES: weakref.WeakSet[InMemoryHealthStore] = weakref.WeakSet()
 
@@ -51,6 +54,7 @@ __all__ = [
     "BrokenReason",
     "DeploymentHealth",
     "FailureKind",
+    "HealthEntry",
     "HealthPolicy",
     "HealthSnapshot",
     "HealthStatus",
@@ -183,6 +187,8 @@ class DeploymentHealth:
         latency_samples: Samples in that average.
         last_failure: Kind of the last failure, if any.
         last_error: Message of the last failure, for the final error report.
+        quota: The budget Azure last reported for it, when it did.
+        as_of: Wall-clock time of this view (what ``quota`` is projected to).
     """
 
     key: str
@@ -197,6 +203,12 @@ class DeploymentHealth:
     latency_samples: int = 0
     last_failure: FailureKind | None = None
     last_error: str | None = None
+    quota: QuotaState | None = None
+    as_of: float = 0.0
+
+    def quota_wait(self, tokens: int) -> float:
+        """Seconds until a request of ``tokens`` fits the reported budget (``0.0`` when it fits or is unknown)."""
+        return 0.0 if self.quota is None else self.quota.wait_for(tokens, self.as_of)
 
     def _repr_html_(self) -> str:
         """Notebook display: one row with status, time until usable, latency and the last error."""
@@ -248,13 +260,17 @@ class HealthStore(Protocol):
         """An attempt failed; returns the health it leaves (to say "circuit opened" in events)."""
         ...
 
+    def record_quota(self, key: str, quota: QuotaState) -> None:
+        """The budget an answer reported (kept when newer than the one held)."""
+        ...
+
     def reset(self, key: str | None = None) -> None:
         """Forget one deployment's state (after fixing its configuration), or every deployment's."""
         ...
 
 
-class _Entry:
-    """Mutable state of one deployment; only touched under the store's lock."""
+class HealthEntry:
+    """Mutable state of one deployment; only touched under its store's lock (for store implementations)."""
 
     __slots__ = (
         "broken",
@@ -263,6 +279,7 @@ class _Entry:
         "ewma",
         "last_error",
         "last_failure",
+        "quota",
         "samples",
         "streak",
         "streak_started",
@@ -282,6 +299,7 @@ class _Entry:
         self.samples = 0
         self.last_failure: FailureKind | None = None
         self.last_error: str | None = None
+        self.quota: QuotaState | None = None
 
 
 def _new_locks_after_fork() -> None:
@@ -296,15 +314,23 @@ class InMemoryHealthStore:
     Args:
         policy: Thresholds and periods.
         now: Monotonic clock in seconds; inject a fake one in tests instead of sleeping.
+        wall: Wall clock (``time.time``) for quota observations, which processes share.
     """
 
-    __slots__ = ("__weakref__", "_entries", "_lock", "_now", "policy")
+    __slots__ = ("__weakref__", "_entries", "_lock", "_now", "_wall", "policy")
 
-    def __init__(self, policy: HealthPolicy | None = None, *, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        policy: HealthPolicy | None = None,
+        *,
+        now: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.policy = policy or HealthPolicy()
         self._now = now
+        self._wall = wall
         self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, HealthEntry] = {}
         _STORES.add(self)
 
     def state(self, key: str) -> DeploymentHealth:
@@ -395,6 +421,13 @@ class InMemoryHealthStore:
                 entry.trial_started = None
             return self._view(key, entry, now)
 
+    def record_quota(self, key: str, quota: QuotaState) -> None:
+        """The budget an answer reported (kept when newer than the one held)."""
+        with self._lock:
+            entry = self._entry(key)
+            if entry.quota is None or quota.observed_at >= entry.quota.observed_at:
+                entry.quota = quota
+
     def reset(self, key: str | None = None) -> None:
         """Forget one deployment's state (after fixing its configuration), or every deployment's."""
         with self._lock:
@@ -403,13 +436,13 @@ class InMemoryHealthStore:
             else:
                 self._entries.pop(key, None)
 
-    def _entry(self, key: str) -> _Entry:
+    def _entry(self, key: str) -> HealthEntry:
         entry = self._entries.get(key)
         if entry is None:
-            entry = self._entries[key] = _Entry()
+            entry = self._entries[key] = HealthEntry()
         return entry
 
-    def _take_trial(self, entry: _Entry, now: float) -> bool:
+    def _take_trial(self, entry: HealthEntry, now: float) -> bool:
         open_until = entry.circuit_open_until
         if open_until is None or entry.broken is not None or now < open_until or now < entry.cooldown_until:
             return False
@@ -418,7 +451,7 @@ class InMemoryHealthStore:
         entry.trial_started = now
         return True
 
-    def _count_circuit_failure(self, entry: _Entry, now: float) -> None:
+    def _count_circuit_failure(self, entry: HealthEntry, now: float) -> None:
         if entry.circuit_open_until is not None:
             if now >= entry.circuit_open_until:
                 # Half-open and the trial (or a caller admitted just before) failed: open again, for longer.
@@ -433,13 +466,13 @@ class InMemoryHealthStore:
         if entry.streak >= self.policy.failure_threshold:
             self._open(entry, now, 1)
 
-    def _open(self, entry: _Entry, now: float, trips: int) -> None:
+    def _open(self, entry: HealthEntry, now: float, trips: int) -> None:
         entry.trips = trips
         entry.circuit_open_until = now + self.policy.open_period(trips)
         entry.trial_started = None
         entry.streak = 0
 
-    def _view(self, key: str, entry: _Entry | None, now: float) -> DeploymentHealth:
+    def _view(self, key: str, entry: HealthEntry | None, now: float) -> DeploymentHealth:
         if entry is None:
             return DeploymentHealth(key)
         status: HealthStatus
@@ -466,9 +499,11 @@ class InMemoryHealthStore:
             latency_samples=entry.samples,
             last_failure=entry.last_failure,
             last_error=entry.last_error,
+            quota=entry.quota,
+            as_of=self._wall() if entry.quota is not None else 0.0,
         )
 
-    def _status(self, entry: _Entry, now: float) -> tuple[HealthStatus, float]:
+    def _status(self, entry: HealthEntry, now: float) -> tuple[HealthStatus, float]:
         open_left = 0.0 if entry.circuit_open_until is None else max(0.0, entry.circuit_open_until - now)
         cool_left = max(0.0, entry.cooldown_until - now)
         if open_left > 0:

@@ -19,9 +19,11 @@ from typing import Literal, Protocol
 
 from shared_core.errors import ConfigurationError
 from shared_core.transport.health import BrokenReason, DeploymentHealth, deployment_key
+from shared_core.transport.quota import estimate_tokens
 
 __all__ = [
     "LeastLatency",
+    "PreferBudget",
     "PriorityFailover",
     "RouteCandidate",
     "RoutingStrategy",
@@ -258,3 +260,41 @@ def strategy_for(name: str, *, rng: random.Random | None = None, explore: float 
         source="route strategy",
         fix="use 'priority', 'least_latency' or 'weighted_round_robin'",
     )
+
+
+class PreferBudget:
+    """One call's view of a strategy: deployments the request fits go first, those predicted to throttle last.
+
+    Azure reports each deployment's remaining budget on every answer (see :mod:`shared_core.transport.quota`).
+    A deployment whose projected budget is short of this request's estimated tokens (or of one request) would
+    answer 429; it is moved behind every deployment the request fits, until its budget is projected to refill.
+    It is not dropped: when nothing else is usable it is still tried, and its 429 then says how long to wait.
+
+    Args:
+        inner: The route's strategy, which orders each group.
+        body: The encoded request body, or its estimated tokens when already counted.
+        max_tokens: The output the request allows (counted by Azure up front).
+    """
+
+    __slots__ = ("inner", "tokens")
+
+    def __init__(self, inner: RoutingStrategy, body: bytes | int, max_tokens: int | None = None) -> None:
+        self.inner = inner
+        self.tokens = body if isinstance(body, int) else estimate_tokens(len(body), max_tokens)
+
+    @property
+    def name(self) -> StrategyName:
+        """The inner strategy's name."""
+        return self.inner.name
+
+    def order(
+        self, candidates: Sequence[RouteCandidate], health: Mapping[str, DeploymentHealth]
+    ) -> list[RouteCandidate]:
+        """The inner order, with the candidates predicted to throttle moved last."""
+        ordered = self.inner.order(candidates, health)
+        fits: list[RouteCandidate] = []
+        short: list[RouteCandidate] = []
+        for c in ordered:
+            state = health.get(c.key)
+            (short if state is not None and state.quota_wait(self.tokens) > 0.0 else fits).append(c)
+        return [*fits, *short] if short else ordered

@@ -69,7 +69,8 @@ class DocumentedDifference:
 
     def covers(self, path: str) -> bool:
         """Whether this row documents a difference at ``path``."""
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.patterns)
+        # `[*]` in a pattern means "any index" (fnmatch alone would read it as a character class).
+        return any(fnmatch.fnmatchcase(path, pattern.replace("[*]", "[[]*[]]")) for pattern in self.patterns)
 
 
 def request_view(request: RecordedRequest) -> dict[str, Any]:

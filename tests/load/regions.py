@@ -71,7 +71,10 @@ class Region:
         """Start the process (not waiting for it: see :meth:`wait_ready`)."""
         command = [sys.executable, "-m", "shared_core.emulator", "--port", str(self.port), "--api-key", KEY]
         command += ["--region", self.name, "--seed", str(self.seed + self.restarts), "--log-format", "json"]
-        command += ["--print-endpoint", *self.faults]
+        # A budget the run cannot spend: the counted (not enforced) x-ratelimit-remaining-* headers must not
+        # report an exhausted region, or quota-aware routing would (rightly) move the traffic off it.
+        command += ["--print-endpoint", "--tokens-per-minute", "1000000000", "--requests-per-minute", "1000000"]
+        command += self.faults
         log = self.log_path.open("a", encoding="utf-8")
         self.process = subprocess.Popen(command, cwd=_REPO, stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()

@@ -45,6 +45,7 @@ from shared_core import (
     EndpointConfig,
     Gateway,
     GatewayError,
+    HealthStore,
     Message,
     RetryPolicy,
     StreamAccumulator,
@@ -376,7 +377,7 @@ class LoadReport:
         return "\n".join(f"| {name:<{width}} | {value} |" for name, value in rows)
 
 
-def build_gateway(regions: list[Region], options: LoadOptions) -> Gateway:
+def build_gateway(regions: list[Region], options: LoadOptions, health: HealthStore | None = None) -> Gateway:
     deployment = (DeploymentConfig(DEPLOYMENT, model=DEPLOYMENT),)
     endpoints = [
         EndpointConfig(r.name, r.endpoint, api_key=SecretStr(KEY), priority=n, deployments=deployment)
@@ -385,7 +386,7 @@ def build_gateway(regions: list[Region], options: LoadOptions) -> Gateway:
     config = load_config(env={}, endpoints=endpoints, default_deployment=DEPLOYMENT, routing=options.routing)
     # Short backoffs keep a bounded run bounded; a Retry-After is still honoured in full.
     policy = RetryPolicy(max_retries=options.max_retries, base_delay=0.02, max_delay=0.25, deadline=30.0)
-    return Gateway(config, retry_policy=policy, timeouts=Timeouts(connect=2.0, read=10.0, chunk=10.0))
+    return Gateway(config, retry_policy=policy, timeouts=Timeouts(connect=2.0, read=10.0, chunk=10.0), health=health)
 
 
 class Monitor:
@@ -502,6 +503,11 @@ def run_load(options: LoadOptions) -> LoadReport:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the load from the command line and print the figures; exit 1 when a must-be-zero figure is not."""
+    args_given = sys.argv[1:] if argv is None else argv
+    if any(a.split("=")[0] in ("--processes", "--store") for a in args_given):
+        from tests.load.fleet_load import main as fleet_main
+
+        return fleet_main(args_given)
     defaults = LoadOptions()
     parser = argparse.ArgumentParser(prog="python -m tests.load.run_load", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=defaults.calls)
