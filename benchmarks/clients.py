@@ -14,6 +14,7 @@ from typing import Any
 from benchmarks.adapter import Adapter, Target, httpx_limits, sse_payloads, text_of
 from benchmarks.adapter import headers as _headers
 from benchmarks.framework_clients import LangChainFloor, LangChainGateway, LlamaIndexFloor, LlamaIndexGateway
+from benchmarks.workloads import core_request, langchain_input, llamaindex_messages, messages
 
 __all__ = ["ADAPTERS", "Adapter", "Target", "unavailable_reason"]
 
@@ -108,13 +109,13 @@ class OpenAISdk(Adapter):
         return AzureOpenAI(**self._kwargs(target))
 
     def call(self) -> None:
-        result = self._client.chat.completions.create(model=self._model, messages=[{"role": "user", "content": "hi"}])
+        result = self._client.chat.completions.create(model=self._model, messages=messages())
         _ = result.choices[0].message.content
 
     def stream(self) -> None:
         for chunk in self._client.chat.completions.create(
             model=self._model,
-            messages=[{"role": "user", "content": "hi"}],
+            messages=messages(),
             stream=True,
             stream_options={"include_usage": True},
         ):
@@ -131,9 +132,7 @@ class OpenAISdk(Adapter):
         self._amodel = target.held_deployment
 
     async def acall(self) -> None:
-        result = await self._aclient.chat.completions.create(
-            model=self._amodel, messages=[{"role": "user", "content": "hi"}]
-        )
+        result = await self._aclient.chat.completions.create(model=self._amodel, messages=messages())
         _ = result.choices[0].message.content
 
 
@@ -169,10 +168,8 @@ class GatewayAdapter(Adapter):
         return Gateway(endpoint=target.endpoint, api_key=target.api_key, default_deployment=deployment, env={})
 
     def setup(self, target: Target) -> None:
-        from shared_core import ChatRequest, Message
-
         self._gw = self._gateway(target, target.deployment)
-        self._request = ChatRequest((Message.user("hi"),))
+        self._request = core_request()
 
     def construct(self, target: Target) -> object:
         return self._gateway(target, target.deployment)
@@ -185,10 +182,8 @@ class GatewayAdapter(Adapter):
             pass
 
     async def asetup(self, target: Target) -> None:
-        from shared_core import ChatRequest, Message
-
         self._agw = self._gateway(target, target.held_deployment)
-        self._arequest = ChatRequest((Message.user("hi"),))
+        self._arequest = core_request()
 
     async def acall(self) -> None:
         _ = (await self._agw.acomplete(self._arequest)).text
@@ -218,17 +213,17 @@ class LangChainAzure(Adapter):
         return self._model(target, target.deployment)
 
     def call(self) -> None:
-        _ = self._llm.invoke("hi").content
+        _ = self._llm.invoke(langchain_input()).content
 
     def stream(self) -> None:
-        for chunk in self._llm.stream("hi"):
+        for chunk in self._llm.stream(langchain_input()):
             _ = chunk.content
 
     async def asetup(self, target: Target) -> None:
         self._allm = self._model(target, target.held_deployment)
 
     async def acall(self) -> None:
-        _ = (await self._allm.ainvoke("hi")).content
+        _ = (await self._allm.ainvoke(langchain_input())).content
 
 
 class LlamaIndexAzure(Adapter):
@@ -250,9 +245,7 @@ class LlamaIndexAzure(Adapter):
         )
 
     def _messages(self) -> list[Any]:
-        from llama_index.core.llms import ChatMessage
-
-        return [ChatMessage(role="user", content="hi")]
+        return llamaindex_messages()
 
     def setup(self, target: Target) -> None:
         self._llm = self._model(target, target.deployment)

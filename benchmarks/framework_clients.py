@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from benchmarks.adapter import Adapter, Target, headers, httpx_limits, sse_payloads, text_of
+from benchmarks.workloads import langchain_input, llamaindex_messages
 
 __all__ = ["LangChainFloor", "LangChainGateway", "LlamaIndexFloor", "LlamaIndexGateway"]
 
@@ -169,17 +170,17 @@ class _LangChainUsage(Adapter):
         return self._model(target, target.deployment)
 
     def call(self) -> None:
-        _ = self._llm.invoke("hi").content
+        _ = self._llm.invoke(langchain_input()).content
 
     def stream(self) -> None:
-        for chunk in self._llm.stream("hi"):
+        for chunk in self._llm.stream(langchain_input()):
             _ = chunk.content
 
     async def asetup(self, target: Target) -> None:
         self._allm = self._model(target, target.held_deployment)
 
     async def acall(self) -> None:
-        _ = (await self._allm.ainvoke("hi")).content
+        _ = (await self._allm.ainvoke(langchain_input())).content
 
 
 class LangChainGateway(_LangChainUsage):
@@ -220,9 +221,7 @@ class _LlamaIndexUsage(Adapter):
         raise NotImplementedError
 
     def _messages(self) -> list[Any]:
-        from llama_index.core.llms import ChatMessage
-
-        return [ChatMessage(role="user", content="hi")]
+        return llamaindex_messages()
 
     def setup(self, target: Target) -> None:
         self._llm = self._model(target, target.deployment)

@@ -214,6 +214,29 @@ def _render_frameworks(frameworks: dict[str, Any]) -> list[str]:
     return lines
 
 
+_FLOORS = {"langchain-gateway": "langchain-floor", "llamaindex-gateway": "llamaindex-floor"}
+
+
+def _render_instructions(counts: dict[str, dict[str, float]]) -> list[str]:
+    """Instructions per call and per chunk (callgrind), against httpx and, for our packages, their floors."""
+    if not counts:
+        return []
+    base = counts.get("httpx", {})
+    lines = [
+        "",
+        "| client (callgrind) | instructions/call | x httpx | x floor | instructions/chunk | x httpx | x floor |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for name, row in counts.items():
+        floor = counts.get(_FLOORS.get(name, ""), {})
+        cells = [ADAPTERS[name].label]
+        for key in ("call", "chunk"):
+            value = row.get(key)
+            cells += [_fmt(value), _x(_ratio(value, base.get(key))), _x(_ratio(value, floor.get(key)))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown tables (what ``benchmarks/README.md`` shows)."""
     env, summary, plan = report["environment"], report["summary"], report["plan"]
@@ -249,6 +272,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             verdict = {True: "pass", False: "**FAIL**", None: "not measured"}[target["pass"]]
             lines.append(f"| {target['what']} {target['target']} | {_x(target['measured'])} | {verdict} |")
     lines += _render_frameworks(summary.get("frameworks", {}))
+    lines += _render_instructions(report.get("instructions", {}))
     imports = report.get("imports_ms", {})
     if imports:
         lines += [

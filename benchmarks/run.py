@@ -1,4 +1,5 @@
-"""Run the benchmark: ``python -m benchmarks.run [--quick] [--json out.json] [--clients a,b] [--profile]``.
+"""Run the benchmark: ``python -m benchmarks.run [--quick] [--json out.json] [--clients a,b] [--profile]
+[--workload one-word|realistic|both] [--instructions]``.
 
 One run starts the fixed-response server in its own process, measures import times in fresh interpreters,
 then measures every installed client in a fresh worker process per repetition (clients interleaved, so a
@@ -24,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.clients import ADAPTERS, Target, unavailable_reason
+from benchmarks.instructions import count_client
 from benchmarks.report import environment, render_markdown, summarize
 from benchmarks.server import FixedResponses
 from benchmarks.worker import InflightPlan, WorkerPlan
+from benchmarks.workloads import SERVED, target_for
 
 __all__ = ["IMPORTS", "RunPlan", "main", "run"]
 
@@ -59,6 +62,9 @@ class RunPlan:
     import_runs: int = 3
     imports: tuple[str, ...] = tuple(module for _, module in IMPORTS)
     worker: WorkerPlan = dataclasses.field(default_factory=WorkerPlan)
+    workload: str = "one-word"
+    answer_words: int = 0
+    instruction_calls: int = 0
 
 
 FULL = RunPlan()
@@ -101,6 +107,8 @@ def bench_server(plan: RunPlan) -> Iterator[str]:
         str(plan.hold_ms),
         "--chunk-gap-ms",
         str(plan.chunk_gap_ms),
+        "--answer-words",
+        str(plan.answer_words),
     ]
     server = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
@@ -169,7 +177,9 @@ def import_times(modules: Sequence[str], runs: int) -> dict[str, dict[str, float
     return out
 
 
-def run_worker(client: str, target: Target, plan: WorkerPlan, *, profile: bool = False) -> dict[str, Any]:
+def run_worker(
+    client: str, target: Target, plan: WorkerPlan, *, profile: bool = False, workload: str = "one-word"
+) -> dict[str, Any]:
     """Measure one client in a fresh process; a crash becomes an ``errors`` entry."""
     spec = {
         "client": client,
@@ -184,6 +194,7 @@ def run_worker(client: str, target: Target, plan: WorkerPlan, *, profile: bool =
         },
         "plan": dataclasses.asdict(plan),
         "profile": profile,
+        "workload": workload,
     }
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     done = subprocess.run(
@@ -202,17 +213,37 @@ def run_worker(client: str, target: Target, plan: WorkerPlan, *, profile: bool =
     return json.loads(lines[-1])
 
 
+def instruction_counts(
+    clients: Sequence[str], endpoint: str, plan: RunPlan, chunks_per_stream: int, log: Any
+) -> dict[str, dict[str, float]]:
+    """Instructions per call and per chunk of each sync client, counted by callgrind (``benchmarks.instructions``)."""
+    out: dict[str, dict[str, float]] = {}
+    scenarios = [s for s in ("call", "stream") if s in plan.worker.scenarios]
+    for name in clients:
+        if not ADAPTERS[name].sync:
+            continue
+        print(f"callgrind: {name} ({', '.join(scenarios)})", file=log, flush=True)
+        row: dict[str, float] = {}
+        for scenario in scenarios:
+            calls = plan.instruction_calls if scenario == "call" else max(2, plan.instruction_calls // 10)
+            total = count_client(name, endpoint, scenario=scenario, calls=calls, workload=plan.workload)
+            row["call" if scenario == "call" else "chunk"] = (
+                total / calls / (1 if scenario == "call" else chunks_per_stream)
+            )
+        out[name] = row
+    return out
+
+
 def run(plan: RunPlan, clients: Sequence[str], *, profile: bool = False, log: Any = sys.stderr) -> dict[str, Any]:
     """Run everything in ``plan`` for ``clients``; returns the report (see ``benchmarks/README.md``)."""
     started = time.perf_counter()
     skipped = {name: reason for name in clients if (reason := unavailable_reason(name)) is not None}
     measured = [name for name in clients if name not in skipped]
     report: dict[str, Any] = {"environment": environment(), "plan": dataclasses.asdict(plan), "skipped": skipped}
-    chunks_per_stream = FixedResponses(plan.chunks).data_events
+    chunks_per_stream = FixedResponses(plan.chunks, plan.answer_words).data_events
     worker_plan = dataclasses.replace(plan.worker, chunks_per_stream=chunks_per_stream)
     with bench_server(plan) as endpoint:
-        body, stream_body = gateway_bodies(endpoint)
-        target = Target(endpoint, API_KEY, API_VERSION, "bench", "held", body, stream_body)
+        target = target_for(endpoint, plan.workload)
         if plan.imports:
             print(f"server {endpoint}; timing imports ({plan.import_runs} run(s) each)", file=log, flush=True)
         report["imports_ms"] = import_times(plan.imports, plan.import_runs) if plan.imports else {}
@@ -220,10 +251,12 @@ def run(plan: RunPlan, clients: Sequence[str], *, profile: bool = False, log: An
         for rep in range(plan.reps):
             for name in measured:
                 began = time.perf_counter()
-                reps[name].append(run_worker(name, target, worker_plan))
+                reps[name].append(run_worker(name, target, worker_plan, workload=plan.workload))
                 took = time.perf_counter() - began
                 print(f"rep {rep + 1}/{plan.reps}: {name} ({took:.1f} s)", file=log, flush=True)
         report["raw"] = reps
+        if plan.instruction_calls:
+            report["instructions"] = instruction_counts(measured, endpoint, plan, chunks_per_stream, log)
         if profile and "gateway" in measured:
             print("profiling the gateway (cProfile)", file=log, flush=True)
             report["profile"] = run_worker("gateway", target, worker_plan, profile=True).get("profile", {})
@@ -248,8 +281,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-imports", action="store_true", help="skip the import-time measurements")
     parser.add_argument("--profile", action="store_true", help="also cProfile the gateway's call and stream loops")
+    parser.add_argument(
+        "--workload",
+        choices=("one-word", "realistic", "both"),
+        default="one-word",
+        help="'hi' and a 100-chunk stream, or a system and a user message, a 64-word answer, a 200-chunk stream",
+    )
+    parser.add_argument(
+        "--instructions",
+        nargs="?",
+        const=30,
+        type=int,
+        metavar="CALLS",
+        help="also count instructions per call and per chunk under callgrind (CALLS calls, a tenth as many streams)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.instructions:
+        plan = dataclasses.replace(plan, instruction_calls=args.instructions)
     if args.reps:
         plan = dataclasses.replace(plan, reps=args.reps)
     if args.chunk_gap_ms:
@@ -263,13 +312,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [c for c in clients if c not in ADAPTERS]
     if unknown:
         parser.error(f"unknown client(s): {', '.join(unknown)}; choose from {', '.join(ADAPTERS)}")
-    report = run(plan, clients, profile=args.profile)
-    print(render_markdown(report))
-    if args.profile and report.get("profile"):
-        for name, text in report["profile"].items():
-            print(f"\n### cProfile: gateway {name} loop\n\n```\n{text}\n```")
+    workloads = ("one-word", "realistic") if args.workload == "both" else (args.workload,)
+    reports: dict[str, dict[str, Any]] = {}
+    for workload in workloads:
+        served = SERVED[workload]
+        chunks = plan.chunks if workload == "one-word" else served.chunks
+        plan_w = dataclasses.replace(plan, workload=workload, chunks=chunks, answer_words=served.answer_words)
+        report = reports[workload] = run(plan_w, clients, profile=args.profile)
+        if len(workloads) > 1:
+            print(f"\n## Workload: {workload}\n")
+        print(render_markdown(report))
+        if args.profile and report.get("profile"):
+            for name, text in report["profile"].items():
+                print(f"\n### cProfile: gateway {name} loop\n\n```\n{text}\n```")
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2, default=str))
+        whole = reports[workloads[0]] if len(workloads) == 1 else reports
+        args.json.write_text(json.dumps(whole, indent=2, default=str))
     return 0
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -51,12 +52,15 @@ class BenchServerConfig:
         chunks: Text chunks per stream (the stream has four framing chunks more, plus ``[DONE]``).
         hold_ms: How long deployments named ``held…`` wait before answering.
         chunk_gap_ms: Pause between stream chunks (0 writes them back to back).
+        answer_words: Answer this many words (in ``chunks`` pieces when streamed); 0 keeps the short answer
+            and one ``wordN`` per chunk.
     """
 
     api_key: str = "bench-key"
     chunks: int = 100
     hold_ms: float = 250.0
     chunk_gap_ms: float = 0.0
+    answer_words: int = 0
 
 
 class FixedResponses:
@@ -64,8 +68,12 @@ class FixedResponses:
 
     __slots__ = ("_headers", "body", "events")
 
-    def __init__(self, chunks: int) -> None:
+    def __init__(self, chunks: int, answer_words: int = 0) -> None:
+        answer = "Hello! How can I assist you today?"
         words = tuple(f"word{i} " for i in range(chunks))
+        if answer_words:
+            answer = answer_text(answer_words)
+            words = split_pieces(answer, chunks)
         streamed = azure_shapes.Completion(
             response_id=_RESPONSE_ID,
             created=_CREATED,
@@ -79,8 +87,8 @@ class FixedResponses:
             created=_CREATED,
             model=_INFO.model,
             system_fingerprint=_INFO.system_fingerprint,
-            text_pieces=("Hello! How can I assist you today?",),
-            usage=azure_shapes.Usage(prompt_tokens=9, completion_tokens=9),
+            text_pieces=(answer,),
+            usage=azure_shapes.Usage(prompt_tokens=9, completion_tokens=len(words) if answer_words else 9),
         )
         self.body: bytes = azure_shapes.compact(azure_shapes.chat_body(whole))
         self.events: tuple[bytes, ...] = tuple(azure_shapes.chat_stream(streamed, include_usage=True))
@@ -107,6 +115,25 @@ class FixedResponses:
         return len(self.events) - 1
 
 
+_ANSWER = (
+    "pack a warm waterproof jacket because September weather in the Norwegian mountains changes fast and rain "
+    "often arrives with strong wind bring sturdy broken in boots with good grip for wet rock and roots and carry "
+    "a light insulating layer for cold evenings near the fjords"
+)
+
+
+def answer_text(words: int) -> str:
+    """A deterministic answer of ``words`` words (the realistic workload's 64)."""
+    vocabulary = _ANSWER.split(" ")
+    return " ".join(vocabulary[i % len(vocabulary)] for i in range(words)) + "."
+
+
+def split_pieces(text: str, pieces: int) -> tuple[str, ...]:
+    """``text`` in ``pieces`` consecutive slices of near-equal length (sub-word pieces, as tokens are)."""
+    bounds = [round(i * len(text) / pieces) for i in range(pieces + 1)]
+    return tuple(text[a:b] for a, b in itertools.pairwise(bounds))
+
+
 def _is_stream(body: bytes) -> bool:
     # Every client here serializes with json.dumps, compact or default separators; a full parse per request
     # would only add server CPU.
@@ -126,7 +153,7 @@ def _deployment(request: web.Request, body: bytes) -> str:
 
 def build_app(config: BenchServerConfig) -> web.Application:
     """The aiohttp application: classic and v1 chat routes, fixed answers."""
-    fixed = FixedResponses(config.chunks)
+    fixed = FixedResponses(config.chunks, config.answer_words)
     bearer = f"Bearer {config.api_key}"
     hold = config.hold_ms / 1000.0
     gap = config.chunk_gap_ms / 1000.0
@@ -194,8 +221,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunks", type=int, default=defaults.chunks)
     parser.add_argument("--hold-ms", type=float, default=defaults.hold_ms)
     parser.add_argument("--chunk-gap-ms", type=float, default=defaults.chunk_gap_ms)
+    parser.add_argument("--answer-words", type=int, default=defaults.answer_words)
     args = parser.parse_args(argv)
-    config = BenchServerConfig(args.api_key, args.chunks, args.hold_ms, args.chunk_gap_ms)
+    config = BenchServerConfig(args.api_key, args.chunks, args.hold_ms, args.chunk_gap_ms, args.answer_words)
     asyncio.run(_serve(config, args.port, args.print_endpoint, args.stop_on_stdin_eof))
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmarks.clients import ADAPTERS, Adapter, Target
+from benchmarks.workloads import use_workload
 
 __all__ = ["InflightPlan", "WorkerPlan", "main", "measure"]
 
@@ -231,8 +232,9 @@ def _plan(raw: dict[str, Any]) -> WorkerPlan:
 
 
 def main() -> None:
-    """Read ``{"client", "target", "plan", "profile"}`` as JSON on stdin; print the result as one JSON line."""
+    """Read ``{"client", "target", "plan", "profile", "workload"}`` as JSON on stdin; print one JSON line."""
     spec = json.loads(sys.stdin.read())
+    use_workload(spec.get("workload", "one-word"))
     result = measure(spec["client"], _target(spec["target"]), _plan(spec["plan"]), profile=spec.get("profile", False))
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()

@@ -23,6 +23,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr, field_validator
 
 from langchain_azure_gateway.chunks import StreamChunker
+from langchain_azure_gateway.content_blocks import choice_generations
 from langchain_azure_gateway.convert import from_core_result, repairs_payload
 from langchain_azure_gateway.errors import from_core_error
 from langchain_azure_gateway.fields import AzureChatOpenAIFields
@@ -502,7 +503,9 @@ def _chat_result(result: CoreResult, options: MetadataOptions) -> ChatResult:
     llm_output = {
         key: metadata.get(key) for key in ("token_usage", "model_provider", "model_name", "system_fingerprint", "id")
     }
-    return ChatResult(generations=[ChatGeneration(message=message, generation_info=info)], llm_output=llm_output)
+    generation = ChatGeneration(message=message, generation_info=info)
+    # n > 1: one generation per choice, as AzureChatOpenAI gives them.
+    return ChatResult(generations=[generation, *choice_generations(result)], llm_output=llm_output)
 
 
 register_for_load(AzureGatewayChatModel)

@@ -21,12 +21,17 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.json import parse_partial_json
 
+from langchain_azure_gateway.content_blocks import choice_summaries, citation, hosted_blocks
 from langchain_azure_gateway.convert import from_core_usage
 from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from shared_core import (
+    AnnotationEvent,
+    AudioDelta,
     ChatResult,
+    ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
+    HostedToolEvent,
     PromptFilterEvent,
     ReasoningDelta,
     ReasoningItemEvent,
@@ -48,7 +53,17 @@ class StreamChunker:
     The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
-    __slots__ = ("_accumulator", "_options", "_response_id", "_sent_arguments", "_sent_ids", "_sent_names", "_usage")
+    __slots__ = (
+        "_accumulator",
+        "_blocks",
+        "_open",
+        "_options",
+        "_response_id",
+        "_sent_arguments",
+        "_sent_ids",
+        "_sent_names",
+        "_usage",
+    )
 
     def __init__(self, options: MetadataOptions | None = None, *, usage: bool = True) -> None:
         """Args: options: how the model shapes metadata; usage: put ``usage_metadata`` on the closing chunk."""
@@ -59,15 +74,40 @@ class StreamChunker:
         self._sent_arguments: dict[int, str] = {}
         self._sent_names: set[int] = set()
         self._sent_ids: dict[int, str] = {}
+        # Once reasoning text, a hosted tool item or a citation arrives, content goes out as v1 blocks that
+        # LangChain merges by "index": the next free index (None before), and the open text/reasoning block's.
+        self._blocks: int | None = None
+        self._open: dict[str, int] = {}
 
     def feed(self, event: StreamEvent) -> ChatGenerationChunk | None:
         """Fold one event; return the chunk to yield for it, if it carries content."""
         self._accumulator.add(event)
         match event:
             case TextDelta(text=text):
+                if self._blocks is not None:
+                    return self._chunk(AIMessageChunk(content=[{"type": "text", "text": text, **self._index("text")}]))
                 return self._chunk(AIMessageChunk(content=text, id=self._response_id))
+            case HostedToolEvent(part=part):
+                blocks: list[str | dict[str, Any]] = []
+                for block in hosted_blocks(part):
+                    blocks.append({**block, "index": self._next_index()})
+                self._open.clear()
+                return self._chunk(AIMessageChunk(content=blocks))
+            case AnnotationEvent(annotation=annotation):
+                cite = citation(annotation, self._accumulator.text)
+                block = {"type": "text", "text": "", "annotations": [cite], **self._index("text")}
+                return self._chunk(AIMessageChunk(content=[block]))
+            case AudioDelta():
+                return self._chunk(AIMessageChunk(content="", additional_kwargs={"audio": _audio_piece(event)}))
+            case ChoiceEvent():
+                return None  # folded by the accumulator; the closing chunk carries the other choices
             case ToolCallDelta():
                 return self._tool_chunk(event)
+            case ReasoningDelta(text=text) if self._options.api == "chat":
+                reasoning: list[str | dict[str, Any]] = [
+                    {"type": "reasoning", "reasoning": text, **self._index("reasoning")}
+                ]
+                return self._chunk(AIMessageChunk(content=reasoning, additional_kwargs={"reasoning_content": text}))
             case ReasoningDelta(text=text):
                 return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_content": text}))
             case RefusalDelta(text=text):
@@ -82,6 +122,17 @@ class StreamChunker:
                 return None
             case _:
                 assert_never(event)
+
+    def _next_index(self) -> int:
+        index = self._blocks or 0
+        self._blocks = index + 1
+        return index
+
+    def _index(self, kind: str) -> dict[str, int]:
+        """The index of the open ``kind`` block, opening one (and closing the other kind) when needed."""
+        if kind not in self._open:
+            self._open = {kind: self._next_index()}
+        return {"index": self._open[kind]}
 
     def _chunk(self, message: AIMessageChunk) -> ChatGenerationChunk:
         if message.id is None and self._response_id:
@@ -148,6 +199,10 @@ class StreamChunker:
             response_metadata=meta,
             chunk_position="last",
         )
+        if result.choices:
+            message.response_metadata["choices"] = choice_summaries(result)
+        if self._blocks is not None:
+            message.response_metadata["output_version"] = "v1"  # the chunks' content is v1 blocks
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
 
 
@@ -179,3 +234,17 @@ def _unparseable_suffix(text: str) -> str:
             stack.pop()
     suffix = ('\\"' if escaped else '"') if inside else ""
     return suffix + ("]" if stack and stack[-1] == "}" else "}")
+
+
+def _audio_piece(event: AudioDelta) -> dict[str, Any]:
+    # LangChain joins string values of chunks and rejects a changed int: send each field once (data pieces joined).
+    piece: dict[str, Any] = {}
+    if event.id:
+        piece["id"] = event.id
+    if event.data:
+        piece["data"] = event.data
+    if event.transcript:
+        piece["transcript"] = event.transcript
+    if event.expires_at is not None:
+        piece["expires_at"] = event.expires_at
+    return piece

@@ -30,12 +30,22 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.utils.function_calling import convert_to_openai_function
 from pydantic import BaseModel
 
+from langchain_azure_gateway.content_blocks import (
+    assistant_block_part,
+    audio_kwargs,
+    audio_kwargs_part,
+    generated_images,
+    result_content,
+    user_block_part,
+)
 from shared_core import (
+    AudioPart,
     CallCost,
     ChatRequest,
     ChatResult,
     ConfigurationError,
     GenerationSettings,
+    HostedToolSpec,
     ImagePart,
     JsonValue,
     Message,
@@ -51,6 +61,8 @@ from shared_core import (
     ToolSpec,
     UnsupportedContentError,
     Usage,
+    hosted_tool_choice,
+    tool_from_dict,
 )
 
 __all__ = [
@@ -145,6 +157,8 @@ def _user_parts(content: str | list[str | dict[str, Any]]) -> tuple[MessagePart,
             parts.append(TextPart(str(block.get("text", ""))))
         elif kind in {"image_url", "image"}:
             parts.append(_image_part(block))
+        elif (media := user_block_part(block)) is not None:
+            parts.append(media)
         else:
             raise _unsupported_block(block, "user")
     return tuple(parts)
@@ -175,6 +189,7 @@ def _image_part(block: Mapping[str, Any]) -> ImagePart:
 
 def _assistant_parts(message: AIMessage) -> tuple[MessagePart, ...]:
     parts: list[MessagePart] = list(_reasoning_items(message.additional_kwargs.get("reasoning_items")))
+    images = generated_images(_blocks(message.content))
     for block in _blocks(message.content):
         if isinstance(block, str):
             if block:
@@ -188,8 +203,15 @@ def _assistant_parts(message: AIMessage) -> tuple[MessagePart, ...]:
         elif kind in {"tool_use", "tool_call", "function_call", "tool_call_chunk", "reasoning"}:
             # Tool calls are taken from .tool_calls (the same calls); reasoning text cannot be sent back.
             continue
+        elif (hosted := assistant_block_part(block, images)) is not None:
+            parts.append(hosted)
+        elif kind in {"server_tool_result", "image"}:
+            continue  # what its server_tool_call says (content_blocks module docstring)
         else:
             raise _unsupported_block(block, "assistant")
+    audio = audio_kwargs_part(message.additional_kwargs)
+    if audio is not None:
+        parts.append(audio)
     for call in message.tool_calls:
         arguments = json.dumps(call["args"], ensure_ascii=False, separators=(",", ":"))
         parts.append(ToolCallPart(call.get("id") or "", call["name"], arguments))
@@ -212,9 +234,10 @@ def _reasoning_items(raw: object) -> list[ReasoningPart]:
 # -- tools and formats -------------------------------------------------------------------------------------
 
 
-def to_core_tools(tools: Sequence[Mapping[str, Any]]) -> tuple[ToolSpec, ...]:
-    """Convert OpenAI-format tool dicts (what ``bind_tools`` binds) to core tool specs."""
-    return tuple(ToolSpec.from_dict(cast(Mapping[str, JsonValue], t)) for t in tools)
+def to_core_tools(tools: Sequence[Mapping[str, Any]]) -> tuple[ToolSpec | HostedToolSpec, ...]:
+    """Convert OpenAI-format tool dicts (what ``bind_tools`` binds) to core tool specs; a tool Azure runs itself
+    (``{"type": "web_search_preview"}`` ...) becomes a hosted tool spec (Responses API only)."""
+    return tuple(tool_from_dict(cast(Mapping[str, JsonValue], t)) for t in tools)
 
 
 def to_core_tool_choice(choice: object) -> ToolChoice | None:
@@ -227,6 +250,9 @@ def to_core_tool_choice(choice: object) -> ToolChoice | None:
         return None
     if choice is True or choice == "any":
         return "required"
+    hosted = hosted_tool_choice(choice)
+    if hosted is not None:
+        return hosted
     if isinstance(choice, str):
         return cast(ToolChoice, choice) if choice in {"auto", "none", "required"} else NamedToolChoice(choice)
     if isinstance(choice, Mapping):
@@ -409,6 +435,9 @@ def _reasoning_kwargs(result: ChatResult) -> dict[str, Any]:
         out["reasoning_items"] = items
     if result.refusal:
         out["refusal"] = result.refusal
+    audio = next((p for p in result.message.parts if isinstance(p, AudioPart)), None)
+    if audio is not None:
+        out["audio"] = audio_kwargs(audio)
     return out
 
 
@@ -422,8 +451,11 @@ def from_core_result(result: ChatResult, extra_metadata: Mapping[str, Any] | Non
     meta = response_metadata(result)
     if extra_metadata:
         meta.update(extra_metadata)
+    content = result_content(result)
+    if isinstance(content, list):
+        meta["output_version"] = "v1"  # content_blocks returns these v1 blocks as they are
     return AIMessage(
-        content=result.text,
+        content=content,
         additional_kwargs=_reasoning_kwargs(result),
         tool_calls=calls,
         invalid_tool_calls=bad,

@@ -63,8 +63,8 @@ FIELD_EFFECTS: Mapping[str, str] = {
     "reasoning_effort": "same",
     "logprobs": "same (also on the Responses API, which llama-index's Responses class does not offer)",
     "top_logprobs": "same",
-    "modalities": "mapped: ['text'] is sent as given; audio output is refused",
-    "audio_config": "refused: audio output is not served",
+    "modalities": "same (audio output comes back as an AudioBlock; docs/content.md)",
+    "audio_config": "same (sent as audio)",
     "openai_client": "refused: no openai SDK client is used",
     "async_openai_client": "refused: no openai SDK client is used",
     # AzureOpenAIResponses / OpenAIResponses (use_responses_api=True)
@@ -76,7 +76,7 @@ FIELD_EFFECTS: Mapping[str, str] = {
     "track_previous_responses": "same",
     "store": "same",
     "previous_response_id": "same",
-    "built_in_tools": "refused: hosted Responses tools are not served yet",
+    "built_in_tools": "same (items in built_in_tool_calls, images as ImageBlock; docs/content.md)",
     "truncation": "same",
     "user": "same",
     "call_metadata": "same",
@@ -128,18 +128,6 @@ def check_fields(given: Mapping[str, Any]) -> None:
     for name, fix in REFUSED_ARGUMENTS.items():
         if given.get(name) is not None:
             raise UnsupportedFieldError.of(name, "it configures an openai SDK client", fix=fix)
-    modalities = given.get("modalities") or ()
-    if given.get("audio_config") is not None or "audio" in modalities:
-        field = "audio_config" if given.get("audio_config") is not None else "modalities"
-        raise UnsupportedFieldError.of(
-            field, "audio output is not served", fix="leave modalities=['text'] (the default)"
-        )
-    if given.get("built_in_tools"):
-        raise UnsupportedFieldError.of(
-            "built_in_tools",
-            "hosted Responses tools (web search, file search, code interpreter ...) are not served yet",
-            fix="pass your own function tools to chat_with_tools / FunctionAgent instead",
-        )
     if given.get("use_responses_api"):
         return
     for name in RESPONSES_ONLY_FIELDS:

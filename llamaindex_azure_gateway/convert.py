@@ -52,11 +52,20 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
+from llamaindex_azure_gateway.content_blocks import (
+    assistant_extra_parts,
+    from_core_extras,
+    is_repeated_output,
+    user_media_part,
+)
 from llamaindex_azure_gateway.repairs import repairs_payload
 from llamaindex_azure_gateway.sdk_shapes import responses_usage, tool_calls_kwargs
 from shared_core import (
+    AudioPart,
     CallCost,
     ChatResult,
+    HostedToolPart,
+    HostedToolSpec,
     ImagePart,
     InvalidResponseError,
     JsonValue,
@@ -72,7 +81,9 @@ from shared_core import (
     ToolResultPart,
     ToolSpec,
     UnsupportedContentError,
+    hosted_tool_choice,
     parse_tool_arguments,
+    tool_from_dict,
 )
 
 __all__ = [
@@ -151,13 +162,29 @@ def _to_core_message(index: int, message: ChatMessage) -> Message:
         return _to_core_tool_message(index, message)
     parts: list[MessagePart] = []
     for block in message.blocks:
-        part = _to_core_part(index, block)
+        if role == "assistant" and is_repeated_output(block):
+            continue
+        part = _to_core_media(index, block) or _to_core_part(index, block)
         if part is not None:
             parts.append(part)
     if role == "assistant" and not any(isinstance(p, ToolCallPart) for p in parts):
         parts.extend(_legacy_tool_calls(message.additional_kwargs))
+    if role == "assistant":
+        extra = assistant_extra_parts(message.additional_kwargs)
+        hosted = [p for p in extra if isinstance(p, HostedToolPart)]
+        parts = hosted + parts + [p for p in extra if isinstance(p, AudioPart)]
     name = message.additional_kwargs.get("name")
     return Message(role, tuple(parts), name=name if isinstance(name, str) else None)
+
+
+def _to_core_media(index: int, block: object) -> MessagePart | None:
+    try:
+        return user_media_part(block)
+    except ValueError as error:
+        kind = getattr(block, "block_type", type(block).__name__)
+        raise UnsupportedContentError(
+            f"message {index} holds a {kind} block {error}", index=index, block_type=str(kind)
+        ) from error
 
 
 def _to_core_part(index: int, block: object) -> MessagePart | None:
@@ -263,24 +290,25 @@ def _legacy_tool_calls(additional_kwargs: Mapping[str, Any]) -> list[ToolCallPar
     return parts
 
 
-def to_core_tools(tools: Sequence[object], *, strict: bool | None = None) -> tuple[ToolSpec, ...]:
+def to_core_tools(tools: Sequence[object], *, strict: bool | None = None) -> tuple[ToolSpec | HostedToolSpec, ...]:
     """Convert LlamaIndex tools (or core ``ToolSpec`` s, or OpenAI-shaped dicts) to tool specs.
 
     Args:
         tools: The tools.
         strict: Ask Azure to enforce each tool's schema exactly; the schema is made strict-compatible.
     """
-    specs: list[ToolSpec] = []
+    specs: list[ToolSpec | HostedToolSpec] = []
     for tool in tools:
-        if isinstance(tool, ToolSpec):
+        if isinstance(tool, ToolSpec | HostedToolSpec):
             spec = tool
         elif isinstance(tool, BaseTool):
             spec = ToolSpec.from_dict(tool.metadata.to_openai_tool(skip_length_check=True))
         elif isinstance(tool, Mapping):
-            spec = ToolSpec.from_dict(cast(Mapping[str, JsonValue], tool))
+            # {"type": "web_search_preview"} and other tools Azure runs itself are hosted tool specs.
+            spec = tool_from_dict(cast(Mapping[str, JsonValue], tool))
         else:
             raise TypeError(f"a tool must be a BaseTool, ToolSpec or dict, got {type(tool).__name__}")
-        if strict:
+        if strict and isinstance(spec, ToolSpec):
             spec = ToolSpec(spec.name, spec.description, strict_json_schema(spec.parameters), strict=True)
         specs.append(spec)
     return tuple(specs)
@@ -292,6 +320,9 @@ def to_core_tool_choice(tool_choice: object, *, tool_required: bool = False) -> 
         return "required" if tool_required else "auto"
     if isinstance(tool_choice, NamedToolChoice):
         return tool_choice
+    hosted = hosted_tool_choice(tool_choice)
+    if hosted is not None:
+        return hosted
     if tool_choice in ("auto", "none", "required"):
         return cast(ToolChoice, tool_choice)
     if isinstance(tool_choice, str):
@@ -357,12 +388,16 @@ def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | N
             if part.encrypted_content:
                 info["encrypted_content"] = part.encrypted_content
             blocks.append(ThinkingBlock(content=part.text or None, additional_information=info))
+        elif isinstance(part, HostedToolPart | AudioPart):
+            continue  # from_core_extras: built_in_tool_calls, an image block, the audio
         else:
             # Assistant results never hold images or tool results; the core's decoders only build the above.
             raise TypeError(f"unexpected {part.kind} part in an assistant result")
     # Also where llama-index-core and its agents read tool calls (see ``sdk_shapes``).
     extra: dict[str, Any] = {"tool_calls": tool_calls_kwargs(calls)} if calls else {}
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
+    extra_blocks, extra_kwargs = from_core_extras(message)
+    extra.update(extra_kwargs)
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks + extra_blocks, additional_kwargs=extra)
 
 
 def response_raw(result: ChatResult) -> dict[str, Any]:
@@ -433,10 +468,11 @@ def from_core_result(
     """A finished result as a ``ChatResponse`` (``delta`` set for the last chunk of a stream).
 
     With ``responses_api``, ``additional_kwargs`` also holds what llama-index's ``AzureOpenAIResponses`` puts
-    there: ``usage`` (the SDK's ``ResponseUsage`` attributes), ``built_in_tool_calls`` (always empty: hosted
-    tools are refused) and, for a whole (not streamed) text answer, ``annotations``.
+    there: ``usage`` (the SDK's ``ResponseUsage`` attributes), ``built_in_tool_calls`` (the items of tools Azure
+    ran) and, for a whole (not streamed) text answer, ``annotations``.
     """
     invalid = {c.id: c.error for c in result.invalid_tool_calls}
+    message = from_core_message(result.message, invalid)
     extra = response_additional_kwargs(result)
     if result.repairs:
         extra["conversation_repairs"] = repairs_payload(result.repairs)
@@ -446,8 +482,10 @@ def from_core_result(
             extra["usage"] = responses_usage(result.usage)
         if not streamed and any(isinstance(p, TextPart) for p in result.message.parts):
             extra["annotations"] = []
+    # Where llama-index's OpenAIResponses puts them; the message keeps them too, to send them back next turn.
+    extra.update({k: v for k, v in message.additional_kwargs.items() if k in ("built_in_tool_calls", "annotations")})
     return ChatResponse(
-        message=from_core_message(result.message, invalid),
+        message=message,
         raw=response_raw(result),
         delta=delta,
         # llama-index gives the log probabilities of whole answers only, never of stream chunks.

@@ -32,6 +32,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index_instrumentation import get_dispatcher  # what llama_index.core.instrumentation re-exports
 
 from llamaindex_azure_gateway.anchor_fields import endpoint_from_api_base
+from llamaindex_azure_gateway.content_blocks import with_built_in_tools
 from llamaindex_azure_gateway.convert import (
     from_core_result,
     to_core_messages,
@@ -51,6 +52,7 @@ from shared_core import (
     CostTracker,
     Gateway,
     GenerationSettings,
+    HostedToolSpec,
     JsonValue,
     ToolSequenceRepair,
     ToolSpec,
@@ -191,6 +193,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
         if self.additional_kwargs:
             base = to_core_settings(self.additional_kwargs, base)
         core_messages = to_core_messages(messages)
+        options = with_built_in_tools(options, self.built_in_tools)
         if self.use_responses_api:
             # llama-index's Responses class sends system messages with the developer role.
             core_messages = tuple(replace(m, role="developer") if m.role == "system" else m for m in core_messages)
@@ -214,6 +217,8 @@ class AzureGatewayLLM(StructuredOutputLLM):
         extra: dict[str, JsonValue] = {}
         if self.modalities is not None:
             extra["modalities"] = list(self.modalities)
+        if self.audio_config is not None:
+            extra["audio"] = dict(self.audio_config)
         if self.use_responses_api and self.call_metadata is not None:
             extra["metadata"] = dict(self.call_metadata)
         return GenerationSettings(
@@ -358,13 +363,16 @@ class AzureGatewayLLM(StructuredOutputLLM):
             prepared["parallel_tool_calls"] = allow_parallel_tool_calls
         return prepared
 
-    def _tool_specs(self, tools: Sequence[BaseTool], strict: bool) -> tuple[ToolSpec, ...]:
+    def _tool_specs(self, tools: Sequence[BaseTool], strict: bool) -> tuple[ToolSpec | HostedToolSpec, ...]:
         specs = to_core_tools(tools, strict=strict)
         if strict or self.use_responses_api or not self._profile.supports_tools:
             return specs
         # As llama-index's AzureOpenAI sends them to a function-calling model: strict named, no extra properties.
         return tuple(
-            replace(spec, strict=False, parameters={**spec.parameters, "additionalProperties": False}) for spec in specs
+            replace(spec, strict=False, parameters={**spec.parameters, "additionalProperties": False})
+            if isinstance(spec, ToolSpec)
+            else spec
+            for spec in specs
         )
 
     def _validate_chat_with_tools_response(

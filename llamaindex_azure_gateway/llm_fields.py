@@ -104,8 +104,12 @@ class LLMFields(FunctionCallingLLM):
     reasoning_effort: ReasoningEffort | None = Field(default=None, description="Effort for reasoning models.")
     logprobs: bool | None = Field(default=None, description="Return token log probabilities (Chat Completions).")
     top_logprobs: int = Field(default=0, ge=0, le=20, description="Alternatives per token with ``logprobs``.")
-    modalities: list[str] | None = Field(default=None, description="Output modalities; only ['text'] is served.")
-    audio_config: dict[str, Any] | None = Field(default=None, description="Audio output settings (refused).")
+    modalities: list[str] | None = Field(
+        default=None, description="Output modalities: ['text'], or ['text', 'audio'] with an audio deployment."
+    )
+    audio_config: dict[str, Any] | None = Field(
+        default=None, description="Audio output settings (voice, format), sent as audio."
+    )
     timeout: float | None = Field(default=None, description="Seconds for one HTTP attempt's read.")
     max_retries: int | None = Field(default=None, description="Retries after the first attempt.")
     deadline: float | None = Field(

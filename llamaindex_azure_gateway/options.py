@@ -13,10 +13,12 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
+from llamaindex_azure_gateway.content_blocks import refuse_many_choices
 from llamaindex_azure_gateway.convert import strict_json_schema, to_core_tool_choice, to_core_tools
 from shared_core import (
     ChatRequest,
     GenerationSettings,
+    HostedToolSpec,
     JsonValue,
     Message,
     ReasoningEffort,
@@ -109,7 +111,7 @@ def to_core_response_format(value: object) -> ResponseFormat:
 
 def to_core_request(messages: tuple[Message, ...], options: Mapping[str, Any], defaults: RequestOptions) -> ChatRequest:
     """Build a request from converted messages, per-call keyword options and the instance's defaults."""
-    tools: tuple[ToolSpec, ...] = ()
+    tools: tuple[ToolSpec | HostedToolSpec, ...] = ()
     raw_tools = options.get("tools")
     if raw_tools:
         tools = to_core_tools(list(cast(list[object], raw_tools)))
@@ -119,13 +121,15 @@ def to_core_request(messages: tuple[Message, ...], options: Mapping[str, Any], d
     model = options.get("model")
     store = options.get("store")
     previous = options.get("previous_response_id")
+    settings = to_core_settings(options, defaults.settings)
+    refuse_many_choices(settings)
     instructions = options.get("instructions")
     truncation = options.get("truncation")
     return ChatRequest(
         messages=messages,
         tools=tools,
         tool_choice=tool_choice,
-        settings=to_core_settings(options, defaults.settings),
+        settings=settings,
         model=str(model) if model else defaults.model,
         previous_response_id=str(previous) if previous else None,
         store=bool(store) if store is not None else None,

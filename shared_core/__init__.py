@@ -34,6 +34,9 @@ from shared_core.events import DebugEvent, EventSink, ListSink, LoggingSink
 from shared_core.extras import require_extra
 from shared_core.gateway import Gateway
 from shared_core.messages import (
+    AudioPart,
+    FilePart,
+    HostedToolPart,
     ImagePart,
     JsonValue,
     Message,
@@ -54,18 +57,26 @@ from shared_core.repair import (
 from shared_core.request import (
     ChatRequest,
     GenerationSettings,
+    HostedToolChoice,
+    HostedToolSpec,
     NamedToolChoice,
     ReasoningEffort,
     ResponseFormat,
     ToolChoice,
     ToolSpec,
+    hosted_tool_choice,
     json_schema_unavailable,
+    tool_from_dict,
 )
 from shared_core.result import (
+    AnnotationEvent,
+    AudioDelta,
     ChatResult,
+    ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
     FinishReason,
+    HostedToolEvent,
     PromptFilterEvent,
     PromptFilterResult,
     ReasoningDelta,
@@ -87,6 +98,7 @@ from shared_core.routing_tables import (
     hide_endpoint_secrets,
     prices_to_json,
 )
+from shared_core.telemetry import instrument_gateway as _instrument_gateway
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler, parse_tool_arguments
 from shared_core.transport.health import DeploymentHealth, HealthPolicy, HealthStore, InMemoryHealthStore
 from shared_core.transport.http import Timeouts
@@ -101,17 +113,24 @@ from shared_core.transport.strategies import (
 )
 from shared_core.version import __version__  # noqa: F401  (not in __all__: a module attribute, not an API name)
 
+# OpenTelemetry spans and metrics around Gateway's four calls; free until a provider is configured.
+_instrument_gateway(Gateway)
+
 __all__ = [
     "AI_FOUNDRY_SCOPE",
     "DEFAULT_API_VERSION",
     "DEFAULT_SCOPE",
     "REPAIR_EVENT",
+    "AnnotationEvent",
+    "AudioDelta",
+    "AudioPart",
     "AuthProvider",
     "AuthenticationError",
     "BadRequestError",
     "CallCost",
     "ChatRequest",
     "ChatResult",
+    "ChoiceEvent",
     "ConfigurationError",
     "ConnectionFailedError",
     "ContentFilterDelta",
@@ -128,6 +147,7 @@ __all__ = [
     "EndpointConfig",
     "EndpointItem",
     "EventSink",
+    "FilePart",
     "FilterCategory",
     "FinishEvent",
     "FinishReason",
@@ -137,6 +157,10 @@ __all__ = [
     "GenerationSettings",
     "HealthPolicy",
     "HealthStore",
+    "HostedToolChoice",
+    "HostedToolEvent",
+    "HostedToolPart",
+    "HostedToolSpec",
     "ImagePart",
     "InMemoryHealthStore",
     "InvalidResponseError",
@@ -198,6 +222,7 @@ __all__ = [
     "cost_of",
     "endpoints_to_json",
     "hide_endpoint_secrets",
+    "hosted_tool_choice",
     "json_schema_unavailable",
     "load_config",
     "parse_tool_arguments",
@@ -208,4 +233,5 @@ __all__ = [
     "resolve_auth",
     "scope_for_endpoint",
     "strategy_for",
+    "tool_from_dict",
 ]

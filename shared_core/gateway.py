@@ -1,8 +1,8 @@
 """The pipeline: neutral request → repair → wire encode → route (failover, retries) → HTTP → decode → result.
 
-This is the only module that knows the whole flow; each step is a call into the module that owns it: the
-route's deployments come from :mod:`shared_core.routes`, every route (one deployment or several) runs the one
-retry loop, :mod:`~shared_core.transport.failover`, and every result is priced by :mod:`shared_core.costs`.
+This is the only module that knows the whole flow; each step is one call into the module that owns it: deployments from
+:mod:`shared_core.routes`, the one retry loop of :mod:`~shared_core.transport.failover` (a route of one deployment
+or several), prices from :mod:`shared_core.costs`.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class Gateway:
             else load_config(config_file=config_file, **cast(dict[str, Any], config_kwargs))
         )
         self.routes = RouteTable(
-            self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider
+            self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider, api=api
         )
         first = self.config.endpoints[0].endpoint if self.config.endpoints else ""
         self.endpoint: str = self.config.gateway_url or self.config.endpoint or first

@@ -7,10 +7,14 @@ Framework packages convert into these (``to_core_messages``); the wire codecs en
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 __all__ = [
+    "AudioPart",
+    "FilePart",
+    "HostedToolPart",
     "ImagePart",
     "JsonValue",
     "Message",
@@ -30,9 +34,17 @@ Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 @dataclass(frozen=True, slots=True)
 class TextPart:
-    """Plain text."""
+    """Plain text.
+
+    Attributes:
+        text: The text.
+        annotations: What the model cited for this text (Responses ``url_citation``, ``file_citation``,
+            ``container_file_citation``, ``file_path`` annotations), as Azure sent them, with ``start_index`` /
+            ``end_index`` counted in :attr:`text`.
+    """
 
     text: str
+    annotations: tuple[Mapping[str, JsonValue], ...] = ()
     kind: Literal["text"] = "text"
 
 
@@ -108,7 +120,91 @@ class ReasoningPart:
     kind: Literal["reasoning"] = "reasoning"
 
 
-MessagePart = TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart
+@dataclass(frozen=True, slots=True)
+class AudioPart:
+    """Audio: input audio a user sends, or audio the model answered with (Chat Completions ``message.audio``).
+
+    Attributes:
+        data: The audio as base64 ('' for an answer's audio referred to by ``id`` only).
+        format: ``wav``, ``mp3`` ... (input audio needs one; an answer's audio has the requested format).
+        id: The answer audio's id (``audio_...``), which the next turn sends back instead of the audio.
+        transcript: What the answer's audio says.
+        expires_at: Unix time after which Azure no longer accepts ``id`` in a next turn.
+    """
+
+    data: str = ""
+    format: str | None = None
+    id: str | None = None
+    transcript: str | None = None
+    expires_at: int | None = None
+    kind: Literal["audio"] = "audio"
+
+    @classmethod
+    def from_bytes(cls, data: bytes, format: str) -> AudioPart:  # noqa: A002 - the wire's own name
+        """Input audio from raw bytes and their format (``wav`` or ``mp3``)."""
+        return cls(data=base64.b64encode(data).decode("ascii"), format=format)
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """A file (a PDF ...) given to the model: inline as a base64 ``data:`` URL, or by uploaded ``file_id``.
+
+    Attributes:
+        data_url: ``data:<media type>;base64,<data>`` (``None`` with ``file_id``).
+        file_id: The id of a file uploaded to the resource (``assistant-...`` / ``file-...``).
+        filename: The file's name, shown to the model (Azure requires one with inline data).
+    """
+
+    data_url: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+    kind: Literal["file"] = "file"
+
+    @classmethod
+    def from_bytes(cls, data: bytes, media_type: str, filename: str) -> FilePart:
+        """A file from raw bytes, its media type (``application/pdf``) and its name."""
+        encoded = base64.b64encode(data).decode("ascii")
+        return cls(data_url=f"data:{media_type};base64,{encoded}", filename=filename)
+
+    @property
+    def size(self) -> int:
+        """The decoded size in bytes of inline data (0 for a ``file_id``)."""
+        if not self.data_url:
+            return 0
+        encoded = self.data_url.partition(",")[2]
+        return len(encoded) * 3 // 4 - encoded[-2:].count("=")
+
+
+@dataclass(frozen=True, slots=True)
+class HostedToolPart:
+    """An item of a tool Azure runs itself (Responses API): a web search, file search, code interpreter run,
+    generated image, MCP call or listing, an MCP approval request (or the user's approval response).
+
+    The item is kept exactly as Azure sent it, so the next turn can send it back unchanged.
+
+    Attributes:
+        item: The Responses output item (``{"type": "web_search_call", "id": "ws_...", ...}``).
+    """
+
+    item: Mapping[str, JsonValue]
+    kind: Literal["hosted_tool"] = "hosted_tool"
+
+    @property
+    def item_type(self) -> str:
+        """The item's ``type`` (``web_search_call``, ``image_generation_call``, ``mcp_call`` ...)."""
+        value = self.item.get("type")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def id(self) -> str:
+        """The item's id ('' when it has none)."""
+        value = self.item.get("id")
+        return value if isinstance(value, str) else ""
+
+
+MessagePart = (
+    TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart | AudioPart | FilePart | HostedToolPart
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 from shared_core.errors import ConfigurationError
 from shared_core.messages import JsonValue, Message
@@ -16,12 +16,16 @@ from shared_core.messages import JsonValue, Message
 __all__ = [
     "ChatRequest",
     "GenerationSettings",
+    "HostedToolChoice",
+    "HostedToolSpec",
     "NamedToolChoice",
     "ReasoningEffort",
     "ResponseFormat",
     "ToolChoice",
     "ToolSpec",
+    "hosted_tool_choice",
     "json_schema_unavailable",
+    "tool_from_dict",
 ]
 
 _CREDENTIAL_HEADERS = frozenset({"api-key", "authorization"})
@@ -83,13 +87,66 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class HostedToolSpec:
+    """A tool Azure runs itself (Responses API only): web search, file search, code interpreter, image
+    generation, MCP, computer use.
+
+    Attributes:
+        config: The tool as the Responses API takes it, ``type`` included (``{"type": "web_search_preview"}``,
+            ``{"type": "file_search", "vector_store_ids": [...]}``, ``{"type": "mcp", "server_label": ...}``).
+    """
+
+    config: Mapping[str, JsonValue]
+
+    @property
+    def type(self) -> str:
+        """The tool's ``type`` (``web_search_preview``, ``code_interpreter`` ...)."""
+        value = self.config.get("type")
+        return value if isinstance(value, str) else ""
+
+
+def tool_from_dict(tool: Mapping[str, JsonValue]) -> ToolSpec | HostedToolSpec:
+    """A tool dict as a function :class:`ToolSpec`, or a :class:`HostedToolSpec` when its ``type`` names a
+    tool Azure runs itself (anything but ``function``, e.g. ``{"type": "web_search_preview"}``).
+
+    Raises:
+        ConfigurationError: A function tool with no name (see :meth:`ToolSpec.from_dict`).
+    """
+    kind = tool.get("type")
+    if isinstance(kind, str) and kind not in ("function", "") and "function" not in tool:
+        return HostedToolSpec(dict(tool))
+    return ToolSpec.from_dict(tool)
+
+
+@dataclass(frozen=True, slots=True)
 class NamedToolChoice:
     """Force the model to call this one tool."""
 
     name: str
 
 
-ToolChoice: TypeAlias = Literal["auto", "none", "required"] | NamedToolChoice
+@dataclass(frozen=True, slots=True)
+class HostedToolChoice:
+    """Force the model to use a tool Azure runs itself (Responses API): ``{"type": "web_search_preview"}``."""
+
+    type: str
+
+
+_HOSTED_TOOL_TYPES = frozenset(
+    {"web_search_preview", "web_search", "file_search", "code_interpreter", "image_generation", "mcp"}
+    | {"computer_use_preview", "web_search_preview_2025_03_11", "local_shell"}
+)
+
+
+def hosted_tool_choice(value: object) -> HostedToolChoice | None:
+    """A tool choice naming a hosted tool (``"file_search"`` or ``{"type": "file_search"}``), else ``None``."""
+    kind: object = cast(Mapping[str, object], value).get("type") if isinstance(value, Mapping) else value
+    if isinstance(kind, str) and kind in _HOSTED_TOOL_TYPES:
+        return HostedToolChoice(kind)
+    return None
+
+
+ToolChoice: TypeAlias = Literal["auto", "none", "required"] | NamedToolChoice | HostedToolChoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +241,7 @@ class ChatRequest:
 
     Attributes:
         messages: The conversation, oldest first.
-        tools: Tools the model may call.
+        tools: Tools the model may call: functions, and (Responses API only) tools Azure runs itself.
         tool_choice: Whether and which tool must be called.
         settings: Sampling and output settings.
         model: The model (or deployment) the caller asked for; the deployment map resolves it.
@@ -197,7 +254,7 @@ class ChatRequest:
     """
 
     messages: tuple[Message, ...]
-    tools: tuple[ToolSpec, ...] = ()
+    tools: tuple[ToolSpec | HostedToolSpec, ...] = ()
     tool_choice: ToolChoice | None = None
     settings: GenerationSettings = field(default_factory=GenerationSettings)
     model: str | None = None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypeAlias, assert_never
 
 from shared_core import display
-from shared_core.messages import JsonValue, Message, MessagePart, ReasoningPart, TextPart
+from shared_core.messages import AudioPart, HostedToolPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart
 from shared_core.repair import ToolSequenceRepair
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler
 
@@ -19,10 +19,14 @@ if TYPE_CHECKING:
     from shared_core.costs import CallCost
 
 __all__ = [
+    "AnnotationEvent",
+    "AudioDelta",
     "ChatResult",
+    "ChoiceEvent",
     "ContentFilterDelta",
     "FinishEvent",
     "FinishReason",
+    "HostedToolEvent",
     "PromptFilterEvent",
     "PromptFilterResult",
     "ReasoningDelta",
@@ -36,6 +40,7 @@ __all__ = [
     "ToolCallDelta",
     "Usage",
     "UsageEvent",
+    "fold_audio",
     "merge_filter_results",
     "public_headers",
 ]
@@ -109,6 +114,8 @@ class ChatResult:
         content_filter_results: Azure's verdict on the completion (merged over a stream).
         provider_details: Other fields Azure sent that have no place above (kept, not dropped).
         cost: What the call cost, priced by the deployment's base model (set by the gateway).
+        choices: With ``n`` > 1 (Chat Completions), the answers of choices 1, 2 ... in order, each a result
+            of its own (message, tool calls, finish reason, filter verdicts); this result is choice 0.
         repairs: What conversation repair changed in the history before sending (set by the gateway; empty when
             the history needed nothing).
         logprobs: Log probabilities of the answer's tokens, when asked for (``None`` when Azure sent none).
@@ -132,6 +139,7 @@ class ChatResult:
     content_filter_results: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
     cost: CallCost | None = None
+    choices: tuple[ChatResult, ...] = ()
     repairs: tuple[ToolSequenceRepair, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
     response_headers: Mapping[str, str] = field(default_factory=lambda: {})
@@ -230,6 +238,46 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class HostedToolEvent:
+    """A finished item of a tool Azure ran itself (Responses ``response.output_item.done``)."""
+
+    part: HostedToolPart
+    kind: Literal["hosted_tool"] = "hosted_tool"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationEvent:
+    """A citation added to the answer's text (Responses ``response.output_text.annotation.added``).
+
+    ``start_index`` / ``end_index`` count in the whole text received so far, as in the folded result.
+    """
+
+    annotation: Mapping[str, JsonValue]
+    kind: Literal["annotation"] = "annotation"
+
+
+@dataclass(frozen=True, slots=True)
+class AudioDelta:
+    """A piece of the answer's audio (Chat Completions ``delta.audio``): base64 data, transcript, id, expiry."""
+
+    data: str = ""
+    transcript: str = ""
+    id: str | None = None
+    expires_at: int | None = None
+    format: str | None = None
+    kind: Literal["audio"] = "audio"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceEvent:
+    """An event of choice ``index`` > 0 of a Chat Completions stream asked with ``n`` > 1."""
+
+    index: int
+    event: StreamEvent
+    kind: Literal["choice"] = "choice"
+
+
+@dataclass(frozen=True, slots=True)
 class PromptFilterEvent:
     """Azure's verdicts on the prompt (the stream's first, ``choices: []`` chunk)."""
 
@@ -273,7 +321,24 @@ StreamEvent: TypeAlias = (
     | ContentFilterDelta
     | UsageEvent
     | FinishEvent
+    | HostedToolEvent
+    | AnnotationEvent
+    | AudioDelta
+    | ChoiceEvent
 )
+
+
+def fold_audio(deltas: list[AudioDelta]) -> AudioPart | None:
+    """The audio of a stream's :class:`AudioDelta` s (data and transcript joined), or ``None`` when none came."""
+    if not deltas:
+        return None
+    return AudioPart(
+        data="".join(d.data for d in deltas),
+        format=next((d.format for d in deltas if d.format), None),
+        id=next((d.id for d in deltas if d.id), None),
+        transcript="".join(d.transcript for d in deltas) or None,
+        expires_at=next((d.expires_at for d in deltas if d.expires_at), None),
+    )
 
 
 _SECRET_HEADERS = frozenset(
@@ -330,10 +395,14 @@ class StreamAccumulator:
     """
 
     __slots__ = (
+        "_annotations",
+        "_audio",
+        "_choices",
         "_content_filter",
         "_cost",
         "_details",
         "_finish",
+        "_hosted",
         "_logprobs",
         "_meta",
         "_prompt_filter",
@@ -361,6 +430,10 @@ class StreamAccumulator:
         self._cost: CallCost | None = None
         self._meta = ResponseMetadata()
         self._details: dict[str, JsonValue] = {}
+        self._hosted: list[HostedToolPart] = []
+        self._annotations: list[Mapping[str, JsonValue]] = []
+        self._audio: list[AudioDelta] = []
+        self._choices: dict[int, StreamAccumulator] = {}
         self._logprobs: list[TokenLogprob] | None = None
         self._repairs: tuple[ToolSequenceRepair, ...] = ()
         self._response_headers: Mapping[str, str] = {}
@@ -396,6 +469,17 @@ class StreamAccumulator:
                 self._finish = event
             case ResponseMetadata():
                 self._merge_meta(event)
+            case HostedToolEvent(part=part):
+                self._hosted.append(part)
+            case AnnotationEvent(annotation=annotation):
+                self._annotations.append(annotation)
+            case AudioDelta():
+                self._audio.append(event)
+            case ChoiceEvent(index=index, event=inner):
+                choice = self._choices.get(index)
+                if choice is None:
+                    choice = self._choices[index] = StreamAccumulator()
+                choice.add(inner)
             case _:
                 assert_never(event)
 
@@ -441,9 +525,13 @@ class StreamAccumulator:
         """
         parts: list[MessagePart] = []
         parts.extend(self._reasoning_parts())
+        parts.extend(self._hosted)
         text = self.text
         if text:
-            parts.append(TextPart(text))
+            parts.append(TextPart(text, tuple(self._annotations)))
+        audio = fold_audio(self._audio)
+        if audio is not None:
+            parts.append(audio)
         parts.extend(self._tools.as_parts())
         valid, invalid = self._tools.finish()
         details = dict(self._details)
@@ -466,6 +554,10 @@ class StreamAccumulator:
             content_filter_results=dict(self._content_filter),
             provider_details=details,
             cost=self._cost,
+            choices=tuple(
+                replace(self._choices[i].result(), response_id=self._meta.response_id, model=self._meta.model)
+                for i in sorted(self._choices)
+            ),
             repairs=self._repairs,
             response_headers=self._response_headers,
             logprobs=tuple(self._logprobs) if self._logprobs is not None else None,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from shared_core.auth import AuthProvider, resolve_auth, scope_for_endpoint
-from shared_core.config import EndpointConfig, GatewayConfig
+from shared_core.config import DEFAULT_API_VERSION, EndpointConfig, GatewayConfig
 from shared_core.deployments import ResolvedDeployment
 from shared_core.errors import ConfigurationError
 from shared_core.transport.health import deployment_key
@@ -47,7 +47,10 @@ class RouteTarget:
         candidate: Key, names, base model, priority, weight and PTU flag (what routing and costs read).
         endpoint_url: ``scheme://host[:port]`` of the Azure endpoint, or the gateway's base URL in gateway mode.
         auth: The endpoint's credential.
-        api_version: The endpoint's api-version (``v1`` in gateway mode).
+        api_version: The endpoint's api-version (``v1`` in gateway mode, and for the Responses API when the user
+            set none: the default 2024-10-21 predates the Responses API, and the GA ``/openai/v1/responses``
+            route needs no api-version; a version the user chose is kept, and a too-old one is reported by the
+            encoder).
         scope: The Entra scope, for token credentials (``None`` for keys and static tokens).
         via_gateway: The target is an OpenAI-compatible gateway, not Azure.
     """
@@ -136,6 +139,11 @@ def _has_own_credentials(endpoint: EndpointConfig) -> bool:
     return any(value is not None for value in fields)
 
 
+def _api_version_chosen(config: GatewayConfig) -> bool:
+    # A config built directly (not by load_config) has no sources: any non-default value was chosen.
+    return "api_version" in config.sources or config.api_version != DEFAULT_API_VERSION
+
+
 def _scope_or_none(auth: AuthProvider, scope: str) -> str | None:
     return None if auth.kind in _STATIC_KINDS else scope
 
@@ -149,6 +157,7 @@ class RouteTable:
             no credential of its own.
         token_provider: ``() -> str`` bearer token source, for the top-level credential.
         async_token_provider: ``async () -> str`` bearer token source, for the top-level credential.
+        api: ``chat`` or ``responses``: the API the routes are for (it decides the default api-version).
 
     Raises:
         ConfigurationError: No endpoint, gateway or named endpoint is configured, or a credential is missing.
@@ -161,8 +170,10 @@ class RouteTable:
         auth: AuthProvider | None = None,
         token_provider: Callable[[], str] | None = None,
         async_token_provider: Callable[[], Awaitable[str]] | None = None,
+        api: str = "chat",
     ) -> None:
         self._config = config
+        self._api = api
         self._explicit = auth
         self._providers = (token_provider, async_token_provider)
         self._lock = threading.Lock()
@@ -250,6 +261,11 @@ class RouteTable:
 
     # -- routes ------------------------------------------------------------------------------------------------
 
+    def _version(self, api_version: str, *, chosen: bool) -> str:
+        # The default api-version (2024-10-21) predates the Responses API: unless the user chose one, Responses
+        # calls go to the GA /openai/v1/responses route, which needs none.
+        return "v1" if self._api == "responses" and not chosen else api_version
+
     def targets(self, resolved: ResolvedDeployment) -> tuple[RouteTarget, ...]:
         """The deployments that may answer ``resolved``, in configuration order (strategies reorder them).
 
@@ -293,16 +309,17 @@ class RouteTable:
                     weight=dep.weight,
                     ptu=dep.ptu,
                 )
-                out.append(
-                    RouteTarget(candidate, endpoint.endpoint, auth, endpoint.api_version or c.api_version, scope)
-                )
+                chosen = endpoint.api_version is not None or _api_version_chosen(c)
+                version = self._version(endpoint.api_version or c.api_version, chosen=chosen)
+                out.append(RouteTarget(candidate, endpoint.endpoint, auth, version, scope))
         if out:
             return tuple(out)
         if c.endpoint:
             top = self._fallback_auth(c.endpoint)
             candidate = RouteCandidate(resolved.deployment, "", resolved.deployment, resolved.model)
             scope = _scope_or_none(top, scope_for_endpoint(c.endpoint, c.token_scope))
-            return (RouteTarget(candidate, c.endpoint, top, c.api_version, scope),)
+            version = self._version(c.api_version, chosen=_api_version_chosen(c))
+            return (RouteTarget(candidate, c.endpoint, top, version, scope),)
         known = ", ".join(
             f"{e.name}/{d.name} ({d.model or 'model not set'})" for e in c.endpoints for d in e.deployments
         )

@@ -37,6 +37,18 @@ def test_benchmark_fixed_body_decodes_as_a_chat_completion() -> None:
     assert result.finish_reason == "stop"
 
 
+def test_benchmark_realistic_workload_streams_its_64_word_answer_in_200_chunks() -> None:
+    fixed = FixedResponses(200, answer_words=64)
+    parser, decoder, folded = SSEParser(), chat_completions.ChatStreamDecoder(), StreamAccumulator()
+    for record in parser.feed(b"".join(fixed.events)):
+        for event in decoder.decode(record.event, record.data):
+            folded.add(event)
+
+    whole = chat_completions.decode_response(json.loads(fixed.body))
+    assert fixed.data_events == 204 and len(whole.text.split()) == 64
+    assert folded.result(deployment="bench", request_id=None).text == whole.text
+
+
 def test_benchmark_quick_run_writes_a_well_formed_report(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     done = subprocess.run(

@@ -59,6 +59,7 @@ from shared_core import (
 from shared_core.doctor import DoctorOptions, run_doctor
 from shared_core.emulator.error_bodies import unsupported_parameter_error
 from tests.faults.channels import MODES, STREAMS, Client, Mode, Seen, run
+from tests.otel.capture import record_telemetry
 from tests.support.azure_server import (
     AzureTestServer,
     BadGateway,
@@ -335,14 +336,16 @@ def exercise(client: Client, server: AzureTestServer, evidence: Evidence, *, typ
 
 
 @pytest.mark.parametrize("name", CLIENTS)
-def test_canaries_never_leave_the_headers_on_any_call_path(
+def test_canaries_never_leave_the_headers_on_any_call_path(  # noqa: PLR0917
     servers: dict[str, AzureTestServer],
     every_log: list[logging.LogRecord],
     debug_file: Path,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
     name: str,
 ) -> None:
     set_canary_env(monkeypatch, name)
+    otel = record_telemetry(request, monkeypatch)  # spans, span events and metric attributes, content included
     sink, evidence = ListSink(), Evidence()
     azure, front = servers["azure"], servers["front"]
     endpoints = {name: server.endpoint for name, server in servers.items()}
@@ -362,6 +365,7 @@ def test_canaries_never_leave_the_headers_on_any_call_path(
     add_logs(evidence, every_log)
     for event in sink.events:
         evidence.texts += [("event", repr(event)), ("event", json.dumps(event.data, default=str))]
+    evidence.texts += otel.texts()
 
     expected = {"token": f"Bearer {CANARY_TOKEN}", "mode": CANARY_GATEWAY_KEY}.get(kind, CANARY_KEY)
     if kind == "mode":  # the gateway's key, and the Azure key it was asked to forward
@@ -375,6 +379,7 @@ def test_canaries_never_leave_the_headers_on_any_call_path(
     if name == "gateway-key":
         assert {type(e).__name__ for e in evidence.errors} >= ERROR_CLASSES, "every error class was exercised"
     assert every_log, "debug logging must have been captured"
+    assert otel.span_count >= 30 and any(where == "metrics" for where, _ in otel.texts()), "telemetry recorded"
     assert evidence.leaks() == []
 
 

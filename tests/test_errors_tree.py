@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
-from llama_index.core.base.llms.types import AudioBlock, ChatMessage, TextBlock
+from llama_index.core.base.llms.types import ChatMessage, TextBlock, VideoBlock
 
 import llamaindex_azure_gateway
 from langchain_azure_gateway.convert import to_core_messages as lc_to_core
@@ -186,12 +186,12 @@ def test_errors_content_azure_cannot_carry_is_one_class_in_every_layer() -> None
         encode_request(request, target, api_version="2024-10-21", stream=False)
     raised.append(core_info.value)
     with pytest.raises(UnsupportedContentError) as lc_info:
-        lc_to_core([HumanMessage([{"type": "audio", "base64": "AAAA", "mime_type": "audio/wav"}])])
+        lc_to_core([HumanMessage([{"type": "video", "base64": "AAAA", "mime_type": "video/mp4"}])])
     raised.append(lc_info.value)
-    audio = ChatMessage(role="user", blocks=[TextBlock(text="hi"), AudioBlock(audio=b"AAAA", format="wav")])
+    video = ChatMessage(role="user", blocks=[TextBlock(text="hi"), VideoBlock(url="https://example.com/v.mp4")])
     with pytest.raises(UnsupportedContentError) as li_info:
-        li_to_core([audio])
+        li_to_core([video])
     raised.append(li_info.value)
     assert {type(e) for e in raised} == {UnsupportedContentError}
-    assert [e.block_type for e in raised] == ["image", "audio", "audio"]
+    assert [e.block_type for e in raised] == ["image", "video", "video"]
     assert all(isinstance(e, ConversationError | ValueError) for e in raised)

@@ -41,6 +41,7 @@ EXPECTED_OUTPUT = {
     "gateway = Gateway()": ("You said: Say hello", "You said: Count to five", "CallCost("),
     "faults=throttled": ("swedencentral\n", "swedencentral/gpt-4o-mini"),
     "emulator.script(": ("Hello! 2",),
+    "use_providers(provider)": ("chat gpt-4o-mini", " USD"),
 }
 
 

@@ -20,8 +20,8 @@ from typing import assert_never
 
 from aiohttp import web
 
+from shared_core.emulator import content, shapes
 from shared_core.emulator import error_bodies as errors
-from shared_core.emulator import shapes
 from shared_core.emulator.script import (
     ApiShape,
     BadGateway,
@@ -171,6 +171,9 @@ async def render(ex: Exchange, outcome: Outcome) -> web.StreamResponse:
 
 
 async def _render_reply(ex: Exchange, reply: Reply) -> web.StreamResponse:
+    refusal = content.audio_refusal(ex.route.api, ex.rec.json, ex.info.model)
+    if refusal is not None:
+        return respond(400, refusal, ex.headers_for(0) | {"content-type": "application/json"})
     completion = _completion(reply, ex)
     chat, rec = ex.route.api == "chat", ex.rec
     headers = ex.headers_for(completion.usage.total_tokens)
@@ -233,9 +236,20 @@ def _completion(reply: Reply, ex: Exchange) -> Completion:
         completion_tokens=_estimate_tokens(produced),
     )
     chat = ex.route.api == "chat"
+    response_id = _random_id("chatcmpl-", 29) if chat else "resp_" + uuid.uuid4().hex + uuid.uuid4().hex[:18]
+    created = int(time.time())
+    extras = content.content_extras(
+        ex.route.api,
+        rec.json,
+        text="".join(pieces),
+        response_id=response_id,
+        created=created,
+        reasoning=reply.reasoning,
+        choices=reply.choices,
+    )
     return Completion(
-        response_id=_random_id("chatcmpl-", 29) if chat else "resp_" + uuid.uuid4().hex + uuid.uuid4().hex[:18],
-        created=int(time.time()),
+        response_id=response_id,
+        created=created,
         model=info.model if chat else rec.deployment or "",
         system_fingerprint=info.system_fingerprint,
         text_pieces=pieces,
@@ -245,6 +259,7 @@ def _completion(reply: Reply, ex: Exchange) -> Completion:
         usage=usage,
         finish_reason=finish,
         filtered=filtered,
+        extras=extras,
     )
 
 

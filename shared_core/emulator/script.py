@@ -53,6 +53,8 @@ class Reply:
             without ``[DONE]`` / ``response.completed``.
         chunk_delay: Seconds between stream events.
         first_byte_delay: Seconds before the status line.
+        reasoning: Chat ``reasoning_content`` (models such as DeepSeek-R1 on the v1 endpoint send it).
+        choices: Texts of choices 1, 2 ... when the request asks ``n`` > 1 (else the text again).
     """
 
     text: str | None = None
@@ -67,6 +69,8 @@ class Reply:
     cut_after: int | None = None
     chunk_delay: float = 0.0
     first_byte_delay: float = 0.0
+    reasoning: str | None = None
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

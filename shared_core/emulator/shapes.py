@@ -13,8 +13,15 @@ import hashlib
 import json
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from shared_core.emulator.content import (
+    ContentExtras,
+    chat_extra_choices,
+    chat_extra_deltas,
+    chat_message_extras,
+    hosted_item_events,
+)
 from shared_core.messages import JsonValue
 
 __all__ = [
@@ -147,6 +154,7 @@ class Completion:
         usage: Token counts.
         finish_reason: ``stop``, ``tool_calls``, ``length`` or ``content_filter``.
         filtered: When set, the filter cut the answer after ``text_pieces``.
+        extras: Hosted tool items, citations, reasoning text, audio and extra choices (``emulator.content``).
     """
 
     response_id: str
@@ -160,6 +168,7 @@ class Completion:
     usage: Usage = Usage()
     finish_reason: str = "stop"
     filtered: FilterVerdict | None = None
+    extras: ContentExtras = field(default_factory=ContentExtras)
 
     @property
     def text(self) -> str | None:
@@ -239,8 +248,9 @@ def chat_body(c: Completion) -> dict[str, JsonValue]:
         "logprobs": None,
         "message": message,
     }
+    chat_message_extras(c.extras, message)
     return {
-        "choices": [choice],
+        "choices": [choice, *chat_extra_choices(c.extras, CHAT_CHOICE_FILTER)],
         "created": c.created,
         "id": c.response_id,
         "model": c.model,
@@ -322,7 +332,10 @@ def chat_stream(c: Completion, *, include_usage: bool) -> list[bytes]:
         else {"content": None, "role": "assistant"}
     )
     choices: list[list[JsonValue]] = [[_choice(role_delta, {}, None)]]
+    before, after = chat_extra_deltas(c.extras)
+    choices += [[choice] for choice in before]
     choices += [[_choice({"content": piece}, CHAT_CHUNK_FILTER, None)] for piece in c.text_pieces]
+    choices += [[choice] for choice in after]
     choices += [[_choice({"tool_calls": deltas}, {}, None)] for deltas in _tool_call_deltas(c)]
     finish_filters: dict[str, JsonValue] = c.filtered.results(CHAT_CHUNK_FILTER) if c.filtered else {}
     choices.append([_choice({}, finish_filters, c.finish_reason)])
@@ -377,10 +390,11 @@ def _responses_usage(usage: Usage) -> dict[str, JsonValue]:
 
 
 def _output_items(c: Completion, *, done: bool) -> list[dict[str, JsonValue]]:
-    items: list[dict[str, JsonValue]] = []
+    items: list[dict[str, JsonValue]] = [dict(item) for item in c.extras.hosted_items]
     if c.text is not None:
         status = "incomplete" if c.filtered else ("completed" if done else "in_progress")
-        content: list[JsonValue] = [{"type": "output_text", "annotations": [], "logprobs": [], "text": c.text}]
+        annotations: list[JsonValue] = list(c.extras.annotations)
+        content: list[JsonValue] = [{"type": "output_text", "annotations": annotations, "logprobs": [], "text": c.text}]
         items.append(
             {
                 "id": _hex_id("msg_", c.response_id),
@@ -448,9 +462,9 @@ def responses_body(c: Completion, request: Mapping[str, JsonValue], *, done: boo
 
 
 def _message_events(
-    c: Completion, item: dict[str, JsonValue], final: dict[str, JsonValue]
+    c: Completion, item: dict[str, JsonValue], final: dict[str, JsonValue], index: int = 0
 ) -> list[dict[str, JsonValue]]:
-    ids: dict[str, JsonValue] = {"item_id": item["id"], "output_index": 0, "content_index": 0}
+    ids: dict[str, JsonValue] = {"item_id": item["id"], "output_index": index, "content_index": 0}
     part: dict[str, JsonValue] = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
     events: list[dict[str, JsonValue]] = [
         {"type": "response.output_item.added", "output_index": 0, "item": item},
@@ -467,10 +481,15 @@ def _message_events(
             }
         )
     text = c.text or ""
+    for n, annotation in enumerate(c.extras.annotations):
+        events.append(
+            {"type": "response.output_text.annotation.added", **ids, "annotation_index": n, "annotation": annotation}
+        )
+    done_part: dict[str, JsonValue] = {**part, "text": text, "annotations": list(c.extras.annotations)}
     tail: list[dict[str, JsonValue]] = [
         {"type": "response.output_text.done", **ids, "text": text, "logprobs": []},
-        {"type": "response.content_part.done", **ids, "part": {**part, "text": text}},
-        {"type": "response.output_item.done", "output_index": 0, "item": final},
+        {"type": "response.content_part.done", **ids, "part": done_part},
+        {"type": "response.output_item.done", "output_index": index, "item": final},
     ]
     return events + tail
 
@@ -479,7 +498,7 @@ def _call_events(
     c: Completion, index: int, item: dict[str, JsonValue], final: dict[str, JsonValue]
 ) -> list[dict[str, JsonValue]]:
     ids: dict[str, JsonValue] = {"item_id": item["id"], "output_index": index}
-    call = c.tool_calls[index - (1 if c.text is not None else 0)]
+    call = c.tool_calls[index - len(c.extras.hosted_items) - (1 if c.text is not None else 0)]
     events: list[dict[str, JsonValue]] = [{"type": "response.output_item.added", "output_index": index, "item": item}]
     for n, piece in enumerate(split_text(call.arguments, c.argument_pieces)):
         obfuscation = _obfuscation(f"{c.response_id}/{index}/{n}")
@@ -506,8 +525,10 @@ def responses_stream(c: Completion, request: Mapping[str, JsonValue]) -> list[by
     ]
     started, finished = _output_items(c, done=False), _output_items(c, done=True)
     for index, (item, final) in enumerate(zip(started, finished, strict=True)):
-        if item["type"] == "message":
-            events += _message_events(c, item, final)
+        if index < len(c.extras.hosted_items):
+            events += hosted_item_events(final, index)
+        elif item["type"] == "message":
+            events += _message_events(c, item, final, index)
         else:
             events += _call_events(c, index, item, final)
     last = "response.incomplete" if c.filtered else "response.completed"

@@ -16,11 +16,16 @@ annotation chunks come with no ``delta`` or ``delta: null``; with ``include_usag
 ``"usage": null`` and a trailing ``choices: []`` chunk carries the usage. Metadata (id, model, created,
 fingerprint, unknown top-level fields) is emitted only when it changes, so a text chunk costs one small event.
 ``obfuscation`` is random padding that Azure puts on every chunk to hide token lengths; it carries no content
-and is not kept on streams. A :class:`ChatResult` holds one answer: choice 0 is decoded; with ``n`` above 1,
-a response keeps the other choices raw under ``additional_choices``, and a stream's other choices are skipped.
-``choice.logprobs.content`` becomes :attr:`ChatResult.logprobs` (on a stream, each text chunk's
-``TextDelta.logprobs``); the rest of ``choice.logprobs`` (``refusal`` log probabilities) stays in
-``provider_details`` as ``choice.logprobs``.
+and is not kept on streams. With ``n`` > 1 every choice is decoded: choice 0 is the result, choices 1, 2 ... are
+``ChatResult.choices`` (a stream wraps their events in :class:`ChoiceEvent`); a choice whose ``index`` is not an
+integer is kept raw under ``additional_choices``. ``choice.logprobs.content`` becomes :attr:`ChatResult.logprobs`
+(on a stream, each text chunk's ``TextDelta.logprobs``); the rest of ``choice.logprobs`` (``refusal`` log
+probabilities) stays in ``provider_details`` as ``choice.logprobs``.
+
+``message.reasoning_content`` (DeepSeek-R1 and other models on Azure's v1 endpoint; ``delta.reasoning_content``
+on streams) becomes a :class:`ReasoningPart` first in the message. ``message.audio`` (``modalities`` with
+``audio``: base64 ``data``, ``transcript``, ``id``, ``expires_at``; spread over ``delta.audio`` on streams)
+becomes an :class:`AudioPart` after the text.
 """
 
 from __future__ import annotations
@@ -29,14 +34,17 @@ import json
 from collections.abc import Mapping
 
 from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
-from shared_core.messages import JsonValue, Message, MessagePart, TextPart, ToolCallPart
+from shared_core.messages import AudioPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart, ToolCallPart
 from shared_core.result import (
+    AudioDelta,
     ChatResult,
+    ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
     FinishReason,
     PromptFilterEvent,
     PromptFilterResult,
+    ReasoningDelta,
     RefusalDelta,
     ResponseMetadata,
     StreamEvent,
@@ -82,7 +90,7 @@ _KNOWN_TOP = frozenset(
     }
 )
 _KNOWN_CHOICE = frozenset({"index", "message", "delta", "finish_reason", "content_filter_results", "logprobs"})
-_KNOWN_MESSAGE = frozenset({"role", "content", "refusal", "tool_calls"})
+_KNOWN_MESSAGE = frozenset({"role", "content", "refusal", "tool_calls", "reasoning_content", "audio"})
 _KNOWN_USAGE = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
 _MODELLED_DETAILS = {"prompt_tokens_details": "cached_tokens", "completion_tokens_details": "reasoning_tokens"}
 _NO_META: tuple[None, None, None, None] = (None, None, None, None)
@@ -106,7 +114,7 @@ def decode_response(payload: JsonValue) -> ChatResult:
             raise InvalidResponseError(f"Azure sent an error body with a success status: {error.get('message')!r}")
         raise InvalidResponseError(f"chat completion body has no 'choices' list (keys: {sorted(payload)})")
     details: JsonObject = {k: v for k, v in payload.items() if k not in _KNOWN_TOP and _kept(v)}
-    choice = _first_choice(choices, details)
+    choice, others = _first_choice(choices, details)
     parts: list[MessagePart] = []
     valid: list[ToolCall] = []
     invalid: list[InvalidToolCall] = []
@@ -143,6 +151,7 @@ def decode_response(payload: JsonValue) -> ChatResult:
         content_filter_results=filters,
         provider_details=details,
         logprobs=logprobs,
+        choices=_other_choices(payload, others),
     )
 
 
@@ -173,17 +182,35 @@ def _choice_logprobs(choice: JsonObject, details: JsonObject) -> tuple[TokenLogp
     return decode_token_logprobs(raw.get("content"))
 
 
-def _first_choice(choices: list[JsonValue], details: JsonObject) -> JsonObject | None:
+def _first_choice(choices: list[JsonValue], details: JsonObject) -> tuple[JsonObject | None, list[JsonObject]]:
+    """Choice 0, and the other choices with an integer index (``n`` > 1); any other entry goes raw to details."""
     picked: JsonObject | None = None
     others: list[JsonValue] = []
+    numbered: list[JsonObject] = []
     for choice in choices:
-        if picked is None and isinstance(choice, dict) and _int(choice.get("index", 0)) == 0:
+        index = _int(choice.get("index", 0)) if isinstance(choice, dict) else None
+        if picked is None and isinstance(choice, dict) and index == 0:
             picked = choice
+        elif isinstance(choice, dict) and index is not None and index > 0:
+            numbered.append(choice)
         else:
             others.append(choice)
     if others:
         details["additional_choices"] = others
-    return picked
+    return picked, numbered
+
+
+def _other_choices(payload: JsonObject, choices: list[JsonObject]) -> tuple[ChatResult, ...]:
+    """Choices 1, 2 ... each decoded as a response of its own (choice 0 of a copy), in index order."""
+    out: list[ChatResult] = []
+    for choice in sorted(choices, key=lambda c: _int(c.get("index")) or 0):
+        alone: JsonObject = {
+            "id": payload.get("id"),
+            "model": payload.get("model"),
+            "choices": [{**choice, "index": 0}],
+        }
+        out.append(decode_response(alone))
+    return tuple(out)
 
 
 def _decode_message(
@@ -194,12 +221,18 @@ def _decode_message(
     details: JsonObject,
 ) -> str | None:
     _extras(message, _KNOWN_MESSAGE, "message.", details)
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning:
+        parts.append(ReasoningPart(text=reasoning))
     content = message.get("content")
     if isinstance(content, str):
         if content:
             parts.append(TextPart(content))
     elif content is not None:
         raise InvalidResponseError(f"assistant message content is a JSON {type(content).__name__}, not text")
+    audio = _decode_audio(message.get("audio"))
+    if audio is not None:
+        parts.append(audio)
     calls = message.get("tool_calls")
     if isinstance(calls, list):
         for call in calls:
@@ -211,6 +244,17 @@ def _decode_message(
                 invalid.append(parsed)
     refusal = message.get("refusal")
     return refusal if isinstance(refusal, str) and refusal else None
+
+
+def _decode_audio(raw: JsonValue) -> AudioPart | None:
+    if not isinstance(raw, dict):
+        return None
+    return AudioPart(
+        data=_str(raw.get("data")) or "",
+        id=_str(raw.get("id")),
+        transcript=_str(raw.get("transcript")),
+        expires_at=_int(raw.get("expires_at")),
+    )
 
 
 def _decode_tool_call(call: JsonValue) -> tuple[ToolCallPart, ToolCall | InvalidToolCall]:
@@ -353,8 +397,13 @@ class ChatStreamDecoder:
         choices = chunk.get("choices")
         if isinstance(choices, list):
             for choice in choices:
-                if isinstance(choice, dict) and _int(choice.get("index", 0)) == 0:
+                index = _int(choice.get("index", 0)) if isinstance(choice, dict) else None
+                if isinstance(choice, dict) and index == 0:
                     _decode_choice_delta(choice, out)
+                elif isinstance(choice, dict) and index is not None and index > 0:
+                    inner: list[StreamEvent] = []
+                    _decode_choice_delta(choice, inner)
+                    out.extend(ChoiceEvent(index, event) for event in inner)
         elif isinstance(chunk.get("error"), dict):
             raise _stream_error(chunk)
         usage = chunk.get("usage")
@@ -401,11 +450,17 @@ def _decode_choice_delta(choice: JsonObject, out: list[StreamEvent]) -> None:
         out.append(ContentFilterDelta(filters))
     delta = choice.get("delta")
     if isinstance(delta, dict):
+        reasoning = delta.get("reasoning_content")
+        if reasoning and isinstance(reasoning, str):
+            out.append(ReasoningDelta(reasoning))
         content = delta.get("content")
         if content and isinstance(content, str):
             logprobs = choice.get("logprobs")
             tokens = decode_token_logprobs(logprobs.get("content")) if isinstance(logprobs, dict) else ()
             out.append(TextDelta(content, tokens))
+        audio = delta.get("audio")
+        if isinstance(audio, dict):
+            out.append(_audio_delta(audio))
         refusal = delta.get("refusal")
         if refusal and isinstance(refusal, str):
             out.append(RefusalDelta(refusal))
@@ -417,6 +472,15 @@ def _decode_choice_delta(choice: JsonObject, out: list[StreamEvent]) -> None:
         reason, raw = decode_finish_reason(finish)
         if reason is not None:
             out.append(FinishEvent(reason, raw))
+
+
+def _audio_delta(audio: JsonObject) -> AudioDelta:
+    return AudioDelta(
+        data=_str(audio.get("data")) or "",
+        transcript=_str(audio.get("transcript")) or "",
+        id=_str(audio.get("id")),
+        expires_at=_int(audio.get("expires_at")),
+    )
 
 
 def _tool_call_delta(call: JsonValue) -> ToolCallDelta:

@@ -45,6 +45,9 @@ from shared_core.errors import (
     UnsupportedParameterError,
 )
 from shared_core.messages import (
+    AudioPart,
+    FilePart,
+    HostedToolPart,
     ImagePart,
     JsonValue,
     Message,
@@ -54,8 +57,18 @@ from shared_core.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from shared_core.request import ChatRequest, GenerationSettings, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
+from shared_core.request import (
+    ChatRequest,
+    GenerationSettings,
+    HostedToolChoice,
+    NamedToolChoice,
+    ResponseFormat,
+    ToolChoice,
+    ToolSpec,
+)
 from shared_core.wire.envelope import EncodedRequest, route_family
+from shared_core.wire.hosted_tools import refuse_hosted_on_chat
+from shared_core.wire.media import chat_assistant_audio, chat_file_part, check_media, input_audio_part
 
 __all__ = [
     "DEVELOPER_ROLE_API_VERSION",
@@ -99,6 +112,8 @@ def encode_request(
         UnsupportedContentError: A message holds a part its role cannot carry on Chat Completions.
         ConfigurationError: A ``json_schema`` response format without a name or schema.
     """
+    refuse_hosted_on_chat(request, target.deployment)
+    check_media(request.messages, target)
     v1 = route_family(api_version) == "v1"
     reasoning = target.profile.reasoning
     developer_role = reasoning and _at_least(api_version, DEVELOPER_ROLE_API_VERSION)
@@ -108,7 +123,7 @@ def encode_request(
         body["model"] = target.deployment
     body["messages"] = encode_messages(request.messages, developer_role=developer_role)
     if request.tools:
-        body["tools"] = [_encode_tool(tool) for tool in request.tools]
+        body["tools"] = [_encode_tool(tool) for tool in request.tools if isinstance(tool, ToolSpec)]
         if request.tool_choice is not None:
             body["tool_choice"] = _encode_tool_choice(request.tool_choice)
         if request.settings.parallel_tool_calls is not None:
@@ -271,6 +286,12 @@ def _encode_tool(tool: ToolSpec) -> JsonValue:
 def _encode_tool_choice(choice: ToolChoice) -> JsonValue:
     if isinstance(choice, NamedToolChoice):
         return {"type": "function", "function": {"name": choice.name}}
+    if isinstance(choice, HostedToolChoice):
+        raise UnsupportedParameterError(
+            f"tool_choice forces {choice.type!r}, a tool Azure runs itself, which only the Responses API carries. "
+            "Fix: use the Responses API (use_responses_api=True), or choose a function tool",
+            parameter="tool_choice",
+        )
     return choice
 
 
@@ -330,7 +351,15 @@ def _encode_instruction(message: Message, index: int, role: str) -> JsonValue:
         match part:
             case TextPart(text=text):
                 texts.append(text)
-            case ImagePart() | ToolCallPart() | ToolResultPart() | ReasoningPart():
+            case (
+                ImagePart()
+                | ToolCallPart()
+                | ToolResultPart()
+                | ReasoningPart()
+                | AudioPart()
+                | FilePart()
+                | HostedToolPart()
+            ):
                 raise _misplaced(index, message, part, "instructions are text only")
             case _:
                 assert_never(part)
@@ -348,8 +377,12 @@ def _encode_user(message: Message, index: int) -> JsonValue:
                 if detail is not None:
                     image["detail"] = detail
                 content.append({"type": "image_url", "image_url": image})
-            case ToolCallPart() | ToolResultPart() | ReasoningPart():
-                raise _misplaced(index, message, part, "user messages carry text and images only")
+            case AudioPart():
+                content.append(input_audio_part(part))
+            case FilePart():
+                content.append(chat_file_part(part))
+            case ToolCallPart() | ToolResultPart() | ReasoningPart() | HostedToolPart():
+                raise _misplaced(index, message, part, "user messages carry text, images, audio and files only")
             case _:
                 assert_never(part)
     first = message.parts[0] if len(message.parts) == 1 else None
@@ -360,6 +393,7 @@ def _encode_user(message: Message, index: int) -> JsonValue:
 def _encode_assistant(message: Message, index: int) -> JsonValue:
     texts: list[str] = []
     calls: list[JsonValue] = []
+    audio: JsonObject | None = None
     for part in message.parts:
         match part:
             case TextPart(text=text):
@@ -368,14 +402,20 @@ def _encode_assistant(message: Message, index: int) -> JsonValue:
                 calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
             case ReasoningPart():
                 pass  # no Chat Completions field for reasoning; see the module docstring
-            case ImagePart() | ToolResultPart():
-                raise _misplaced(index, message, part, "assistant messages carry text and tool calls only")
+            case AudioPart():
+                audio = chat_assistant_audio(part) or audio
+                if audio is None and part.transcript and not texts:
+                    texts.append(part.transcript)  # audio past its id's life: what it said is what is left
+            case ImagePart() | ToolResultPart() | FilePart() | HostedToolPart():
+                raise _misplaced(index, message, part, "assistant messages carry text, audio and tool calls only")
             case _:
                 assert_never(part)
-    content: JsonValue = _text_content(texts) if texts else (None if calls else "")
+    content: JsonValue = _text_content(texts) if texts else (None if calls or audio else "")
     wire: JsonObject = {"role": "assistant", "content": content}
     if calls:
         wire["tool_calls"] = calls
+    if audio is not None:
+        wire["audio"] = audio
     return _with_name(wire, message)
 
 
@@ -385,7 +425,15 @@ def _encode_tool_results(message: Message, index: int) -> list[JsonValue]:
         match part:
             case ToolResultPart(tool_call_id=call_id, content=content):
                 out.append({"role": "tool", "tool_call_id": call_id, "content": content})
-            case TextPart() | ImagePart() | ToolCallPart() | ReasoningPart():
+            case (
+                TextPart()
+                | ImagePart()
+                | ToolCallPart()
+                | ReasoningPart()
+                | AudioPart()
+                | FilePart()
+                | HostedToolPart()
+            ):
                 raise _misplaced(index, message, part, "tool messages carry tool results only")
             case _:
                 assert_never(part)

@@ -15,9 +15,11 @@ Decoding rules (the same for a JSON body and for a stream, so both fold to equal
   ``queued`` / ``in_progress`` have none. ``failed`` raises.
 - Azure's ``content_filters`` array: ``source_type: prompt`` entries become ``prompt_filter_results``,
   every other entry is merged into ``content_filter_results``; the raw array is also kept.
+- Items of tools Azure runs itself and the citations on the text: :mod:`shared_core.wire.hosted_tools`.
 - ``provider_details`` holds every other top-level field of the response that is not null (``status``,
   ``incomplete_details``, ``service_tier``, the echoed settings ...), plus ``annotations`` and ``logprobs``
-  of the output text when not empty and ``other_output`` (output items of types we do not decode).
+  of the output text when not empty and ``other_output`` (output items of types we do not decode; hosted tool
+  items are decoded, into :class:`~shared_core.messages.HostedToolPart` s).
 - The output text's ``logprobs`` (asked for with ``include: message.output_text.logprobs``) also become
   :attr:`ChatResult.logprobs`, and each ``response.output_text.delta``'s ``logprobs`` its ``TextDelta.logprobs``.
 """
@@ -32,12 +34,22 @@ from shared_core.errors import (
     InvalidResponseError,
     ServerError,
 )
-from shared_core.messages import JsonValue, Message, MessagePart, ReasoningPart, TextPart, ToolCallPart
+from shared_core.messages import (
+    HostedToolPart,
+    JsonValue,
+    Message,
+    MessagePart,
+    ReasoningPart,
+    TextPart,
+    ToolCallPart,
+)
 from shared_core.result import (
+    AnnotationEvent,
     ChatResult,
     ContentFilterDelta,
     FinishEvent,
     FinishReason,
+    HostedToolEvent,
     PromptFilterEvent,
     PromptFilterResult,
     ReasoningDelta,
@@ -54,6 +66,7 @@ from shared_core.result import (
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
 from shared_core.wire.chat_decode import decode_token_logprobs
 from shared_core.wire.content_filter import filter_categories, prompt_filter_error
+from shared_core.wire.hosted_tools import HOSTED_ITEM_TYPES, decode_hosted_item, shift_annotation
 
 __all__ = [
     "ResponsesStreamDecoder",
@@ -85,9 +98,10 @@ def decode_response(payload: JsonValue) -> ChatResult:
         raise _failure_error(response.get("error"), response, streaming=False)
     output = _output(response)
     reasoning, texts, refusals, calls = _walk_output(output)
-    parts: list[MessagePart] = [*reasoning]
+    hosted, annotations = _hosted_and_annotations(output)
+    parts: list[MessagePart] = [*reasoning, *hosted]
     if texts:
-        parts.append(TextPart("".join(texts)))
+        parts.append(TextPart("".join(texts), annotations))
     parts.extend(calls)
     valid, invalid = _parse_calls(calls)
     reason, raw = finish_reason(response)
@@ -162,7 +176,7 @@ def response_details(response: JsonObject) -> JsonObject:
             for part in _list(_get(item, "content")):
                 annotations.extend(_list(_get(part, "annotations")))
                 logprobs.extend(_list(_get(part, "logprobs")))
-        elif kind not in ("function_call", "reasoning"):  # tuple, not set: `type` may be a list
+        elif kind not in ("function_call", "reasoning") and not (isinstance(kind, str) and kind in HOSTED_ITEM_TYPES):
             other.append(item)
     for key, values in (("annotations", annotations), ("logprobs", logprobs), ("other_output", other)):
         if values:
@@ -188,10 +202,12 @@ class ResponsesStreamDecoder:
         done: True once a terminal event has been decoded.
     """
 
-    __slots__ = ("done",)
+    __slots__ = ("_part_offsets", "_text_length", "done")
 
     def __init__(self) -> None:
         self.done = False
+        self._text_length = 0
+        self._part_offsets: dict[tuple[int, int], int] = {}
 
     def decode(self, event: str | None, data: str) -> tuple[StreamEvent, ...]:
         """Decode one SSE record.
@@ -220,7 +236,23 @@ class ResponsesStreamDecoder:
         if kind == "error":
             self.done = True
             raise _failure_error(payload, {}, streaming=True)
+        if kind in ("response.output_text.delta", "response.output_text.annotation.added"):
+            return self._text_event(kind, payload)
         return _delta_events(kind, payload)
+
+    def _text_event(self, kind: str, payload: JsonObject) -> tuple[StreamEvent, ...]:
+        # Annotations count in their own content part's text; the folded text joins the parts.
+        key = (_int(payload.get("output_index")) or 0, _int(payload.get("content_index")) or 0)
+        offset = self._part_offsets.setdefault(key, self._text_length)
+        if kind == "response.output_text.annotation.added":
+            shifted = shift_annotation(payload.get("annotation"), offset)
+            return (AnnotationEvent(shifted),) if shifted is not None else ()
+        # `obfuscation` is padding against size side channels; it is never text.
+        delta = _str(payload.get("delta"))
+        if not delta:
+            return ()
+        self._text_length += len(delta)
+        return (TextDelta(delta, decode_token_logprobs(payload.get("logprobs"))),)
 
 
 def _load_event(event: str | None, data: str) -> JsonObject:
@@ -242,10 +274,6 @@ def _delta_events(kind: str | None, payload: JsonObject) -> tuple[StreamEvent, .
         case "response.created" | "response.in_progress" | "response.queued":
             response = _obj(payload.get("response")) or {}
             return (_metadata(response, details={}),)
-        case "response.output_text.delta":
-            # `obfuscation` is padding against size side channels; it is never text.
-            delta = _str(payload.get("delta"))
-            return (TextDelta(delta, decode_token_logprobs(payload.get("logprobs"))),) if delta else ()
         case "response.refusal.delta":
             delta = _str(payload.get("delta"))
             return (RefusalDelta(delta),) if delta else ()
@@ -271,7 +299,10 @@ def _delta_events(kind: str | None, payload: JsonObject) -> tuple[StreamEvent, .
             return (ToolCallDelta(index, arguments=_str(payload.get("arguments")) or "", complete=True),)
         case "response.output_item.done":
             item = _obj(payload.get("item")) or {}
-            return (ReasoningItemEvent(_reasoning_part(item)),) if item.get("type") == "reasoning" else ()
+            if item.get("type") == "reasoning":
+                return (ReasoningItemEvent(_reasoning_part(item)),)
+            hosted = decode_hosted_item(item)
+            return (HostedToolEvent(hosted),) if hosted is not None else ()
         case _:
             return ()
 
@@ -328,6 +359,29 @@ def _walk_output(
         elif kind == "reasoning" and isinstance(item, dict):
             reasoning.append(_reasoning_part(item))
     return reasoning, texts, refusals, calls
+
+
+def _hosted_and_annotations(output: list[JsonValue]) -> tuple[list[HostedToolPart], tuple[JsonObject, ...]]:
+    """Hosted tool items, and the text's annotations with indexes counted in the joined text."""
+    hosted: list[HostedToolPart] = []
+    annotations: list[JsonObject] = []
+    offset = 0
+    for item in output:
+        part = decode_hosted_item(item)
+        if part is not None:
+            hosted.append(part)
+            continue
+        if _get(item, "type") != "message":
+            continue
+        for content in _list(_get(item, "content")):
+            if _get(content, "type") != "output_text":
+                continue
+            for annotation in _list(_get(content, "annotations")):
+                shifted = shift_annotation(annotation, offset)
+                if shifted is not None:
+                    annotations.append(dict(shifted))
+            offset += len(_str(_get(content, "text")) or "")
+    return hosted, tuple(annotations)
 
 
 def _reasoning_part(item: JsonObject) -> ReasoningPart:

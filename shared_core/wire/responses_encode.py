@@ -22,6 +22,9 @@ from typing import assert_never
 from shared_core.deployments import ResolvedDeployment
 from shared_core.errors import ConfigurationError, UnsupportedContentError, UnsupportedParameterError
 from shared_core.messages import (
+    AudioPart,
+    FilePart,
+    HostedToolPart,
     ImagePart,
     JsonValue,
     Message,
@@ -30,8 +33,10 @@ from shared_core.messages import (
     ToolCallPart,
     ToolResultPart,
 )
-from shared_core.request import ChatRequest, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
+from shared_core.request import ChatRequest, HostedToolChoice, NamedToolChoice, ResponseFormat, ToolChoice, ToolSpec
 from shared_core.wire.envelope import EncodedRequest, route_family
+from shared_core.wire.hosted_tools import USER_HOSTED_ITEM_TYPES, encode_hosted_tool, replay_item
+from shared_core.wire.media import check_media, responses_file_part
 
 __all__ = ["MIN_PREVIEW_API_VERSION", "encode_request"]
 
@@ -68,11 +73,14 @@ def encode_request(
         ConfigurationError: A ``json_schema`` response format without a name or schema.
     """
     path, query = _route(api_version, target)
+    check_media(request.messages, target)
     warnings: list[str] = []
     body: JsonObject = {"model": target.deployment, "input": _encode_input(request.messages, warnings)}
     _encode_settings(request, target, body, warnings)
     if request.tools:
-        body["tools"] = [_encode_tool(tool) for tool in request.tools]
+        body["tools"] = [
+            _encode_tool(tool) if isinstance(tool, ToolSpec) else encode_hosted_tool(tool) for tool in request.tools
+        ]
     if request.tool_choice is not None:
         body["tool_choice"] = _encode_tool_choice(request.tool_choice)
     if request.previous_response_id is not None:
@@ -138,13 +146,23 @@ def _encode_message(message: Message) -> list[JsonValue]:
     are items of their own, because that is how the Responses API models them.
     """
     items: list[JsonValue] = []
-    content: list[TextPart | ImagePart] = []
+    content: list[_ContentPart] = []
     for part in message.parts:
         match part:
-            case TextPart() | ImagePart():
+            case TextPart() | ImagePart() | FilePart():
                 _check_content_part(message, part)
                 content.append(part)
                 continue
+            case AudioPart():
+                raise UnsupportedContentError(
+                    f"a {message.role} message holds audio, which the Responses API cannot carry (its input takes "
+                    "text, images and files). Fix: use Chat Completions with an audio deployment "
+                    "(gpt-4o-audio-preview ...), or send a transcript as text",
+                    block_type="audio",
+                )
+            case HostedToolPart():
+                _check_hosted(message, part)
+                item = replay_item(part)
             case ToolCallPart():
                 _require_role(message, part.kind, "assistant")
                 item = _function_call(part)
@@ -167,16 +185,30 @@ def _encode_message(message: Message) -> list[JsonValue]:
     return items
 
 
-def _check_content_part(message: Message, part: TextPart | ImagePart) -> None:
+_ContentPart = TextPart | ImagePart | FilePart
+
+
+def _check_hosted(message: Message, part: HostedToolPart) -> None:
+    expected = "user" if part.item_type in USER_HOSTED_ITEM_TYPES else "assistant"
+    if message.role != expected:
+        raise UnsupportedContentError(
+            f"a {message.role} message holds a {part.item_type or 'hosted tool'} item; only {expected} messages "
+            "can carry one (Azure's own tool items come back in the assistant turn, approvals in a user turn)",
+            block_type=part.item_type or part.kind,
+        )
+
+
+def _check_content_part(message: Message, part: TextPart | ImagePart | FilePart) -> None:
     if message.role == "tool":
         raise UnsupportedContentError(
             f"a tool message holds a {part.kind} part; the Responses API carries tool output only as "
             "function_call_output (put the text in the ToolResultPart's content)",
             block_type=part.kind,
         )
-    if isinstance(part, ImagePart) and message.role == "assistant":
+    if isinstance(part, ImagePart | FilePart) and message.role == "assistant":
         raise UnsupportedContentError(
-            "an assistant message holds an image; the Responses API accepts images only as input", block_type="image"
+            f"an assistant message holds a {part.kind} part; the Responses API accepts images and files only as input",
+            block_type=part.kind,
         )
 
 
@@ -187,7 +219,7 @@ def _require_role(message: Message, kind: str, role: str) -> None:
         )
 
 
-def _message_item(message: Message, content: list[TextPart | ImagePart]) -> JsonObject:
+def _message_item(message: Message, content: list[_ContentPart]) -> JsonObject:
     role = message.role
     if all(isinstance(p, TextPart) for p in content):
         # The short form is what clients send for text (recordings): {"role", "content": "<text>"}.
@@ -196,6 +228,8 @@ def _message_item(message: Message, content: list[TextPart | ImagePart]) -> Json
     for part in content:
         if isinstance(part, TextPart):
             parts.append({"type": "input_text", "text": part.text})
+        elif isinstance(part, FilePart):
+            parts.append(responses_file_part(part))
         else:
             # `detail` is required by the API schema; "auto" is Azure's own default.
             parts.append({"type": "input_image", "image_url": part.url, "detail": part.detail or "auto"})
@@ -335,6 +369,8 @@ def _encode_tool(tool: ToolSpec) -> JsonObject:
 def _encode_tool_choice(choice: ToolChoice) -> JsonValue:
     if isinstance(choice, NamedToolChoice):
         return {"type": "function", "name": choice.name}
+    if isinstance(choice, HostedToolChoice):
+        return {"type": choice.type}
     return choice
 
 

@@ -283,7 +283,7 @@ def test_http_client_is_used_by_both(emulator: AzureEmulator) -> None:
     assert len(seen) == 2 and seen[0] == seen[1]
 
 
-def test_n_above_one_answers_with_the_first_choice_and_keeps_the_others() -> None:
+def test_n_above_one_gives_one_generation_per_choice_as_the_anchor() -> None:
     body = {
         "id": "chatcmpl-1",
         "object": "chat.completion",
@@ -301,6 +301,5 @@ def test_n_above_one_answers_with_the_first_choice_and_keeps_the_others() -> Non
     ours = AzureGatewayChatModel(http_client=httpx.Client(transport=transport), **arguments)
     theirs, mine = anchor.generate([[HumanMessage("hi")]]), ours.generate([[HumanMessage("hi")]])
     assert [g.text for g in theirs.generations[0]] == ["first", "second"]
-    assert [g.text for g in mine.generations[0]] == ["first"]
-    extra = mine.generations[0][0].message.response_metadata["provider_details"]["additional_choices"]
-    assert extra[0]["message"]["content"] == "second"
+    assert [g.text for g in mine.generations[0]] == ["first", "second"]
+    assert [g.generation_info for g in mine.generations[0]][1] == {"finish_reason": "stop"}

@@ -122,6 +122,13 @@ FIELD_CASES: list[tuple[str, bool, dict[str, Any], Callable[[FunctionCallingLLM]
     ("call_metadata", True, {"call_metadata": {"team": "search"}}, _chat),
     ("strict (Responses)", True, {"strict": True}, _tools),
     ("strict (optional parameter)", False, {"strict": True}, _optional_parameter_tool),
+    (
+        "audio_config",
+        False,
+        {"modalities": ["text", "audio"], "audio_config": {"voice": "alloy", "format": "wav"}},
+        _chat,
+    ),
+    ("built_in_tools", True, {"built_in_tools": [{"type": "web_search_preview"}]}, _chat),
 ]
 
 # Cases whose differences have their own README rows: their ids carry this tag.
@@ -210,9 +217,6 @@ def test_llamaindex_field_has_the_anchors_effect_on_the_wire(
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("audio_config", {"voice": "alloy", "format": "wav"}),
-        ("modalities", ["text", "audio"]),
-        ("built_in_tools", [{"type": "web_search_preview"}]),
         ("openai_client", object()),
         ("async_openai_client", object()),
     ],
@@ -220,7 +224,7 @@ def test_llamaindex_field_has_the_anchors_effect_on_the_wire(
 def test_llamaindex_refused_field_raises_a_typed_error_naming_it(field: str, value: object) -> None:
     kwargs: dict[str, Any] = {"engine": "d", "azure_endpoint": "https://r.openai.azure.com", "api_key": "k"}
     with pytest.raises(UnsupportedFieldError) as caught:
-        AzureGatewayLLM(use_responses_api=field == "built_in_tools", **{field: value}, **kwargs)
+        AzureGatewayLLM(**{field: value}, **kwargs)
     assert caught.value.field == field
     assert field in str(caught.value)
     assert caught.value.fix

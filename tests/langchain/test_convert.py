@@ -72,7 +72,7 @@ def test_convert_messages_keep_roles_images_tool_calls_and_errors() -> None:
     "message",
     [
         FunctionMessage(name="f", content="x"),
-        HumanMessage([{"type": "audio", "base64": "AAAA", "mime_type": "audio/wav"}]),
+        HumanMessage([{"type": "video", "base64": "AAAA", "mime_type": "video/mp4"}]),
         SystemMessage([{"type": "image_url", "image_url": {"url": "https://x"}}]),
     ],
 )

@@ -22,6 +22,7 @@ matches bodies with each UUID replaced by its order of appearance (tested at the
 
 from __future__ import annotations
 
+import base64
 import json
 import ssl
 import uuid
@@ -33,6 +34,7 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.integration_tests import chat_models as standard
 from vcr.request import Request
 
 from langchain_azure_gateway import AzureGatewayChatModel
@@ -42,6 +44,12 @@ from tests.support.azure_server import DeploymentInfo, Reply, Usage
 from tests.support.cassettes import CassetteEndpoint
 
 OVERRIDE_DEPLOYMENT = DeploymentInfo(model="gpt-4o-2024-11-20", system_fingerprint="fp_ee1d74bde0")
+AUDIO_DEPLOYMENT = "gpt-4o-audio-preview"
+# The standard PDF and audio tests download their inputs from w3.org and wikimedia; recording allows loopback
+# only, so these small stand-ins are what they send (the downloads are the test suite's, not our code).
+TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\n%%EOF\n"
+TINY_WAV = b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x40\x1f\x00\x00\x80\x3e\x00\x00"
+TINY_WAV += b"\x02\x00\x10\x00data\x00\x00\x00\x00"
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +61,27 @@ def tls() -> ssl.SSLContext:
 @pytest.mark.vcr
 class TestAzureGatewayChatModelStandardIntegration(ChatModelIntegrationTests):
     @pytest.fixture(autouse=True)
-    async def _endpoint(self, azure_endpoint: CassetteEndpoint, tls: ssl.SSLContext) -> AsyncIterator[None]:
+    async def _endpoint(
+        self,
+        azure_endpoint: CassetteEndpoint,
+        tls: ssl.SSLContext,
+        request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> AsyncIterator[None]:
+        # The standard PDF and audio tests download their inputs themselves; standard tests may not be
+        # overridden, so the downloads (the suite's, not our code) are replaced here, and audio goes to an audio
+        # deployment (the gateway refuses audio for gpt-4o-mini before sending, as Azure would answer 400).
+        name = request.node.name
+        self._deployment = AUDIO_DEPLOYMENT if name == "test_audio_inputs" else "gpt-4o-mini"
+        if name == "test_pdf_inputs":
+            monkeypatch.setattr(standard.httpx, "get", lambda *_a, **_k: httpx.Response(200, content=TINY_PDF))
+        if name == "test_audio_inputs":
+            monkeypatch.setattr(standard, "_get_base64_from_url", lambda _url: base64.b64encode(TINY_WAV).decode())
         server = azure_endpoint.server
         if server is not None:
             server.set_default(realistic_responder)
             server.deployments["gpt-4o"] = OVERRIDE_DEPLOYMENT
+            server.deployments[AUDIO_DEPLOYMENT] = DeploymentInfo(model="gpt-4o-audio-preview-2024-12-17")
         self._azure = azure_endpoint
         async with httpx.AsyncClient(verify=tls) as async_client:
             with httpx.Client(verify=tls) as client:
@@ -74,7 +98,7 @@ class TestAzureGatewayChatModelStandardIntegration(ChatModelIntegrationTests):
         return {
             "azure_endpoint": self._azure.url,
             "api_key": self._azure.api_key,
-            "azure_deployment": "gpt-4o-mini",
+            "azure_deployment": self._deployment,
             "openai_api_version": "2024-10-21",
             "deployment_mapping": {"gpt-4o": "gpt-4o", "gpt-4o-mini": "gpt-4o-mini"},
             "max_retries": 0,
@@ -101,6 +125,14 @@ class TestAzureGatewayChatModelStandardIntegration(ChatModelIntegrationTests):
     @property
     def supports_image_tool_message(self) -> bool:
         return False
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
 
     @property
     def model_override_value(self) -> str | None:

@@ -121,9 +121,9 @@ def test_to_core_messages_cache_point_is_dropped_as_meaningless_to_azure() -> No
 @pytest.mark.parametrize(
     ("block", "kind"),
     [
-        (AudioBlock(audio=b"RIFF0000WAVE", format="wav"), "audio"),
+        (AudioBlock(url="https://example.com/a.wav", format="wav"), "audio"),
         (VideoBlock(url="https://example.com/v.mp4"), "video"),
-        (DocumentBlock(data=b"%PDF-1.4 hello", document_mimetype="application/pdf"), "document"),
+        (DocumentBlock(url="https://example.com/d.pdf", document_mimetype="application/pdf"), "document"),
     ],
 )
 def test_to_core_messages_unsendable_block_raises_naming_it(block: object, kind: str) -> None:

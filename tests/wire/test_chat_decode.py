@@ -10,6 +10,7 @@ import pytest
 from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
 from shared_core.messages import TextPart, ToolCallPart
 from shared_core.result import (
+    ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
     PromptFilterEvent,
@@ -196,13 +197,15 @@ def test_decode_response_usage_without_details_and_unmodelled_counters() -> None
     assert decode_response(completion(usage=None)).usage is None
 
 
-def test_decode_response_additional_choices_kept() -> None:
+def test_decode_response_n_choices_each_decoded() -> None:
     body = completion()
-    second = {**body["choices"][0], "index": 1}
+    second = {**body["choices"][0], "index": 1, "message": {"role": "assistant", "content": "Hi there!"}}
     body["choices"].append(second)
     result = decode_response(body)
     assert result.text == "Hello!"
-    assert result.provider_details["additional_choices"] == [second]
+    assert [c.text for c in result.choices] == ["Hi there!"]
+    assert result.choices[0].response_id == result.response_id
+    assert "additional_choices" not in result.provider_details
 
 
 @pytest.mark.parametrize(
@@ -425,10 +428,10 @@ def test_chat_stream_decoder_obfuscation_ignored_and_new_fields_reported_once() 
     assert decoder.decode(None, chunk([], service_tier="default")) == ()
 
 
-def test_chat_stream_decoder_ignores_other_choice_indexes() -> None:
+def test_chat_stream_decoder_wraps_other_choice_indexes() -> None:
     decoder = ChatStreamDecoder()
     decoder.decode(None, chunk([delta({"content": "a"})]))
-    assert decoder.decode(None, chunk([delta({"content": "other"}, index=1)])) == ()
+    assert decoder.decode(None, chunk([delta({"content": "other"}, index=1)])) == (ChoiceEvent(1, TextDelta("other")),)
 
 
 @pytest.mark.parametrize("data", ["{not json", "[1, 2]"])

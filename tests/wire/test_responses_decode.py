@@ -182,7 +182,7 @@ def test_decode_response_provider_details_keep_non_null_unmapped_fields() -> Non
     annotation = {"type": "url_citation", "url": "https://x"}
     message = _msg("hi")
     message["content"][0]["annotations"] = [annotation]
-    other = {"id": "ws_1", "type": "web_search_call", "status": "completed"}
+    other = {"id": "x_1", "type": "some_future_item", "status": "completed"}
     details = decode_response(_response(message, other)).provider_details
     assert details["status"] == "completed" and details["service_tier"] == "default"
     assert details["annotations"] == [annotation] and details["other_output"] == [other]

@@ -1,0 +1,292 @@
+"""OpenTelemetry spans and metrics for every call, on the semantic conventions for generative AI.
+
+One CLIENT span per call (``chat {model}``) nested under the caller's current context, with the request, the
+response, token usage (cached and reasoning tokens too), the server, ``error.type`` on failure and the Azure
+facts (deployment, endpoint name, request id, cost, repairs, attempts, retries, failover). Each failed attempt,
+retry wait and failover is a span event carrying its wait and reason; they come from the pipeline's own debug
+events (:mod:`shared_core.events`), routed to the call running in the current context. A stream's span ends
+when the stream ends, breaks or is abandoned (the generator closed), and records the time to first chunk.
+Metrics: ``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage``,
+``gen_ai.client.operation.time_to_first_chunk`` and a cost counter.
+
+Free when unused: nothing of OpenTelemetry is imported until the application has imported it itself, and a
+call pays one dictionary lookup (two provider checks once OpenTelemetry is imported) until a tracer or meter
+provider is configured, globally or with :func:`use_providers`.
+
+Prompt and completion content is recorded only when ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is
+``true`` (or ``span_only`` / ``span_and_event``). No credential is ever recorded: attributes come from the
+request's settings, the result, the errors' typed fields and the debug events, none of which holds one.
+
+The four calls of :class:`~shared_core.gateway.Gateway` are wrapped once, by ``shared_core/__init__.py``
+(:func:`instrument_gateway`). The attribute and metric names are the conventions'
+(:mod:`shared_core.telemetry_names`, checked against ``opentelemetry-semantic-conventions`` by a test); one
+call's span and metrics are built by :mod:`shared_core.telemetry_record`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from shared_core.extras import require_extra
+from shared_core.result import ChatResult, StreamEvent
+from shared_core.telemetry_names import CAPTURE_CONTENT_ENV
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+    from shared_core.gateway import Gateway
+    from shared_core.request import ChatRequest
+    from shared_core.telemetry_record import Instruments
+
+__all__ = [
+    "CAPTURE_CONTENT_ENV",
+    "instrument_gateway",
+    "traced_acall",
+    "traced_astream",
+    "traced_call",
+    "traced_stream",
+    "use_providers",
+]
+
+_OTEL_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
+_RECORD: list[ModuleType] = []
+
+
+def _record() -> ModuleType:
+    """:mod:`shared_core.telemetry_record`, imported the first time telemetry is on (not at all otherwise)."""
+    if not _RECORD:
+        from shared_core import telemetry_record  # noqa: PLC0415
+
+        _RECORD.append(telemetry_record)
+    return _RECORD[0]
+
+
+# -- providers --------------------------------------------------------------------------------------------------
+
+
+class _Providers:
+    """Which providers are in use, and their instruments (built once per provider pair)."""
+
+    def __init__(self) -> None:
+        self.explicit: tuple[TracerProvider | None, MeterProvider | None] | None = None
+        self.cache: tuple[object, object, Instruments | None] | None = None
+        self.lock = threading.Lock()
+
+    def instruments(self) -> Instruments | None:
+        explicit = self.explicit
+        if explicit is None:
+            if _OTEL_MODULES[0] not in sys.modules and _OTEL_MODULES[1] not in sys.modules:
+                return None
+            tracer_provider, meter_provider = _global_providers()
+        else:
+            tracer_provider, meter_provider = explicit
+        cache = self.cache
+        if cache is not None and cache[0] is tracer_provider and cache[1] is meter_provider:
+            return cache[2]
+        built = None
+        if tracer_provider is not None or meter_provider is not None:
+            record = _record()
+            tracer = tracer_provider.get_tracer(record.SCOPE) if tracer_provider is not None else None
+            built = record.Instruments(tracer, meter_provider)
+        self.cache = (tracer_provider, meter_provider, built)
+        return built
+
+
+_PROVIDERS = _Providers()
+
+
+def _global_providers() -> tuple[TracerProvider | None, MeterProvider | None]:
+    return _record().api().providers()
+
+
+def use_providers(tracer_provider: TracerProvider | None = None, meter_provider: MeterProvider | None = None) -> None:
+    """Send the gateway's spans and metrics to these providers instead of the global ones.
+
+    For applications that keep their providers out of the globals (and for tests). With no argument, the
+    global providers are used again. Needs the ``otel`` extra.
+
+    Raises:
+        MissingExtraError: ``opentelemetry-api`` is not installed.
+    """
+    require_extra(
+        "opentelemetry.trace", feature="OpenTelemetry spans and metrics", extra="otel", package="opentelemetry-api"
+    )
+    with _PROVIDERS.lock:
+        none = tracer_provider is None and meter_provider is None
+        _PROVIDERS.explicit = None if none else (tracer_provider, meter_provider)
+        _PROVIDERS.cache = None
+
+
+# -- the hooks on the gateway's four calls ------------------------------------------------------------------------
+
+
+def traced_call(method: Callable[[Gateway, ChatRequest], ChatResult]) -> Callable[[Gateway, ChatRequest], ChatResult]:
+    """Wrap :meth:`Gateway.complete`: a span and metrics per call when a provider is configured."""
+
+    @functools.wraps(method)
+    def complete(gateway: Gateway, request: ChatRequest) -> ChatResult:
+        instruments = _PROVIDERS.instruments()
+        if instruments is None:
+            return method(gateway, request)
+        record = _record().CallRecord(instruments, gateway, request, stream=False)
+        tokens = record.enter()
+        try:
+            result = method(gateway, request)
+        except BaseException as error:
+            record.failed(error)
+            raise
+        finally:
+            record.exit(tokens)
+        record.succeeded(result)
+        return result
+
+    return complete
+
+
+def traced_acall(
+    method: Callable[[Gateway, ChatRequest], Awaitable[ChatResult]],
+) -> Callable[[Gateway, ChatRequest], Awaitable[ChatResult]]:
+    """Wrap :meth:`Gateway.acomplete`, as :func:`traced_call` does the sync one."""
+
+    @functools.wraps(method)
+    async def acomplete(gateway: Gateway, request: ChatRequest) -> ChatResult:
+        instruments = _PROVIDERS.instruments()
+        if instruments is None:
+            return await method(gateway, request)
+        record = _record().CallRecord(instruments, gateway, request, stream=False)
+        tokens = record.enter()
+        try:
+            result = await method(gateway, request)
+        except BaseException as error:
+            record.failed(error)
+            raise
+        finally:
+            record.exit(tokens)
+        record.succeeded(result)
+        return result
+
+    return acomplete
+
+
+def traced_stream(
+    method: Callable[[Gateway, ChatRequest], Iterator[StreamEvent]],
+) -> Callable[[Gateway, ChatRequest], Iterator[StreamEvent]]:
+    """Wrap :meth:`Gateway.stream`: untouched when telemetry is off, else one span for the whole stream."""
+
+    @functools.wraps(method)
+    def stream(gateway: Gateway, request: ChatRequest) -> Iterator[StreamEvent]:
+        instruments = _PROVIDERS.instruments()
+        if instruments is None:
+            return method(gateway, request)
+        return _traced_events(instruments, method(gateway, request), gateway, request)
+
+    return stream
+
+
+def _traced_events(
+    instruments: Instruments, inner: Iterator[StreamEvent], gateway: Gateway, request: ChatRequest
+) -> Iterator[StreamEvent]:
+    record = _record().CallRecord(instruments, gateway, request, stream=True)
+    outcome = "abandoned"
+    try:
+        # Routing (and so every attempt event) happens before the first event; never current across a yield.
+        tokens = record.enter()
+        try:
+            first = next(inner)
+        finally:
+            record.exit(tokens)
+        record.saw(first)
+        yield first
+        facts = _record().FACT_KINDS
+        for event in inner:
+            if record.watching or event.kind in facts:
+                record.saw(event)
+            yield event
+        outcome = "completed"
+    except GeneratorExit:
+        raise
+    except BaseException as error:
+        outcome = "failed"
+        record.failed(error)
+        raise
+    finally:
+        if outcome != "failed":
+            record.streamed(outcome)
+        close = getattr(inner, "close", None)
+        if close is not None:
+            close()
+
+
+def traced_astream(
+    method: Callable[[Gateway, ChatRequest], AsyncIterator[StreamEvent]],
+) -> Callable[[Gateway, ChatRequest], AsyncIterator[StreamEvent]]:
+    """Wrap :meth:`Gateway.astream`, as :func:`traced_stream` does the sync one."""
+
+    @functools.wraps(method)
+    def astream(gateway: Gateway, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        instruments = _PROVIDERS.instruments()
+        if instruments is None:
+            return method(gateway, request)
+        return _atraced_events(instruments, method(gateway, request), gateway, request)
+
+    return astream
+
+
+async def _atraced_events(
+    instruments: Instruments, inner: AsyncIterator[StreamEvent], gateway: Gateway, request: ChatRequest
+) -> AsyncIterator[StreamEvent]:
+    record = _record().CallRecord(instruments, gateway, request, stream=True)
+    outcome = "abandoned"
+    try:
+        tokens = record.enter()
+        try:
+            first = await anext(inner)
+        finally:
+            record.exit(tokens)
+        record.saw(first)
+        yield first
+        facts = _record().FACT_KINDS
+        async for event in inner:
+            if record.watching or event.kind in facts:
+                record.saw(event)
+            yield event
+        outcome = "completed"
+    except GeneratorExit:
+        raise
+    except BaseException as error:
+        outcome = "failed"
+        record.failed(error)
+        raise
+    finally:
+        if outcome != "failed":
+            record.streamed(outcome)
+        aclose: Callable[[], Awaitable[None]] | None = getattr(inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def instrument_gateway(gateway_class: type[Gateway]) -> None:
+    """Wrap the four calls of :class:`~shared_core.gateway.Gateway` (done once, by ``shared_core/__init__.py``).
+
+    Applied from the package's ``__init__`` rather than as decorators in ``gateway.py``: the package is always
+    initialized before any of its modules, so every ``Gateway`` is covered, and the pipeline module stays free
+    of telemetry. Idempotent.
+    """
+    if gateway_class.__dict__.get("_telemetry_hooked"):
+        return
+    wrappers: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+        ("complete", traced_call),
+        ("acomplete", traced_acall),
+        ("stream", traced_stream),
+        ("astream", traced_astream),
+    )
+    for name, wrap in wrappers:
+        setattr(gateway_class, name, wrap(getattr(gateway_class, name)))
+    setattr(gateway_class, "_telemetry_hooked", True)  # noqa: B010  (a flag no type declares)
