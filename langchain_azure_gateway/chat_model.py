@@ -67,6 +67,7 @@ _CONFIG_FIELDS: Mapping[str, str] = {
     "deployment_models": "deployment_models",
     "timeout": "timeout",
     "max_retries": "max_retries",
+    "deadline": "deadline",
     "debug": "debug",
     "raw_debug": "raw_debug",
     "endpoints": "endpoints",
@@ -103,6 +104,14 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
     _gateway: Gateway | None = PrivateAttr(default=None)
     _sibling: Gateway | None = PrivateAttr(default=None)
     _settings: GenerationSettings | None = PrivateAttr(default=None)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without the built gateway: its locks and pooled clients belong to this process (rebuilt on use)."""
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_gateway": None, "_sibling": None}
+        return state
 
     @field_validator("endpoints")
     @classmethod

@@ -3,6 +3,13 @@
 Identity, usage and filter verdicts arrive spread over the stream; LangChain concatenates string metadata when
 it adds chunks, so they are folded here and sent once, on the closing ``chunk_position="last"`` chunk, which
 carries the same ``response_metadata`` and ``usage_metadata`` an ``invoke`` of the same exchange gives.
+
+Tool calls: LangChain concatenates every string of the chunks it merges, so a tool's name and id go out once
+per call index, however often a gateway repeats them. And it parses the merged arguments with
+``parse_partial_json``, which closes a truncated object (``{"amount": 100`` becomes ``{"amount": 100}``): a call
+the core found invalid when the stream ended would run. The closing chunk then appends the characters that make
+the merged text unparseable (an invalid tool call in LangChain's fold) and keeps the exact text received in
+``response_metadata["invalid_tool_call_arguments"]``.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any, assert_never
 from langchain_core.messages import AIMessageChunk
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
+from langchain_core.utils.json import parse_partial_json
 
 from langchain_azure_gateway.content_blocks import choice_summaries, citation, hosted_blocks
 from langchain_azure_gateway.convert import from_core_usage
@@ -45,7 +53,17 @@ class StreamChunker:
     The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
     """
 
-    __slots__ = ("_accumulator", "_blocks", "_open", "_options", "_response_id", "_sent_arguments", "_usage")
+    __slots__ = (
+        "_accumulator",
+        "_blocks",
+        "_open",
+        "_options",
+        "_response_id",
+        "_sent_arguments",
+        "_sent_ids",
+        "_sent_names",
+        "_usage",
+    )
 
     def __init__(self, options: MetadataOptions | None = None, *, usage: bool = True) -> None:
         """Args: options: how the model shapes metadata; usage: put ``usage_metadata`` on the closing chunk."""
@@ -54,6 +72,8 @@ class StreamChunker:
         self._accumulator = StreamAccumulator()
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
+        self._sent_names: set[int] = set()
+        self._sent_ids: dict[int, str] = {}
         # Once reasoning text, a hosted tool item or a citation arrives, content goes out as v1 blocks that
         # LangChain merges by "index": the next free index (None before), and the open text/reasoning block's.
         self._blocks: int | None = None
@@ -130,8 +150,31 @@ class StreamChunker:
             if not arguments and event.id is None and event.name is None:
                 return None
         self._sent_arguments[event.index] = sent + arguments
-        chunk = tool_call_chunk(name=event.name, args=arguments, id=event.id, index=event.index)
+        name = event.name if event.name and event.index not in self._sent_names else None
+        call_id = event.id if event.id and event.index not in self._sent_ids else None
+        if name:
+            self._sent_names.add(event.index)
+        if call_id:
+            self._sent_ids[event.index] = call_id
+        if not arguments and name is None and call_id is None:
+            return None
+        chunk = tool_call_chunk(name=name, args=arguments, id=call_id, index=event.index)
         return self._chunk(AIMessageChunk(content="", tool_call_chunks=[chunk]))
+
+    def _unrunnable(self, result: ChatResult) -> tuple[list[Any], dict[str, str]]:
+        """Chunks that make LangChain's fold see the calls the core found invalid as invalid, and their raw text."""
+        chunks: list[Any] = []
+        raw: dict[str, str] = {}
+        by_id = {call_id: index for index, call_id in self._sent_ids.items()}
+        for call in result.invalid_tool_calls:
+            index = by_id.get(call.id)
+            if index is None:
+                continue
+            sent = self._sent_arguments.get(index, "")
+            raw[call.id] = call.raw_arguments
+            if sent and _langchain_would_run(sent):
+                chunks.append(tool_call_chunk(name=None, args=_unparseable_suffix(sent), id=None, index=index))
+        return chunks, raw
 
     def result(self) -> ChatResult:
         """The stream folded so far; deployment and request id come from the stream's first event."""
@@ -145,8 +188,12 @@ class StreamChunker:
             result: The folded stream (:meth:`result`), with its cost when known.
         """
         meta = anchor_metadata(result, self._options, stream=True)
+        closing, raw = self._unrunnable(result)
+        if raw:
+            meta["invalid_tool_call_arguments"] = raw
         message = AIMessageChunk(
             content="",
+            tool_call_chunks=closing,
             id=result.response_id,
             usage_metadata=from_core_usage(result.usage) if result.usage and self._usage else None,
             response_metadata=meta,
@@ -157,6 +204,36 @@ class StreamChunker:
         if self._blocks is not None:
             message.response_metadata["output_version"] = "v1"  # the chunks' content is v1 blocks
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
+
+
+def _langchain_would_run(text: str) -> bool:
+    try:
+        return isinstance(parse_partial_json(text), dict)
+    except ValueError:  # json.JSONDecodeError: LangChain's fold makes that an invalid call itself
+        return False
+
+
+def _unparseable_suffix(text: str) -> str:
+    """What to append to ``text`` so that ``parse_partial_json`` gives up (a closer that matches nothing).
+
+    Mirrors its scan: an open string is closed first (after completing a dangling escape), then the closer that
+    does not match the innermost open bracket (or any, when none is open) makes it return ``None``.
+    """
+    stack: list[str] = []
+    inside = escaped = False
+    for char in text:
+        if inside:
+            if char == '"' and not escaped:
+                inside = False
+            escaped = char == "\\" and not escaped
+        elif char == '"':
+            inside, escaped = True, False
+        elif char in "{[":
+            stack.append("}" if char == "{" else "]")
+        elif char in "}]" and stack and stack[-1] == char:
+            stack.pop()
+    suffix = ('\\"' if escaped else '"') if inside else ""
+    return suffix + ("]" if stack and stack[-1] == "}" else "}")
 
 
 def _audio_piece(event: AudioDelta) -> dict[str, Any]:

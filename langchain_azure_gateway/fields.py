@@ -190,6 +190,9 @@ class AzureChatOpenAIFields(BaseChatModel):
     stream_chunk_timeout: float | None = Field(default_factory=_chunk_timeout)
     """Seconds to wait for each stream chunk (``LANGCHAIN_OPENAI_STREAM_CHUNK_TIMEOUT_S``, 120 by default)."""
     max_retries: int | None = None
+    deadline: float | None = None
+    """Seconds the whole call may take (60 by default): every attempt, retry wait, failover and body read, a
+    stream's included. Each attempt gets ``min(timeout, time left)``; ``max_retries`` bounds the count."""
     proxy: str | None = Field(
         default_factory=_env("OPENAI_PROXY"), validation_alias=AliasChoices("proxy", "openai_proxy")
     )

@@ -138,6 +138,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
             temperature=self.temperature if "temperature" in self.model_fields_set else None,
             timeout=self.timeout,
             max_retries=self.max_retries,
+            deadline=self.deadline,
             endpoints=self.endpoints,
             routing=self.routing,
             prices=self.prices,

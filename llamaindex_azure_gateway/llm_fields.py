@@ -112,6 +112,11 @@ class LLMFields(FunctionCallingLLM):
     )
     timeout: float | None = Field(default=None, description="Seconds for one HTTP attempt's read.")
     max_retries: int | None = Field(default=None, description="Retries after the first attempt.")
+    deadline: float | None = Field(
+        default=None,
+        description="Seconds the whole call may take (60 by default): every attempt, retry wait, failover and body "
+        "read, a stream's included. Each attempt gets min(timeout, time left); max_retries bounds the count.",
+    )
     reuse_client: bool = Field(
         default=True,
         description="Accepted for llama-index compatibility: pooled clients are always shared, per process.",

@@ -25,7 +25,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from pydantic import SecretStr
 
-from shared_core.config_file import read_config_file
+from shared_core.config_file import endpoint_table, read_config_file
 from shared_core.costs import ModelPrice, PriceTable, parse_prices
 from shared_core.deployments import DeploymentMap, validate_deployment_name
 from shared_core.errors import ConfigurationError
@@ -56,6 +56,8 @@ ENV_VARS: Mapping[str, tuple[str, ...]] = {
     "max_tokens": ("AZURE_OPENAI_MAX_OUTPUT_TOKENS",),
     "temperature": ("AZURE_OPENAI_TEMPERATURE",),
     "health_store": ("AZURE_GATEWAY_REDIS_URL",),
+    "deadline": ("AZURE_OPENAI_DEADLINE",),
+    "max_cooldown": ("AZURE_OPENAI_MAX_COOLDOWN",),
 }
 CONFIG_FILE_ENV = "AZURE_GATEWAY_CONFIG"
 ROUTING_STRATEGIES = ("priority", "least_latency", "weighted_round_robin")
@@ -125,6 +127,8 @@ class GatewayConfig:
             models).
         timeout: Seconds for one HTTP attempt's read.
         max_retries: Retries after the first attempt.
+        deadline: Seconds the whole call may take: attempts, waits, body reads (each gets min(timeout, left)).
+        max_cooldown: Longest cooldown a 429's ``Retry-After`` may put on a deployment.
         debug: Emit request/response summary events.
         raw_debug: Also emit full request/response bodies (never credentials).
         endpoints: Named endpoints (regions) for multi-deployment routing.
@@ -160,6 +164,8 @@ class GatewayConfig:
     temperature: float | None = None
     timeout: float = 60.0
     max_retries: int = 2
+    deadline: float = 60.0
+    max_cooldown: float = 3600.0
     debug: bool = False
     raw_debug: bool = False
     endpoints: tuple[EndpointConfig, ...] = ()
@@ -468,10 +474,8 @@ def _endpoints(raw: object, source: str) -> tuple[EndpointConfig, ...]:
         raise ConfigurationError("'endpoints' must be a list", source=source)
     out: list[EndpointConfig] = []
     for i, item in enumerate(list(cast(list[object] | tuple[object, ...], raw))):
-        if isinstance(item, EndpointConfig):
-            out.append(item)
-        elif isinstance(item, Mapping):
-            out.append(_endpoint_from_table(cast(Mapping[str, object], item), f"{source}[{i}]"))
+        if isinstance(item, EndpointConfig | Mapping):  # objects and tables: one validation path
+            out.append(_endpoint_from_table(endpoint_table(cast(object, item), f"{source}[{i}]"), f"{source}[{i}]"))
         else:
             raise ConfigurationError("each endpoint must be a table or EndpointConfig", source=f"{source}[{i}]")
     names = [e.name for e in out]
@@ -498,7 +502,7 @@ def _convert(name: str, raw: object, source: str) -> object:
             return int(_parse_number(raw, source, lo=1, hi=10_000_000, integer=True))
         case "max_retries":
             return int(_parse_number(raw, source, lo=0, hi=100, integer=True))
-        case "timeout":
+        case "timeout" | "deadline" | "max_cooldown":
             return _parse_number(raw, source, lo=0.001, hi=86_400, integer=False)
         case "default_deployment":
             return validate_deployment_name(str(raw).removeprefix("azure/"), source) if raw else None

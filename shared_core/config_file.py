@@ -12,6 +12,7 @@ Several named endpoints (regions) go in ``[[endpoints]]`` (or ``[endpoints.<name
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -22,7 +23,15 @@ from typing import cast
 
 from shared_core.errors import ConfigurationError
 
-__all__ = ["DEPLOYMENT_KEYS", "ENDPOINT_KEYS", "FILE_KEYS", "FileValues", "read_config_file"]
+__all__ = [
+    "DEPLOYMENT_KEYS",
+    "ENDPOINT_KEYS",
+    "FILE_KEYS",
+    "FileValues",
+    "check_endpoint_keys",
+    "endpoint_table",
+    "read_config_file",
+]
 
 FileValues = dict[str, object]
 
@@ -47,6 +56,8 @@ FILE_KEYS: Mapping[str, str] = {
     "default_temperature": "temperature",
     "timeout": "timeout",
     "max_retries": "max_retries",
+    "deadline": "deadline",
+    "max_cooldown": "max_cooldown",
     "debug": "debug",
     "raw_debug": "raw_debug",
     "endpoints": "endpoints",
@@ -77,6 +88,43 @@ ENDPOINT_KEYS = frozenset(
 DEPLOYMENT_KEYS = frozenset({"name", "model", "priority", "weight", "ptu"})
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def endpoint_table(item: object, where: str) -> Mapping[str, object]:
+    """An endpoint as the file's table: an ``EndpointConfig`` converted, a table with its keys checked.
+
+    Objects and tables then take one validation path (the URL, names and values are checked by the parser).
+
+    Raises:
+        ConfigurationError: A table key that is not an endpoint's (or a deployment's), naming the nearest one.
+    """
+    if not dataclasses.is_dataclass(item):
+        table = cast(Mapping[str, object], item)
+        check_endpoint_keys(table, where)
+        return table
+    out: dict[str, object] = {}
+    for f in dataclasses.fields(item):
+        value = getattr(item, f.name)
+        if f.name == "deployments":
+            value = [{d.name: getattr(dep, d.name) for d in dataclasses.fields(dep)} for dep in value]
+        if value is not None:
+            out[f.name] = value
+    return out
+
+
+def check_endpoint_keys(table: Mapping[str, object], where: str) -> None:
+    """Refuse an endpoint table's unknown keys (and its deployments'), naming the nearest known one.
+
+    ``api-key`` typed for ``api_key`` was taken silently: the region got another resource's key.
+    """
+    for key in table:
+        if key not in ENDPOINT_KEYS:
+            raise unknown_key_error(str(key), ENDPOINT_KEYS, where)
+    for j, dep in enumerate(cast(list[object], table.get("deployments", []) or [])):
+        if isinstance(dep, Mapping):
+            for key in cast(Mapping[str, object], dep):
+                if key not in DEPLOYMENT_KEYS:
+                    raise unknown_key_error(str(key), DEPLOYMENT_KEYS, f"{where} deployments[{j}]")
 
 
 def unknown_key_error(key: str, known: frozenset[str] | Mapping[str, str], where: str) -> ConfigurationError:

@@ -1,13 +1,14 @@
 """The pipeline: neutral request → repair → wire encode → route (failover, retries) → HTTP → decode → result.
 
 This is the only module that knows the whole flow; each step is one call into the module that owns it: deployments from
-:mod:`shared_core.routes`, the retry loop of :mod:`~shared_core.transport.router` (a route of one), the failover loop of
-:mod:`~shared_core.transport.failover` (several), prices from :mod:`shared_core.costs`.
+:mod:`shared_core.routes`, the one retry loop of :mod:`~shared_core.transport.failover` (a route of one deployment
+or several), prices from :mod:`shared_core.costs`.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar, cast
@@ -24,25 +25,27 @@ from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversat
 from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
-from shared_core.stream_folder import StreamFolder
+from shared_core.stream_folder import StreamFolder, adrive, drive
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
-from shared_core.transport.health import HealthStore, failure_kind_of
+from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore, failure_kind_of
 from shared_core.transport.quota import ametered_attempt, metered_attempt
 from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.router import AttemptHooks, arun_attempts, run_attempts
 from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
+from shared_core.wire.json_body import encode_body, wrong_types_are_typed
 
 __all__ = ["Gateway"]
 
 Api = Literal["chat", "responses"]
 T = TypeVar("T")
 _USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
+# One call's own store for a route of one: no circuit, no default cooldown; Retry-After is still honoured.
+_CALL_HEALTH = HealthPolicy(failure_threshold=1_000_000, default_cooldown=0.0)
 _V1_PREFIX = "/openai/v1"
 
 
@@ -61,7 +64,7 @@ class _Call:
 class _Plan:
     """One call: resolved, repaired and routed once; each route target encoded on first use."""
 
-    __slots__ = ("_calls", "_gateway", "by_key", "repairs", "request", "resolved", "stream", "targets")
+    __slots__ = ("_calls", "_gateway", "by_key", "deadline_at", "repairs", "request", "resolved", "stream", "targets")
 
     def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
         self._gateway = gateway
@@ -71,6 +74,8 @@ class _Plan:
         self.targets = gateway.routes.targets(self.resolved)
         self.by_key = {t.candidate.key: t for t in self.targets}
         self._calls: dict[str, _Call] = {}
+        # Monotonic time by which the whole call ends; set when its attempts start.
+        self.deadline_at: float | None = None
 
     @property
     def candidates(self) -> tuple[RouteCandidate, ...]:
@@ -105,7 +110,7 @@ class Gateway:
         http_client: An ``httpx.Client`` to use for sync calls instead of the shared one.
         async_http_client: An ``httpx.AsyncClient`` to use for async calls instead of the shared one.
         event_sink: Receives debug events; logging at DEBUG by default.
-        retry_policy: Retries and deadline; from the config's ``max_retries`` by default.
+        retry_policy: Retries and deadline; from the config's ``max_retries`` and ``deadline`` by default.
         repair: Repair the conversation before sending (on by default); off raises on a broken history.
         timeouts: Connect, read and per-chunk timeouts; read and chunk default to the config's ``timeout``.
         proxy: A proxy URL for the shared clients.
@@ -156,9 +161,15 @@ class Gateway:
         self.repair = repair
         self.sink: EventSink = event_sink or LoggingSink()
         self._summaries = self.config.debug or self.config.raw_debug or event_sink is not None
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=self.config.max_retries)
+        self.retry_policy = retry_policy or RetryPolicy(
+            max_retries=self.config.max_retries, deadline=self.config.deadline
+        )
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = health_store_for(health, self.config.health_store, sink=self.sink)
+        self.health: HealthStore = (
+            health_store_for(health, self.config.health_store, sink=self.sink)
+            if health is not None or self.config.health_store
+            else InMemoryHealthStore(HealthPolicy(max_cooldown=self.config.max_cooldown))
+        )
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -240,11 +251,12 @@ class Gateway:
         codec = chat_completions if self.api == "chat" else responses
         # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
         wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
-        encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
+        with wrong_types_are_typed():
+            encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
         for warning in encoded.warnings:
             data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
             self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
-        body = json.dumps(encoded.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        body = encode_body(encoded.body)
         headers = {"content-type": "application/json", "accept": "application/json", "user-agent": _USER_AGENT}
         if plan.stream:
             headers["accept"] = "text/event-stream"
@@ -402,7 +414,9 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             client = self._sync_client(call.route)
-            response = http.send(client, call.http_request, self.timeouts, call.route.auth.headers())
+            response = http.send(
+                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -415,7 +429,9 @@ class Gateway:
         try:
             auth_headers = await call.route.auth.aheaders()
             client = self._async_client(call.route)
-            response = await http.asend(client, call.http_request, self.timeouts, auth_headers)
+            response = await http.asend(
+                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise
@@ -427,13 +443,20 @@ class Gateway:
         call = plan.call_for(candidate)
         try:
             client = self._sync_client(call.route)
-            opened = http.stream(client, call.http_request, self.timeouts, call.route.auth.headers())
+            opened = http.stream(
+                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise
         if opened.status >= 300:
-            body = opened.read()
-            opened.close()
+            try:
+                body = opened.read()
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
+            finally:
+                opened.close()
             raise self._error(call, opened.status, dict(opened.headers), body)
         return opened
 
@@ -442,59 +465,61 @@ class Gateway:
         try:
             auth_headers = await call.route.auth.aheaders()
             client = self._async_client(call.route)
-            opened = await http.astream(client, call.http_request, self.timeouts, auth_headers)
+            opened = await http.astream(
+                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+            )
         except GatewayError as error:
             self._locate(call, error)
             raise
         if opened.status >= 300:
-            body = await opened.aread()
-            await opened.aclose()
+            try:
+                body = await opened.aread()
+            except GatewayError as error:
+                self._locate(call, error)
+                raise
+            finally:
+                await opened.aclose()
             raise self._error(call, opened.status, dict(opened.headers), body)
         return opened
 
     # -- routing -------------------------------------------------------------------------------------------
 
-    def _hooks(self, route: RouteTarget) -> AttemptHooks:
-        return AttemptHooks(
-            policy=self.retry_policy,
-            sink=self.sink,
-            deployment=route.candidate.deployment,
-            credential_kind=route.auth.kind,
-            refresh=route.auth.force_refresh,
-            arefresh=route.auth.aforce_refresh,
-        )
-
     def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
         by_key, limit = plan.by_key, plan.request.settings.max_tokens or self.config.max_tokens
+        # A route of one keeps no health across calls (nowhere else to go: a cooldown or an open circuit would
+        # only delay or refuse the next call); its store lives for this call, for the waits Azure asks.
+        several = len(plan.targets) > 1
+        store = self.health if several else InMemoryHealthStore(_CALL_HEALTH)
         return FailoverHooks(
             policy=self.retry_policy,
             sink=self.sink,
-            store=self.health,
+            store=store,
             strategy=PreferBudget(self.strategy, plan.call_for(plan.targets[0].candidate).http_request.body, limit),
             credential_kind=lambda c: by_key[c.key].auth.kind,
             refresh=lambda c: by_key[c.key].auth.force_refresh(),
             arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
         )
 
+    def _start_clock(self, plan: _Plan) -> None:
+        deadline = self.retry_policy.deadline
+        plan.deadline_at = None if deadline is None else time.monotonic() + deadline
+
     def _run(
         self, plan: _Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
-        if len(plan.targets) == 1:
-            only = plan.targets[0]
-            return plan.call_for(only.candidate), run_attempts(lambda: attempt(only.candidate), self._hooks(only))
-        metered = metered_attempt(self.health.record_quota, attempt)
-        winner, result = run_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
+        self._start_clock(plan)
+        if len(plan.targets) > 1:
+            attempt = metered_attempt(self.health.record_quota, attempt)
+        winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     async def _arun(
         self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
     ) -> tuple[_Call, T]:
-        if len(plan.targets) == 1:
-            only = plan.targets[0]
-            result = await arun_attempts(lambda: attempt(only.candidate), self._hooks(only))
-            return plan.call_for(only.candidate), result
-        metered = ametered_attempt(self.health.record_quota, attempt)
-        winner, result = await arun_route(plan.candidates, metered, self._failover_hooks(plan), latency=latency)
+        self._start_clock(plan)
+        if len(plan.targets) > 1:
+            attempt = ametered_attempt(self.health.record_quota, attempt)
+        winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
         return plan.call_for(winner), result
 
     def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:
@@ -548,47 +573,18 @@ class Gateway:
         """
         plan = self._plan(request, stream=True)
         call, opened = self._run(plan, lambda c: self._open(plan, c), _to_headers)
-        folder = self._folder(call, opened)
-        yield folder.opening()
-        try:
-            for chunk in opened.iter_bytes():
-                yield from folder.feed(chunk)
-                if folder.done:
-                    break
-        except GatewayError as error:
-            self._stream_broke(plan, call, error)
-            raise folder.interrupted(error) from error
-        finally:
-            opened.close()
-        yield from folder.close()
-        closing, filtered = folder.finish()
-        yield closing
-        if filtered is not None:
-            raise filtered
+        yield from drive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)
         call, opened = await self._arun(plan, lambda c: self._aopen(plan, c), _to_headers)
-        folder = self._folder(call, opened)
-        yield folder.opening()
+        events = adrive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
         try:
-            async for chunk in opened.aiter_bytes():
-                for event in folder.feed(chunk):
-                    yield event
-                if folder.done:
-                    break
-        except GatewayError as error:
-            self._stream_broke(plan, call, error)
-            raise folder.interrupted(error) from error
-        finally:
-            await opened.aclose()
-        for event in folder.close():
-            yield event
-        closing, filtered = folder.finish()
-        yield closing
-        if filtered is not None:
-            raise filtered
+            async for event in events:
+                yield event
+        finally:  # a consumer that stops early closes this generator: the inner one closes (releases) now
+            await events.aclose()
 
 
 def _elapsed(response: http.HttpResponse) -> float:

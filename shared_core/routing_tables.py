@@ -2,7 +2,8 @@
 
 Endpoints come as :class:`~shared_core.EndpointConfig` s or as tables in the config file's ``[[endpoints]]``
 shape. A table's ``api_key`` / ``azure_ad_token`` are wrapped in ``SecretStr`` when a model is built, so
-``repr`` never shows them, and every endpoint secret is left out when a model is serialized (the framework
+``repr`` never shows them (nor any key that is not a known public field, such as a mistyped ``api-key``),
+and every endpoint secret and unknown key is left out when a model is serialized (the framework
 serializers only know top-level secret fields), so a revived model's endpoints use the top-level credential
 unless they are given again. Shared by the LangChain and LlamaIndex packages.
 """
@@ -16,6 +17,7 @@ from typing import Any, TypeAlias, cast
 from pydantic import SecretStr
 
 from shared_core.config import DeploymentConfig, EndpointConfig
+from shared_core.config_file import ENDPOINT_KEYS
 from shared_core.costs import ModelPrice
 
 __all__ = ["EndpointItem", "PriceItem", "endpoints_to_json", "hide_endpoint_secrets", "prices_to_json"]
@@ -24,6 +26,8 @@ EndpointItem: TypeAlias = dict[str, Any] | EndpointConfig
 PriceItem: TypeAlias = dict[str, Any] | ModelPrice
 
 _SECRET_KEYS = frozenset({"api_key", "azure_ad_token"})
+# Every other key of a table is hidden too: a mistyped secret (``api-key``) must not be written out in clear.
+_PUBLIC_KEYS = ENDPOINT_KEYS - _SECRET_KEYS
 
 
 def hide_endpoint_secrets(endpoints: Sequence[EndpointItem] | None) -> list[EndpointItem] | None:
@@ -32,8 +36,10 @@ def hide_endpoint_secrets(endpoints: Sequence[EndpointItem] | None) -> list[Endp
         return None
     out: list[EndpointItem] = []
     for item in endpoints:
-        if isinstance(item, Mapping) and any(isinstance(item.get(k), str) for k in _SECRET_KEYS):
-            out.append({k: SecretStr(v) if k in _SECRET_KEYS and isinstance(v, str) else v for k, v in item.items()})
+        if isinstance(item, Mapping) and any(k not in _PUBLIC_KEYS and isinstance(v, str) for k, v in item.items()):
+            out.append(
+                {k: SecretStr(v) if k not in _PUBLIC_KEYS and isinstance(v, str) else v for k, v in item.items()}
+            )
         else:
             out.append(item)
     return out
@@ -41,7 +47,7 @@ def hide_endpoint_secrets(endpoints: Sequence[EndpointItem] | None) -> list[Endp
 
 def endpoints_to_json(endpoints: Sequence[EndpointItem]) -> list[dict[str, Any]]:
     """The endpoints as JSON tables that a model accepts back, without their secrets."""
-    return [{k: v for k, v in _table(item).items() if k not in _SECRET_KEYS} for item in endpoints]
+    return [{k: v for k, v in _table(item).items() if k in _PUBLIC_KEYS} for item in endpoints]
 
 
 def prices_to_json(prices: Mapping[str, PriceItem]) -> dict[str, dict[str, Any]]:

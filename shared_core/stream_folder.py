@@ -1,14 +1,16 @@
 """One opened stream, from SSE bytes to events, folded as they pass.
 
 The fold is what lets a break or a filter report everything received so far, and what the gateway prices when
-the stream ends; the price goes out as the stream's last event. The gateway owns the stream's I/O; this module
-only decodes, folds and builds the errors.
+the stream ends; the price goes out as the stream's last event. :func:`drive` and :func:`adrive` read one opened
+stream to its end: everything after the open is inside one ``try/finally``, so a consumer that stops at any event
+(the first one included) releases the connection, and after the terminal event the rest of the body is drained
+so that the connection goes back to the pool.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Literal
 
 from shared_core.errors import (
@@ -16,6 +18,7 @@ from shared_core.errors import (
     GatewayError,
     InvalidResponseError,
     RequestTimeoutError,
+    ServerError,
     StreamInterruptedError,
 )
 from shared_core.events import DebugEvent, EventSink
@@ -27,7 +30,10 @@ from shared_core.transport.http import StreamingResponse
 from shared_core.transport.sse import SSEParser, SSERecord
 from shared_core.wire import chat_completions, responses
 
-__all__ = ["StreamFolder"]
+__all__ = ["StreamFolder", "adrive", "drive"]
+
+# Records that keep a connection alive and say nothing: proxies in front of Azure send ``event: ping``.
+_KEEPALIVE_EVENTS = frozenset({"ping", "keep-alive", "keepalive", "heartbeat"})
 
 
 class StreamFolder:
@@ -115,6 +121,10 @@ class StreamFolder:
     def _decode(self, records: list[SSERecord]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         for record in records:
+            if self._decoder.done:
+                break  # bytes after the terminal event, in the same read, are not part of the answer
+            if record.event in _KEEPALIVE_EVENTS or not record.data.strip():
+                continue  # an empty ``data:`` keep-alive, or a ping
             if self._raw is not None:
                 self._raw.append({"event": record.event, "data": record.data})
             for event in self._decoder.decode(record.event, record.data):
@@ -128,6 +138,17 @@ class StreamFolder:
 
     def interrupted(self, error: GatewayError) -> GatewayError:
         """The error to raise for a transport failure mid-stream (with the partial answer)."""
+        if isinstance(error, ServerError):
+            # Azure's error event inside the stream: the answer so far is kept, as for a cut stream.
+            return StreamInterruptedError(
+                f"{error.message} (after {self.accumulator.events_seen} events); the partial answer is in .partial",
+                partial=self.partial(),
+                deployment=self._deployment,
+                endpoint=self._endpoint,
+                status=error.status,
+                code=error.code,
+                request_id=self._request_id,
+            )
         if isinstance(error, ConnectionFailedError | RequestTimeoutError | InvalidResponseError):
             received = len(self.accumulator.text)
             return StreamInterruptedError(
@@ -168,3 +189,65 @@ class StreamFolder:
         event = ResponseMetadata(cost=priced.cost)
         self.accumulator.add(event)
         return event, filtered
+
+
+def drive(
+    folder: StreamFolder, opened: StreamingResponse, broke: Callable[[GatewayError], None]
+) -> Iterator[StreamEvent]:
+    """Yield the stream's events: its opening, every decoded event, and its priced closing event.
+
+    Args:
+        folder: Decodes and folds.
+        opened: The opened 2xx stream; always closed when this generator ends, however it ends.
+        broke: Told of a transport failure mid-stream (health), before the error is raised.
+
+    Raises:
+        StreamInterruptedError: The stream broke, or Azure sent an error event; ``partial`` holds what came.
+        ContentFilterError: The completion was filtered (after its closing event).
+    """
+    try:
+        yield folder.opening()
+        try:
+            for chunk in opened.iter_bytes():
+                yield from folder.feed(chunk)
+                if folder.done:
+                    break
+        except GatewayError as error:
+            broke(error)
+            raise folder.interrupted(error) from error
+        if folder.done:
+            opened.drain()
+        yield from folder.close()
+        closing, filtered = folder.finish()
+        yield closing
+        if filtered is not None:
+            raise filtered
+    finally:
+        opened.close()
+
+
+async def adrive(
+    folder: StreamFolder, opened: StreamingResponse, broke: Callable[[GatewayError], None]
+) -> AsyncGenerator[StreamEvent]:
+    """Async :func:`drive`."""
+    try:
+        yield folder.opening()
+        try:
+            async for chunk in opened.aiter_bytes():
+                for event in folder.feed(chunk):
+                    yield event
+                if folder.done:
+                    break
+        except GatewayError as error:
+            broke(error)
+            raise folder.interrupted(error) from error
+        if folder.done:
+            await opened.adrain()
+        for event in folder.close():
+            yield event
+        closing, filtered = folder.finish()
+        yield closing
+        if filtered is not None:
+            raise filtered
+    finally:
+        await opened.aclose()

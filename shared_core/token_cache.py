@@ -4,17 +4,23 @@
 ``afetch`` that each return a :class:`CachedToken`. Threads share one ``threading.Lock``; tasks share one
 ``asyncio.Lock`` per event loop, because an ``asyncio.Lock`` binds to the first loop that waits on it and
 notebooks start a new loop with every ``asyncio.run``. A thread and a task that both find the token stale
-may each fetch once. :class:`EntraTokenAuth` puts an azure-identity credential behind a cache; it never
-imports ``azure.identity`` itself (``shared_core.auth`` builds the credentials).
+may each fetch once. A refresh after a 401 replaces only the token the caller was served: when several calls
+get a 401 for the same token at once, one fetches and the others use its token. Locks are replaced in a forked
+child (one held by another thread at the fork would stay held there forever). :class:`EntraTokenAuth` puts an
+azure-identity credential behind a cache; it never imports ``azure.identity`` itself (``shared_core.auth``
+builds the credentials).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -79,8 +85,16 @@ class TokenCache:
         self._lock = threading.Lock()
         self._guard = threading.Lock()
         self._loop_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        # The token this thread or task was last handed: a 401 rejects that one, not whatever is current.
+        self._served: ContextVar[CachedToken | None] = ContextVar(f"served_token_{id(self)}", default=None)
         self.fetch_count = 0
         """How many fetches this cache has started (for diagnostics and tests)."""
+        _CACHES.add(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._loop_locks = {}
 
     def __repr__(self) -> str:
         expires = self._token.expires_on if self._token is not None else None
@@ -118,38 +132,53 @@ class TokenCache:
         """
         seen = self._token
         if seen is not None and self._fresh(seen):
+            self._served.set(seen)
             return seen.value
-        return self._get_after_wait(seen)
+        return self._serve(self._get_after_wait(seen))
 
-    def _get_after_wait(self, seen: CachedToken | None) -> str:
+    def _serve(self, token: CachedToken) -> str:
+        self._served.set(token)
+        return token.value
+
+    def _get_after_wait(self, seen: CachedToken | None) -> CachedToken:
         with self._lock:
             token = self._usable_after_wait(seen)
             if token is not None:
-                return token.value
+                return token
             return self._store(self._fetch_counted())
 
-    def refresh(self) -> str:
-        """Fetch a new token now, unless another thread replaced the current one while this one waited.
+    def refresh(self, before_fetch: Callable[[], None] | None = None) -> str:
+        """Replace the token this thread was served (Azure rejected it), unless another thread already has.
+
+        Args:
+            before_fetch: Called under the lock just before a fetch actually happens (not when skipped).
 
         Returns:
             The new token value.
         """
-        return self._refresh_replacing(self._token)
+        return self._serve(self._refresh_replacing(self._rejected(), before_fetch))
 
-    def _refresh_replacing(self, rejected: CachedToken | None) -> str:
+    def _rejected(self) -> CachedToken | None:
+        return self._served.get() or self._token
+
+    def _refresh_replacing(
+        self, rejected: CachedToken | None, before_fetch: Callable[[], None] | None = None
+    ) -> CachedToken:
         with self._lock:
             current = self._token
             if current is not None and current is not rejected:
-                return current.value
+                return current
+            if before_fetch is not None:
+                before_fetch()
             return self._store(self._fetch_counted())
 
     def _fetch_counted(self) -> CachedToken:
         self.fetch_count += 1
         return self._fetch()
 
-    def _store(self, token: CachedToken) -> str:
+    def _store(self, token: CachedToken) -> CachedToken:
         self._token = token
-        return token.value
+        return token
 
     # -- async --------------------------------------------------------------------------------------------
 
@@ -173,31 +202,45 @@ class TokenCache:
         """
         seen = self._token
         if seen is not None and self._fresh(seen):
+            self._served.set(seen)
             return seen.value
         async with self._loop_lock():
             token = self._usable_after_wait(seen)
             if token is not None:
-                return token.value
+                return self._serve(token)
             if self._afetch is None:
-                return await asyncio.to_thread(self._get_after_wait, seen)
+                return self._serve(await asyncio.to_thread(self._get_after_wait, seen))
             self.fetch_count += 1
-            return self._store(await self._afetch())
+            return self._serve(self._store(await self._afetch()))
 
-    async def arefresh(self) -> str:
-        """Async :meth:`refresh`: fetch a new token now unless another task already replaced it.
+    async def arefresh(self, before_fetch: Callable[[], None] | None = None) -> str:
+        """Async :meth:`refresh`: replace the token this task was served unless another task already has.
 
         Returns:
             The new token value.
         """
-        rejected = self._token
+        rejected = self._rejected()
         async with self._loop_lock():
             current = self._token
             if current is not None and current is not rejected:
-                return current.value
+                return self._serve(current)
             if self._afetch is None:
-                return await asyncio.to_thread(self._refresh_replacing, rejected)
+                return self._serve(await asyncio.to_thread(self._refresh_replacing, rejected, before_fetch))
+            if before_fetch is not None:
+                before_fetch()
             self.fetch_count += 1
-            return self._store(await self._afetch())
+            return self._serve(self._store(await self._afetch()))
+
+
+_CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
+
+
+def _new_locks_after_fork() -> None:
+    for cache in list(_CACHES):
+        cache._after_fork()  # pyright: ignore[reportPrivateUsage]
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 class AccessTokenLike(Protocol):
@@ -349,8 +392,7 @@ class EntraTokenAuth:
         Raises:
             AuthenticationError: The credential could not produce a token.
         """
-        self._renew_credential = True
-        self._cache.refresh()
+        self._cache.refresh(self._renew)
 
     async def aforce_refresh(self) -> None:
         """Async :meth:`force_refresh`.
@@ -358,8 +400,11 @@ class EntraTokenAuth:
         Raises:
             AuthenticationError: The credential could not produce a token.
         """
+        await self._cache.arefresh(self._renew)
+
+    def _renew(self) -> None:
+        # Only when a refresh really fetches: concurrent 401s for one token make one fetch and one credential.
         self._renew_credential = True
-        await self._cache.arefresh()
 
     def _error(self, exc: BaseException) -> AuthenticationError:
         message = f"{self.describe()} could not get a token for scope {self.scope}: {safe_cause_text(exc)}"

@@ -44,8 +44,11 @@ def test_config_reads_every_env_var() -> None:
         "AZURE_OPENAI_DEFAULT_MODEL": "gpt-4o",
         "AZURE_OPENAI_MAX_OUTPUT_TOKENS": "2048",
         "AZURE_OPENAI_TEMPERATURE": "0.25",
+        "AZURE_OPENAI_DEADLINE": "30",
+        "AZURE_OPENAI_MAX_COOLDOWN": "600",
     }
     cfg = load_config(env=env)
+    assert (cfg.deadline, cfg.max_cooldown) == (30, 600)
     assert cfg.endpoint == ENDPOINT
     assert cfg.api_key is not None and cfg.api_key.get_secret_value() == "k-env"
     assert cfg.azure_ad_token is not None and cfg.azure_ad_token.get_secret_value() == "tok-env"

@@ -1,8 +1,8 @@
 """Failover across a route's deployments: which one to try, when to move on, when to wait, and the final error.
 
-A route of one deployment runs :func:`~shared_core.transport.router.run_attempts` unchanged (it has nowhere
-else to go, so it neither waits on nor records health); this module runs routes of two or more. The rules
-(issue 7):
+This is the package's one retry loop. A route of one deployment runs it too (the gateway gives it a store of
+its own for the call, so that one deployment's health is not remembered across calls and no circuit opens on
+it, and its final error is the last one, unchanged). The rules (issue 7):
 
 * **Order.** The route's strategy orders the usable candidates; deployments not yet tried in this call go
   first. :meth:`HealthStore.admit` is asked just before each attempt (it hands out a half-open trial).
@@ -16,6 +16,10 @@ else to go, so it neither waits on nor records health); this module runs routes 
   is cooling down or open, the call waits for the first to come back if that fits the deadline, and
   otherwise fails at once, its error carrying the shortest wait as ``retry_after`` (LiteLLM fails at once
   even when a deployment returns within the deadline).
+* **The deadline bounds the whole call.** Each attempt gets ``min(timeout, time left)``, its body read
+  included (:mod:`shared_core.transport.http`); no failover or retry starts once it has passed, and the error
+  then raised is a :class:`RequestTimeoutError` (``code="deadline"``) naming the deadline and listing every
+  attempt.
 * **Never after a stream's first event**: an attempt that returned (a response, or an opened 2xx stream) is
   final; a later break is the stream's own error.
 * **Requests no deployment can serve** (400, content filter, context length, ...) are raised at once: a
@@ -55,13 +59,15 @@ from shared_core.errors import (
 from shared_core.events import DebugEvent, EventName, EventSink
 from shared_core.messages import JsonValue
 from shared_core.transport.health import DeploymentHealth, HealthStore, failure_kind_of
-from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.router import TOKEN_CREDENTIAL_KINDS
+from shared_core.transport.retry import RetryPolicy, deadline_error, describe_error, is_transient
 from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, earliest_available
 
-__all__ = ["FailoverHooks", "arun_route", "run_route"]
+__all__ = ["TOKEN_CREDENTIAL_KINDS", "FailoverHooks", "arun_route", "run_route"]
 
 T = TypeVar("T")
+
+TOKEN_CREDENTIAL_KINDS = frozenset({"managed_identity", "default_credential", "token_provider"})
+"""Credential kinds whose 401 is worth one token refresh and retry (a key or a static token is not)."""
 
 # Names of the exceptions behind a ConnectionFailedError that mean "the connection was never made" (httpx's
 # ConnectError, aiohttp's connector errors). Read by name: only transport/http.py may import those packages.
@@ -110,9 +116,7 @@ class _Step:
     refresh: bool = False
 
 
-def _describe(error: GatewayError) -> str:
-    status = f" (HTTP {error.status})" if error.status is not None else ""
-    return f"{type(error).__name__}{status}"
+_describe = describe_error
 
 
 def _never_connected(error: GatewayError) -> bool:
@@ -161,6 +165,7 @@ class _RouteRun:
         self.retries = 0
         self.attempts = 0
         self.paid_failover_used = False
+        self.attempt_lines: list[str] = []
 
     # -- events ------------------------------------------------------------------------------------------------
 
@@ -307,14 +312,21 @@ class _RouteRun:
             self.refreshed.add(c.key)
             self._failed_event(c, error, "refresh the token once and retry", 0.0)
             return _Step(c, refresh=True)
+        if len(self.candidates) == 1 and not is_transient(error):
+            # A route of one has nowhere to go: an error that may not pass is raised as it came, unrecorded.
+            self._failed_event(c, error, f"{_describe(error)} is not transient: retrying would fail the same way", 0.0)
+            self._outcome(None, error)
+            raise error
         message = f"{_describe(error)}: {error.message}"
         state = self.hooks.store.record_failure(c.key, failure_kind_of(error), error.retry_after, message=message)
         self.errors[c.key] = error
         self.last[c.key] = message
+        self.attempt_lines.append(f"{c.key}: {message}")
         if _serves_nobody(error):
             self._failed_event(c, error, f"{_describe(error)} is not transient and about the request itself", 0.0)
             self._outcome(None, error)
             raise error
+        self._stop_at_deadline(c, error)
         note = ""
         if state.broken is not None:
             # Loud on purpose: a wrong key or deployment name is a configuration error, not load.
@@ -342,6 +354,18 @@ class _RouteRun:
             },
         )
         return _Step(nxt)
+
+    def _stop_at_deadline(self, c: RouteCandidate, error: GatewayError) -> None:
+        """No failover or retry starts once the deadline has passed: raise the deadline's error."""
+        policy = self.hooks.policy
+        if policy.deadline is None or not is_transient(error):
+            return
+        if not policy.passed(error, self.hooks.clock() - self.started):
+            return
+        final = deadline_error(policy.deadline, self.attempt_lines, error)
+        self._failed_event(c, error, f"the {policy.deadline:g} s deadline has passed", 0.0)
+        self._outcome(None, final)
+        raise final from error
 
     def _should_refresh(self, c: RouteCandidate, error: GatewayError) -> bool:
         return (
@@ -418,8 +442,10 @@ class _RouteRun:
                 if broken and broken[0] == "not_found"
                 else AuthenticationError(message)
             )
-        chosen.message = message
-        chosen.args = (message,)
+        if len(self.candidates) > 1 or not self.errors:
+            # A route of one raises its last error as it came, as a call to one deployment always has.
+            chosen.message = message
+            chosen.args = (message,)
         if retry_after is not None:
             chosen.retry_after = retry_after
         self._outcome(None, chosen)

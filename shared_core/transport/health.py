@@ -5,7 +5,8 @@ after it. Everything it needs sits behind :class:`HealthStore`, so a store share
 can replace :class:`InMemoryHealthStore` later without touching the router. The rules:
 
 * **Cooldown.** A 429 cools the deployment down for exactly the ``Retry-After`` Azure sent (a later, shorter
-  answer never shortens it: we never wait less than the server asked).
+  answer never shortens it: we never wait less than the server asked), capped at ``max_cooldown`` (an hour by
+  default): one ``Retry-After: 1000000`` must not take a region out for days.
 * **Circuit breaker.** ``failure_threshold`` consecutive 5xx, timeout or connection failures within
   ``failure_window`` seconds open the circuit for ``open_for`` seconds. Then exactly one caller gets a trial
   (half-open); its success closes the circuit, its failure re-opens it for longer (``backoff_factor``, capped).
@@ -24,8 +25,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -44,6 +47,8 @@ from shared_core.errors import (
     StreamInterruptedError,
 )
 from shared_core.transport.quota import QuotaState
+
+_STORES: weakref.WeakSet[InMemoryHealthStore] = weakref.WeakSet()
 
 __all__ = [
     "BrokenReason",
@@ -109,6 +114,7 @@ class HealthPolicy:
         max_open_for: Cap of the open period.
         trial_timeout: Seconds after which a half-open trial that never reported back is given to another caller.
         default_cooldown: Cooldown for a 429 that carried no ``Retry-After``.
+        max_cooldown: Cap of any cooldown, whatever ``Retry-After`` said.
         latency_alpha: Weight of the newest time-to-first-byte sample in the average (0 < alpha <= 1).
     """
 
@@ -120,6 +126,7 @@ class HealthPolicy:
     trial_timeout: float = 30.0
     default_cooldown: float = 1.0
     latency_alpha: float = 0.3
+    max_cooldown: float = 3600.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -130,6 +137,7 @@ class HealthPolicy:
             "max_open_for": self.max_open_for >= self.open_for,
             "trial_timeout": self.trial_timeout > 0,
             "default_cooldown": self.default_cooldown >= 0,
+            "max_cooldown": self.max_cooldown >= 0,
             "latency_alpha": 0 < self.latency_alpha <= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
@@ -294,6 +302,12 @@ class HealthEntry:
         self.quota: QuotaState | None = None
 
 
+def _new_locks_after_fork() -> None:
+    # A lock another thread held at the instant of the fork stays held forever in the child.
+    for store in list(_STORES):
+        store._lock = threading.Lock()  # pyright: ignore[reportPrivateUsage]
+
+
 class InMemoryHealthStore:
     """The per-process :class:`HealthStore`: a dict of entries behind one ``threading.Lock``.
 
@@ -303,7 +317,7 @@ class InMemoryHealthStore:
         wall: Wall clock (``time.time``) for quota observations, which processes share.
     """
 
-    __slots__ = ("_entries", "_lock", "_now", "_wall", "policy")
+    __slots__ = ("__weakref__", "_entries", "_lock", "_now", "_wall", "policy")
 
     def __init__(
         self,
@@ -317,6 +331,7 @@ class InMemoryHealthStore:
         self._wall = wall
         self._lock = threading.Lock()
         self._entries: dict[str, HealthEntry] = {}
+        _STORES.add(self)
 
     def state(self, key: str) -> DeploymentHealth:
         """One deployment's health now."""
@@ -391,7 +406,8 @@ class InMemoryHealthStore:
             entry.last_error = message or entry.last_error
             if kind == "rate_limit" or retry_after is not None:
                 wait = retry_after if retry_after is not None else self.policy.default_cooldown
-                entry.cooldown_until = max(entry.cooldown_until, now + max(0.0, wait))
+                wait = min(max(0.0, wait), self.policy.max_cooldown)
+                entry.cooldown_until = max(entry.cooldown_until, now + wait)
             if kind in _CIRCUIT_KINDS:
                 self._count_circuit_failure(entry, now)
             elif kind in ("auth", "not_found") and entry.broken is None:
@@ -501,3 +517,6 @@ class InMemoryHealthStore:
             # Another caller holds the trial; it is handed on when the trial times out without a verdict.
             trial_left = max(0.0, self.policy.trial_timeout - (now - entry.trial_started))
         return "half_open", trial_left
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)

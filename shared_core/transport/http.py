@@ -7,6 +7,15 @@ aiohttp's connection pool through the ``httpx-aiohttp`` transport when installed
 flight, httpx's own async pool costs about 15x more client CPU per call (DESIGN.md §3). Both paths verify TLS
 the same way and honour the same proxy environment variables. Redirects are never followed, so credentials
 cannot be carried to another host.
+
+Processes: the pool is per process. A forked child (gunicorn ``--preload``, Celery prefork, ``multiprocessing``
+with fork) drops every client it inherited, without closing them (a close would send a TLS ``close_notify`` on
+the parent's sockets), and builds its own on first use: sharing keep-alive sockets across processes hands one
+process's answer to another.
+
+Deadlines: ``send`` and ``stream`` take the call's deadline (monotonic seconds). Each timeout of the attempt is
+cut to the time left, and the body read is bounded too: by ``asyncio.timeout`` on the async path, by the
+:mod:`~shared_core.transport.watchdog` thread (which shuts the socket down) on the sync one.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import asyncio
 import atexit
 import contextlib
 import functools
+import math
 import os
 import ssl
 import threading
@@ -22,13 +32,16 @@ import time
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import httpx
 
 from shared_core.errors import ConfigurationError, ConnectionFailedError, GatewayError, RequestTimeoutError
+from shared_core.transport.loop_closer import close_with_running_loop
+from shared_core.transport.retry import deadline_passed, time_left
+from shared_core.transport.watchdog import WATCHDOG
 
 __all__ = [
     "SHARED_CLIENTS",
@@ -65,6 +78,34 @@ class Timeouts:
         """The httpx timeout: for a stream, the read timeout applies to each chunk."""
         read = self.chunk if streaming else self.read
         return httpx.Timeout(connect=self.connect, read=read, write=self.write, pool=self.pool)
+
+    def within(self, left: float) -> Timeouts:
+        """These timeouts, each cut to ``left`` seconds (the time left before the call's deadline)."""
+        left = max(left, 0.001)
+        if left >= max(self.connect, self.read, self.chunk, self.write, self.pool):
+            return self
+        return Timeouts(
+            connect=min(self.connect, left),
+            read=min(self.read, left),
+            chunk=min(self.chunk, left),
+            write=min(self.write, left),
+            pool=min(self.pool, left),
+        )
+
+
+# After the terminal event, the rest of a stream's body (Azure's chunked-encoding end) is read so that the
+# connection goes back to the pool; a body that goes on or stalls instead is cut after this much.
+_DRAIN_SECONDS = 0.5
+_DRAIN_BYTES = 64 * 1024
+
+
+def _bounded(timeouts: Timeouts, deadline: float | None) -> Timeouts:
+    if deadline is None:
+        return timeouts
+    left = time_left(deadline)
+    if left <= 0:
+        raise deadline_passed("before the attempt started")
+    return timeouts.within(left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,51 +153,142 @@ def _plain_headers(headers: httpx.Headers) -> dict[str, str]:
 
 
 class StreamingResponse:
-    """An open streaming response: status and headers now, the body as it arrives."""
+    """An open streaming response: status and headers now, the body as it arrives.
 
-    __slots__ = ("_response", "elapsed_to_headers", "headers", "status")
+    Iterate :meth:`iter_bytes` (or :meth:`aiter_bytes`) once; stop at the terminal event and call
+    :meth:`drain` (:meth:`adrain`) so that the connection returns to the pool; always :meth:`close`
+    (:meth:`aclose`) in a ``finally``.
+    """
 
-    def __init__(self, response: httpx.Response, elapsed: float) -> None:
+    __slots__ = (
+        "_achunks",
+        "_armed",
+        "_chunks",
+        "_deadline",
+        "_response",
+        "elapsed_to_headers",
+        "headers",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self, response: httpx.Response, elapsed: float, deadline: float | None = None, started: float = 0.0
+    ) -> None:
+        self.started = started
         self._response = response
         self.status = response.status_code
         self.headers: Mapping[str, str] = _plain_headers(response.headers)
         self.elapsed_to_headers = elapsed
+        self._deadline = deadline
+        self._armed = WATCHDOG.arm_stream(response.extensions, deadline)
+        self._chunks: Generator[bytes] | None = None
+        self._achunks: AsyncGenerator[bytes] | None = None
+
+    def _failed(self, exc: Exception) -> GatewayError:
+        if WATCHDOG.disarm(self._armed) or time_left(self._deadline) <= 0.0:
+            return deadline_passed("while the body was being read")
+        return _translate(exc)
 
     def iter_bytes(self) -> Iterator[bytes]:
-        """The body's chunks; transport failures become our errors."""
+        """The body's chunks; transport failures become our errors. A ``break`` leaves it open for :meth:`drain`."""
+        chunks = self._chunks = self._sync_chunks()
+        return chunks
+
+    def _sync_chunks(self) -> Generator[bytes]:
         try:
             yield from self._response.iter_bytes()
         except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+            raise self._failed(exc) from exc
+        WATCHDOG.disarm(self._armed)
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """The body's chunks, async."""
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """The body's chunks, async, each read bounded by the call's deadline."""
+        chunks = self._achunks = self._async_chunks()
+        return chunks
+
+    async def _async_chunks(self) -> AsyncGenerator[bytes]:
+        body = self._response.aiter_bytes()
         try:
-            async for chunk in self._response.aiter_bytes():
+            while True:
+                if self._deadline is None:
+                    chunk = await anext(body, None)
+                else:
+                    async with asyncio.timeout(max(0.0, time_left(self._deadline))):
+                        chunk = await anext(body, None)
+                if chunk is None:
+                    return
                 yield chunk
+        except TimeoutError:
+            raise deadline_passed("while the body was being read") from None
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
+
+    def drain(self) -> None:
+        """Read what is left after the terminal event (briefly), so that the connection can be reused."""
+        chunks = self._chunks
+        if chunks is None or self._response.is_closed:
+            return
+        at = min(time.monotonic() + _DRAIN_SECONDS, self._deadline or math.inf)
+        armed = WATCHDOG.arm_stream(self._response.extensions, at)
+        read = 0
+        try:
+            for chunk in chunks:
+                read += len(chunk)
+                if read > _DRAIN_BYTES:
+                    break
+        except GatewayError:
+            pass
+        finally:
+            WATCHDOG.disarm(armed)
+
+    async def adrain(self) -> None:
+        """Async :meth:`drain`."""
+        chunks = self._achunks
+        if chunks is None or self._response.is_closed:
+            return
+        read = 0
+        with contextlib.suppress(TimeoutError, GatewayError):
+            async with asyncio.timeout(min(_DRAIN_SECONDS, max(0.0, time_left(self._deadline)))):
+                async for chunk in chunks:
+                    read += len(chunk)
+                    if read > _DRAIN_BYTES:
+                        break
 
     def read(self) -> bytes:
-        """The whole (error) body."""
+        """The whole (error) body, bounded by the call's deadline."""
         try:
-            return self._response.read()
+            body = self._response.read()
         except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
+            raise self._failed(exc) from exc
+        WATCHDOG.disarm(self._armed)
+        return body
 
     async def aread(self) -> bytes:
-        """The whole (error) body, async."""
+        """The whole (error) body, async, bounded by the call's deadline."""
         try:
-            return await self._response.aread()
+            if self._deadline is None:
+                return await self._response.aread()
+            async with asyncio.timeout(max(0.0, time_left(self._deadline))):
+                return await self._response.aread()
+        except TimeoutError:
+            raise deadline_passed("while the error body was being read") from None
         except httpx.HTTPError as exc:
             raise _translate(exc) from exc
 
     def close(self) -> None:
-        """Release the connection."""
+        """Release the connection (to the pool when the body was read to its end, else closed)."""
+        WATCHDOG.disarm(self._armed)
+        if self._chunks is not None:
+            # A generator left suspended would close httpx's stream later, from the garbage collector.
+            self._chunks.close()
         self._response.close()
 
     async def aclose(self) -> None:
         """Release the connection, async."""
+        if self._achunks is not None:
+            with contextlib.suppress(Exception):
+                await self._achunks.aclose()
         await self._response.aclose()
 
 
@@ -225,30 +357,6 @@ def _new_async_client(key: ClientKey) -> httpx.AsyncClient:
     )
 
 
-async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None]:
-    try:
-        yield
-    finally:
-        # The loop is shutting down: nobody is left to report a failed close to.
-        with contextlib.suppress(Exception):
-            await client.aclose()
-
-
-def _close_with_running_loop(client: httpx.AsyncClient) -> AsyncGenerator[None]:
-    """Arrange for ``client`` to be closed when the running loop shuts down.
-
-    ``asyncio.run`` (and pytest-asyncio, and ``asyncio.Runner``) close every suspended async generator of the
-    loop before closing it; a generator suspended in a ``try/finally`` is the one hook the loop offers.
-    Without it, each notebook ``asyncio.run`` would leave an open aiohttp session behind ("Unclosed client
-    session") and its sockets. The generator is started here, synchronously, up to its ``yield``; the caller
-    keeps it alive (the loop only holds it weakly).
-    """
-    closer = _close_at_loop_shutdown(client)
-    with contextlib.suppress(StopIteration):
-        closer.__anext__().send(None)
-    return closer
-
-
 @dataclass(frozen=True, slots=True)
 class _LoopClient:
     """An async client and the suspended generator that closes it when its loop shuts down."""
@@ -258,7 +366,7 @@ class _LoopClient:
 
 
 class ClientPool:
-    """Pooled httpx clients shared by every gateway in the process (thread-safe)."""
+    """Pooled httpx clients shared by every gateway in the process (thread-safe, per process)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -266,6 +374,25 @@ class ClientPool:
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientKey, _LoopClient]] = (
             weakref.WeakKeyDictionary()
         )
+        # What a forked child inherited: kept, never closed (see drop_after_fork), so that the garbage collector
+        # does not close them either (an aiohttp session closes its TLS transports when collected).
+        self._inherited: list[object] = []
+        self.pid = os.getpid()
+
+    def drop_after_fork(self) -> None:
+        """Forget every client, without closing any: in a forked child they share sockets with the parent.
+
+        A graceful close would write on those sockets (a TLS ``close_notify``), corrupting the parent's
+        sessions; a request would interleave its bytes with the parent's, or read another process's answer.
+        Registered with ``os.register_at_fork``; the lock is replaced too, in case another thread held it at the
+        instant of the fork.
+        """
+        self._lock = threading.Lock()
+        self._inherited.extend(self._sync.values())
+        self._inherited.extend(dict(self._async).values())
+        self._sync = {}
+        self._async = weakref.WeakKeyDictionary()
+        self.pid = os.getpid()
 
     def sync_client(self, key: ClientKey) -> httpx.Client:
         """The shared sync client for ``key``."""
@@ -297,7 +424,7 @@ class ClientPool:
             entry = per_loop.get(key)
             if entry is None or entry.client.is_closed:
                 client = _new_async_client(key)
-                entry = per_loop[key] = _LoopClient(client, _close_with_running_loop(client))
+                entry = per_loop[key] = _LoopClient(client, close_with_running_loop(client))
             return entry.client
 
     def _forget_closed_loops(self) -> None:
@@ -314,6 +441,7 @@ class ClientPool:
 
 
 SHARED_CLIENTS = ClientPool()
+os.register_at_fork(after_in_child=SHARED_CLIENTS.drop_after_fork)
 # Pooled keep-alive sockets would otherwise be left to the interpreter's teardown ("unclosed socket").
 atexit.register(SHARED_CLIENTS.close)
 
@@ -340,6 +468,13 @@ def _translate(exc: Exception) -> GatewayError:
         return ConnectionFailedError(
             f"the connection failed ({type(exc).__name__}: {exc}); check the endpoint URL, DNS, proxy and firewall"
         )
+    if isinstance(exc, RuntimeError) and "event loop is closed" in str(exc).lower():
+        return ConfigurationError(
+            "the async_http_client you passed is bound to an event loop that has closed (each asyncio.run, as in "
+            "a notebook cell, starts a new loop; an httpx.AsyncClient keeps the loop it first ran on)",
+            fix="create the AsyncClient inside the loop that uses it (and pass a new one per asyncio.run), or pass "
+            "none: the shared clients are kept per event loop",
+        )
     if isinstance(exc, RuntimeError) and "closed" in str(exc):
         return ConfigurationError(
             f"the HTTP client cannot send: {exc}",
@@ -363,61 +498,102 @@ def _build(
     return client.build_request("POST", _parsed_url(req.full_url), content=req.body, headers=headers, timeout=timeout)
 
 
+def _timeout_error(exc: Exception, deadline: float | None) -> GatewayError:
+    # A timeout that ends at the deadline is the deadline's doing: the attempt's timeouts were cut to fit it.
+    if isinstance(exc, httpx.TimeoutException) and time_left(deadline) <= 0.01:
+        return deadline_passed("while waiting for Azure")
+    return _translate(exc)
+
+
 def send(
-    client: httpx.Client, req: HttpRequest, timeouts: Timeouts, extra_headers: Mapping[str, str] = _NO_HEADERS
+    client: httpx.Client,
+    req: HttpRequest,
+    timeouts: Timeouts,
+    extra_headers: Mapping[str, str] = _NO_HEADERS,
+    *,
+    deadline: float | None = None,
 ) -> HttpResponse:
-    """Send one request (with ``extra_headers``, e.g. auth, added) and read the whole response."""
-    started = time.perf_counter()
+    """Send one request (with ``extra_headers``, e.g. auth, added) and read the whole response by ``deadline``."""
+    opened = stream(client, req, timeouts, extra_headers, deadline=deadline, streaming=False)
     try:
-        # A user's client may follow redirects, and httpx strips only Authorization on a cross-origin hop: the
-        # api-key header would reach the other host. Azure never redirects a data-plane call, so none is followed.
-        response = client.send(_build(client, req, timeouts.for_request(False), extra_headers), follow_redirects=False)
-    except (httpx.HTTPError, RuntimeError) as exc:
-        raise _translate(exc) from exc
-    return HttpResponse(
-        response.status_code, _plain_headers(response.headers), response.content, time.perf_counter() - started
-    )
+        body = opened.read()
+    finally:
+        opened.close()
+    return HttpResponse(opened.status, opened.headers, body, time.perf_counter() - opened.started)
 
 
 async def asend(
-    client: httpx.AsyncClient, req: HttpRequest, timeouts: Timeouts, extra_headers: Mapping[str, str] = _NO_HEADERS
+    client: httpx.AsyncClient,
+    req: HttpRequest,
+    timeouts: Timeouts,
+    extra_headers: Mapping[str, str] = _NO_HEADERS,
+    *,
+    deadline: float | None = None,
 ) -> HttpResponse:
-    """Send one request (with ``extra_headers`` added) and read the whole response, async."""
+    """Send one request (with ``extra_headers`` added) and read the whole response by ``deadline``, async."""
     started = time.perf_counter()
+    bounded = _bounded(timeouts, deadline)
+    request = _build(client, req, bounded.for_request(False), extra_headers)
     try:
-        response = await client.send(
-            _build(client, req, timeouts.for_request(False), extra_headers), follow_redirects=False
-        )
+        if deadline is None:
+            response = await client.send(request, follow_redirects=False)
+        else:
+            async with asyncio.timeout(max(0.0, time_left(deadline))):
+                response = await client.send(request, follow_redirects=False)
+    except TimeoutError:
+        raise deadline_passed("while waiting for Azure") from None
     except (httpx.HTTPError, RuntimeError) as exc:
-        raise _translate(exc) from exc
+        raise _timeout_error(exc, deadline) from exc
     return HttpResponse(
         response.status_code, _plain_headers(response.headers), response.content, time.perf_counter() - started
     )
 
 
 def stream(
-    client: httpx.Client, req: HttpRequest, timeouts: Timeouts, extra_headers: Mapping[str, str] = _NO_HEADERS
+    client: httpx.Client,
+    req: HttpRequest,
+    timeouts: Timeouts,
+    extra_headers: Mapping[str, str] = _NO_HEADERS,
+    *,
+    deadline: float | None = None,
+    streaming: bool = True,
 ) -> StreamingResponse:
-    """Send one request (with ``extra_headers`` added) and return once the headers arrive. The caller closes it."""
+    """Send one request (with ``extra_headers`` added) and return once the headers arrive. The caller closes it.
+
+    The body's reads stop at ``deadline`` (the watchdog shuts the socket down), when one is given.
+    """
     started = time.perf_counter()
+    bounded = _bounded(timeouts, deadline)
     try:
+        # A user's client may follow redirects, and httpx strips only Authorization on a cross-origin hop: the
+        # api-key header would reach the other host. Azure never redirects a data-plane call, so none is followed.
         response = client.send(
-            _build(client, req, timeouts.for_request(True), extra_headers), stream=True, follow_redirects=False
+            _build(client, req, bounded.for_request(streaming), extra_headers), stream=True, follow_redirects=False
         )
     except (httpx.HTTPError, RuntimeError) as exc:
-        raise _translate(exc) from exc
-    return StreamingResponse(response, time.perf_counter() - started)
+        raise _timeout_error(exc, deadline) from exc
+    return StreamingResponse(response, time.perf_counter() - started, deadline, started)
 
 
 async def astream(
-    client: httpx.AsyncClient, req: HttpRequest, timeouts: Timeouts, extra_headers: Mapping[str, str] = _NO_HEADERS
+    client: httpx.AsyncClient,
+    req: HttpRequest,
+    timeouts: Timeouts,
+    extra_headers: Mapping[str, str] = _NO_HEADERS,
+    *,
+    deadline: float | None = None,
 ) -> StreamingResponse:
     """Send one request (with ``extra_headers`` added) and return once the headers arrive, async; caller closes it."""
     started = time.perf_counter()
+    request = _build(client, req, _bounded(timeouts, deadline).for_request(True), extra_headers)
     try:
-        response = await client.send(
-            _build(client, req, timeouts.for_request(True), extra_headers), stream=True, follow_redirects=False
-        )
+        if deadline is None:
+            response = await client.send(request, stream=True, follow_redirects=False)
+        else:
+            async with asyncio.timeout(max(0.0, time_left(deadline))):
+                response = await client.send(request, stream=True, follow_redirects=False)
+    except TimeoutError:
+        raise deadline_passed("while waiting for Azure") from None
     except (httpx.HTTPError, RuntimeError) as exc:
-        raise _translate(exc) from exc
-    return StreamingResponse(response, time.perf_counter() - started)
+        raise _timeout_error(exc, deadline) from exc
+    return StreamingResponse(response, time.perf_counter() - started, deadline, started)

@@ -1,8 +1,8 @@
 """When to try again, and after how long: a pure policy, with no sleeping and no clock of its own.
 
-The router owns the one retry loop of the package (the anchors stack the SDK's retries under their own and
-multiply attempts: ``max_retries=2`` became 6 HTTP requests for one 429 in LlamaIndex). It asks
-:meth:`RetryPolicy.decide` after each failure and sleeps for the returned delay. Three promises:
+:mod:`~shared_core.transport.failover` owns the one retry loop of the package (the anchors stack the SDK's
+retries under their own and multiply attempts: ``max_retries=2`` became 6 HTTP requests for one 429 in
+LlamaIndex). It asks :meth:`RetryPolicy.decide` after each failure and sleeps for the returned delay. Three promises:
 
 * never wait less than the server asked (``retry-after-ms`` / ``retry-after``): jitter only adds;
 * never retry once a stream has yielded its first event (the caller already saw output);
@@ -14,7 +14,9 @@ The 401 that forces one token refresh is the transport's single special retry, n
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from dataclasses import dataclass
 
 from shared_core.errors import (
@@ -25,7 +27,19 @@ from shared_core.errors import (
     ServerError,
 )
 
-__all__ = ["RetryDecision", "RetryPolicy"]
+__all__ = [
+    "DEADLINE_CODE",
+    "RetryDecision",
+    "RetryPolicy",
+    "deadline_error",
+    "deadline_passed",
+    "describe_error",
+    "is_transient",
+    "time_left",
+]
+
+DEADLINE_CODE = "deadline"
+"""The ``code`` of a :class:`RequestTimeoutError` raised because the call's deadline passed."""
 
 _RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 503, 504})
 # 2**60 * any sane base delay is far past max_delay; the cap keeps the float power from overflowing.
@@ -48,15 +62,58 @@ class RetryDecision:
     reason: str
 
 
-def _retryable_kind(error: GatewayError) -> bool:
+def is_transient(error: GatewayError) -> bool:
+    """A failure that may pass: a throttle, a timeout, a failed connection or a 500/502/503/504."""
     if isinstance(error, RateLimitError | RequestTimeoutError | ConnectionFailedError):
         return True
     return isinstance(error, ServerError) and error.status in _RETRYABLE_SERVER_STATUSES
 
 
-def _describe(error: GatewayError) -> str:
+def describe_error(error: GatewayError) -> str:
+    """``ClassName (HTTP status)``, for events and the lines of a final error."""
     status = f" (HTTP {error.status})" if error.status is not None else ""
     return f"{type(error).__name__}{status}"
+
+
+_describe = describe_error
+
+
+def time_left(deadline: float | None) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value); infinite without one."""
+    return math.inf if deadline is None else deadline - time.monotonic()
+
+
+def deadline_passed(where: str) -> RequestTimeoutError:
+    """The error of an attempt stopped by the call's deadline (``where``: "while the body was being read")."""
+    return RequestTimeoutError(
+        f"the call's deadline passed {where}; raise the deadline (it bounds the whole call, retries, waits and "
+        "the body included), or check the network path to Azure",
+        code=DEADLINE_CODE,
+    )
+
+
+def deadline_error(deadline: float, attempts: list[str], last: GatewayError) -> RequestTimeoutError:
+    """The error of a call whose deadline passed: it names the deadline and lists every attempt.
+
+    Args:
+        deadline: The deadline, in seconds.
+        attempts: One line per HTTP attempt made, in order (``"eastus/gpt-4o: ServerError (HTTP 503): ..."``).
+        last: The last attempt's error; its context (deployment, request id ...) is kept.
+    """
+    listed = "; ".join(f"{n}) {line}" for n, line in enumerate(attempts, 1))
+    message = (
+        f"the call's {deadline:g} s deadline passed after {len(attempts)} attempt(s): {listed}; raise the "
+        "deadline (it bounds the whole call: every attempt, wait and body read), or check Azure's health"
+    )
+    return RequestTimeoutError(
+        message,
+        deployment=last.deployment,
+        endpoint=last.endpoint,
+        status=last.status,
+        code=DEADLINE_CODE,
+        request_id=last.request_id,
+        retry_after=last.retry_after,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +158,7 @@ class RetryPolicy:
         what = _describe(error)
         if stream_started:
             return RetryDecision(False, 0.0, f"{what} after the stream had started: output was already seen")
-        if not _retryable_kind(error):
+        if not is_transient(error):
             return RetryDecision(False, 0.0, f"{what} is not transient: retrying would fail the same way")
         if attempt >= self.max_retries:
             return RetryDecision(False, 0.0, f"{what}: all {self.max_retries} retries used")
@@ -112,6 +169,10 @@ class RetryPolicy:
         if error.retry_after is not None:
             return self._after_server_wait(what, max(0.0, error.retry_after), attempt, elapsed, source)
         return self._after_backoff(what, attempt, elapsed, source)
+
+    def passed(self, error: GatewayError, elapsed: float) -> bool:
+        """Whether the call's deadline has passed (or the attempt itself stopped at it)."""
+        return error.code == DEADLINE_CODE or (self.deadline is not None and elapsed >= self.deadline)
 
     def _remaining(self, elapsed: float) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - elapsed)

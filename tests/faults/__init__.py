@@ -66,7 +66,8 @@ Scenario → test (module::name) → what is asserted. ``[xfail]`` marks a stric
 14. Malformed and truncated tool-call JSON
     → test_tool_calls::test_fault_malformed_and_truncated_tool_call_json_is_reported_never_run
     ✓ no runnable call; one invalid call with the exact raw text; valid JSON (the control) gives the call.
-      [xfail] LangChain stream/astream with truncated JSON: its chunk fold completes '{"city": "Os'.
+      LangChain stream/astream: the closing chunk makes LangChain's fold see the truncated call as invalid;
+      the exact text is in response_metadata["invalid_tool_call_arguments"] (issue 12).
 15. Dangling tool call and orphan tool output (both API shapes; repair idempotent over several turns)
     → test_tool_calls::test_fault_dangling_tool_call_and_orphan_output_are_repaired_the_same_every_turn
     → test_tool_calls::test_azure_tool_sequence_rule_refuses_what_azure_refuses
@@ -113,4 +114,50 @@ Scenario → test (module::name) → what is asserted. ``[xfail]`` marks a stric
 23. A client passed in by the user that is closed
     → test_bodies::test_fault_closed_user_client_is_a_configuration_error_before_any_request
     ✓ ConfigurationError naming http_client and "closed"; no request sent.
+
+Process safety and connection lifecycle (issue 12), against the emulator or a byte-scripted loopback server
+(``raw_server.py``); sockets are counted from this process's ESTABLISHED connections (``sockets.py``):
+
+Connections released and reused
+    → test_stream_lifecycle::test_a_stream_abandoned_anywhere_releases_its_connection
+    → test_stream_lifecycle::test_an_async_stream_abandoned_anywhere_releases_its_connection
+    → test_stream_lifecycle::test_an_async_stream_cancelled_while_an_error_body_stalls_releases_its_connection
+    → test_stream_lifecycle::test_sequential_streams_reuse_one_connection
+    → test_stream_lifecycle::test_sequential_async_streams_reuse_one_connection
+    ✓ 1,000 streams stopped before, at and after the first event, mid-text, mid-tool-call (pool of five, no idle
+      connection kept): none left ESTABLISHED, the next call succeeds; 20 sequential streams open at most 2.
+The deadline bounds the whole call
+    → test_deadline::test_deadline_bounds_a_503_then_a_hang
+    → test_deadline::test_deadline_bounds_a_route_where_every_region_hangs
+    → test_deadline::test_deadline_bounds_a_trickling_body
+    → test_deadline::test_a_retry_after_longer_than_the_time_left_fails_at_once
+    → test_deadline::test_the_deadline_is_a_setting_read_from_kwargs_file_and_environment
+    → test_deadline::test_both_framework_classes_take_the_deadline
+    ✓ a 0.8 s deadline with a 60 s timeout, four modes: wall time within deadline + 0.25 s; the error names the
+      deadline (code "deadline") and lists every attempt; nothing is sent after it.
+Keep-alives, trailing bytes and error events in a stream
+    → test_stream_keepalive::test_keepalives_and_trailing_bytes_leave_a_finished_stream_whole
+    → test_stream_keepalive::test_keepalives_and_trailing_bytes_leave_a_finished_async_stream_whole
+    → test_stream_keepalive::test_an_error_event_inside_the_stream_keeps_the_partial_answer
+    ✓ empty data:, event: ping, comments and bytes after [DONE] are ignored; an error event is a
+      StreamInterruptedError with the partial answer, deployment, request id and Azure's code.
+A user's AsyncClient from a closed event loop
+    → test_client_loops::test_an_async_client_reused_from_a_second_asyncio_run_names_the_closed_loop
+    ✓ ConfigurationError saying the client is bound to a closed loop and how to fix it.
+A gateway repeating the tool name in every delta
+    → test_tool_call_names::test_langchain_streams_a_repeated_tool_name_once
+    ✓ LangChain's folded stream names get_weather once.
+Bad input
+    → test_bad_input::test_bad_input_is_a_typed_error_naming_the_field_before_anything_is_sent
+    ✓ NaN/Infinity, lone surrogates, deep nesting, non-JSON values: typed error naming the field, nothing sent.
+One validation path for endpoints
+    → test_endpoint_validation::test_a_bad_endpoint_url_is_refused_whatever_the_form
+    → test_endpoint_validation::test_a_bad_endpoint_url_is_refused_in_a_config_file
+    → test_endpoint_validation::test_an_endpoint_object_is_normalised_as_a_table_is
+    → test_endpoint_validation::test_an_endpoint_object_with_a_bad_deployment_name_is_refused
+    → test_endpoint_validation::test_an_unknown_key_in_an_endpoint_table_names_the_nearest_one
+    → test_endpoint_validation::test_langchain_never_writes_a_mistyped_endpoint_secret_out
+    → test_endpoint_validation::test_llamaindex_refuses_a_mistyped_endpoint_key_when_built
+    ✓ objects, tables, files: plain http off loopback, userinfo, query/fragment, bad paths refused; unknown
+      table keys name the nearest one; a mistyped secret never reaches repr or dumps.
 """

@@ -397,7 +397,12 @@ def _fold_chunks(chunks: list[AIMessageChunk]) -> AIMessage | AIMessageChunk:
 def _read_langchain_message(message: AIMessage | AIMessageChunk, seen: Seen) -> None:
     seen.text = message.text
     seen.tool_calls = [(c.get("id"), c["name"], c["args"]) for c in message.tool_calls]
-    seen.invalid_tool_calls = [(c.get("id"), c.get("name"), c.get("args")) for c in message.invalid_tool_calls]
+    # A stream's closing chunk makes a truncated call unparseable for LangChain's fold and keeps the exact text
+    # received in response_metadata (the args LangChain shows have that closing text appended).
+    exact = message.response_metadata.get("invalid_tool_call_arguments") or {}
+    seen.invalid_tool_calls = [
+        (c.get("id"), c.get("name"), exact.get(c.get("id"), c.get("args"))) for c in message.invalid_tool_calls
+    ]
     meta = message.response_metadata
     seen.prompt_filter_results = len(meta.get("prompt_filter_results") or [])
     seen.content_filter = dict(meta.get("content_filter_results") or {})

@@ -38,7 +38,6 @@ from tests.faults.channels import (
     DEPLOYMENT,
     KEY,
     MODES,
-    STREAMS,
     WEATHER,
     Api,
     Channel,
@@ -70,12 +69,6 @@ ARGUMENTS = {
     "malformed": "{city: Oslo}",
     "not-an-object": '["Oslo"]',
 }
-LANGCHAIN_STREAM_COMPLETES_TRUNCATED_JSON = pytest.mark.xfail(
-    strict=True,
-    reason="LangChain folds streamed tool_call_chunks with parse_partial_json, which closes a truncated object: "
-    "'{\"city\": \"Os' becomes a valid call with {'city': 'Os'} (langchain_azure_gateway/chunks.py must not let a "
-    "call the core found invalid reach the fold as parseable chunks)",
-)
 
 
 def _argument_cases() -> list[Any]:
@@ -84,14 +77,7 @@ def _argument_cases() -> list[Any]:
         for channel in CHANNELS:
             for mode in MODES:
                 for case in ARGUMENTS:
-                    marks = (
-                        [LANGCHAIN_STREAM_COMPLETES_TRUNCATED_JSON]
-                        if (channel, case) == ("langchain", "truncated") and mode in STREAMS
-                        else []
-                    )
-                    cases.append(
-                        pytest.param(api, channel, mode, case, marks=marks, id=f"{api}-{channel}-{mode}-{case}")
-                    )
+                    cases.append(pytest.param(api, channel, mode, case, id=f"{api}-{channel}-{mode}-{case}"))
     return cases
 
 

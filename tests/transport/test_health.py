@@ -446,3 +446,25 @@ def test_health_in_memory_store_serves_the_router_through_the_protocol() -> None
     assert route_once(store, KEY) == "skipped"
     clock.advance(2.0)
     assert route_once(store, KEY) == "cooling_down"
+
+
+def test_health_cooldown_is_capped_at_an_hour_by_default() -> None:
+    # One 429 with Retry-After: 1000000 took a region out for 11.6 days (issue 12 item 5).
+    store, clock = make_store()
+    left = store.record_failure(KEY, "rate_limit", 1_000_000.0, message="429")
+    assert left.available_in == 3600.0
+    clock.advance(3600.0)
+    assert store.admit(KEY)
+
+
+def test_health_cooldown_cap_is_configurable_and_reaches_the_gateway_store() -> None:
+    from shared_core import Gateway, load_config
+
+    store, _ = make_store(HealthPolicy(max_cooldown=60.0))
+    assert store.record_failure(KEY, "rate_limit", 1_000_000.0).available_in == 60.0
+    assert store.record_failure(KEY + "2", "rate_limit", 5.0).available_in == 5.0, "shorter waits are exact"
+    config = load_config(env={"AZURE_OPENAI_MAX_COOLDOWN": "90"}, endpoint="https://x.openai.azure.com", api_key="k")
+    gateway = Gateway(config)
+    assert isinstance(gateway.health, InMemoryHealthStore) and gateway.health.policy.max_cooldown == 90.0
+    with pytest.raises(ConfigurationError):
+        HealthPolicy(max_cooldown=-1.0)
