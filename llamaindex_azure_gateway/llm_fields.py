@@ -12,12 +12,23 @@ from typing import Any
 
 from llama_index.core.constants import DEFAULT_TEMPERATURE
 from llama_index.core.llms.function_calling import FunctionCallingLLM
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, field_validator
+from pydantic import (
+    AliasChoices,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
 
 from llamaindex_azure_gateway.anchor_fields import REFUSED_ARGUMENTS, check_fields
 from shared_core import (
+    ConfigurationError,
     EndpointItem,
     Gateway,
+    GatewayError,
     ModelProfile,
     PriceItem,
     ReasoningEffort,
@@ -176,7 +187,12 @@ class LLMFields(FunctionCallingLLM):
                 UnknownArgumentWarning,
                 stacklevel=2,
             )
-        super().__init__(**data)
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            # pydantic's message quotes the head of every argument (an api_key included): raise our own error,
+            # or one naming only the fields, never their values.
+            raise _without_inputs(error) from None
 
     @field_validator("endpoints")
     @classmethod
@@ -190,6 +206,17 @@ class LLMFields(FunctionCallingLLM):
     @field_serializer("prices")
     def _prices_as_tables(self, prices: dict[str, PriceItem] | None) -> dict[str, dict[str, Any]] | None:
         return None if prices is None else prices_to_json(prices)
+
+
+def _without_inputs(error: ValidationError) -> Exception:
+    """The typed error a validator raised, else a ``ConfigurationError`` naming the fields but not their values."""
+    details = error.errors(include_input=False, include_url=False)
+    for detail in details:
+        cause = (detail.get("ctx") or {}).get("error")
+        if isinstance(cause, GatewayError):
+            return cause
+    problems = "; ".join(f"{'.'.join(map(str, d['loc'])) or 'arguments'}: {d['msg']}" for d in details)
+    return ConfigurationError(f"AzureGatewayLLM: invalid argument(s): {problems}. Fix the field(s) named.")
 
 
 _ALIASES = frozenset({*_ENGINE_ALIASES, *_MAX_TOKENS_ALIASES, "endpoint"})

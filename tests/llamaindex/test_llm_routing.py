@@ -212,3 +212,21 @@ def test_llm_routing_secrets_never_serialised(regions: dict[str, AzureTestServer
     response = restored.chat(user("Hello"))
     assert response.message.content == "restored" and response.raw["cost"]["amount"] == pytest.approx(PRICE)
     assert regions["east"].requests[-1].headers["api-key"] == KEY
+
+
+def test_llm_construction_errors_are_typed_and_never_quote_the_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared_core import ConfigurationError
+
+    monkeypatch.delenv("AZURE_GATEWAY_CONFIG", raising=False)
+    secret = "sk-canary-" + "k" * 24
+    bad = {"name": "a", "endpoint": "https://x.openai.azure.com", "api-key": secret, "deployments": [{"name": "d"}]}
+    cases = [
+        {"api_key": secret, "endpoint": "http://attacker.example", "engine": "d"},
+        {"api_key": secret, "endpoints": [bad], "engine": "d"},
+        {"api_key": secret, "endpoint": "https://x.openai.azure.com", "engine": "d", "temperature": "hot"},
+    ]
+    for kwargs in cases:
+        with pytest.raises(ConfigurationError) as caught:
+            AzureGatewayLLM(**kwargs)
+        text = f"{caught.value} {caught.value!r} {caught.value.args}"
+        assert secret[:8] not in text and "kkkk" not in text, text
