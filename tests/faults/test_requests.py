@@ -2,7 +2,7 @@
 reasoning deployment, a context that is too long, and an expired ``previous_response_id``.
 
 None of these is transient: each must be one typed error after one HTTP attempt, on one deployment (a sibling
-would refuse it the same way). The reasoning-model rules are the emulator's (``shared_core.emulator.model_rules``,
+would refuse it the same way). The reasoning-model rules are the emulator's (``azure_openai_emulator.model_rules``,
 as Azure words them), applied by the deployment's model, whatever its name.
 """
 

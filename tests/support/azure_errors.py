@@ -1,8 +1,8 @@
-"""Re-exports :mod:`shared_core.emulator.error_bodies` under its old test-support name."""
+"""Re-exports :mod:`azure_openai_emulator.error_bodies` under its old test-support name."""
 
 from __future__ import annotations
 
-from shared_core.emulator.error_bodies import (
+from azure_openai_emulator.error_bodies import (
     bad_gateway_html,
     base_headers,
     chat_prompt_filter_error,

@@ -1,10 +1,10 @@
-"""Re-exports the emulator's outcomes and responder (:mod:`shared_core.emulator`) under their old test-support name."""
+"""Re-exports the emulator's outcomes and responder (:mod:`azure_openai_emulator`) under their old test-support name."""
 
 from __future__ import annotations
 
-from shared_core.emulator.responder import PromptView, decide_answer, deterministic_responder, read_prompt
-from shared_core.emulator.schema_example import schema_instance
-from shared_core.emulator.script import (
+from azure_openai_emulator.responder import PromptView, decide_answer, deterministic_responder, read_prompt
+from azure_openai_emulator.schema_example import schema_instance
+from azure_openai_emulator.script import (
     ApiShape,
     BadGateway,
     ConnectionReset,

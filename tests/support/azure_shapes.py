@@ -1,8 +1,8 @@
-"""Re-exports :mod:`shared_core.emulator.shapes` under its old test-support name (the emulator lives in the package)."""
+"""Re-exports :mod:`azure_openai_emulator.shapes` under its old test-support name."""
 
 from __future__ import annotations
 
-from shared_core.emulator.shapes import (
+from azure_openai_emulator.shapes import (
     CHAT_CHOICE_FILTER,
     CHAT_CHUNK_FILTER,
     PROMPT_FILTER,
