@@ -93,22 +93,39 @@ def test_architecture_only_auth_imports_azure_identity() -> None:
     assert all(Path(u).name.startswith(("auth", "token_cache")) for u in users), users
 
 
-def test_architecture_framework_packages_use_only_the_public_core() -> None:
+def test_architecture_framework_packages_use_only_the_root_and_the_integration_module() -> None:
+    import shared_core
+    import shared_core.integration
+
+    allowed = {"shared_core", "shared_core.integration"}
+    allowed |= {f"shared_core.{name}" for name in shared_core.__all__}
+    allowed |= {f"shared_core.integration.{name}" for name in shared_core.integration.__all__}
     offenders: dict[str, list[str]] = {}
     for package in PACKAGES[1:]:
         for path in source_files(package):
-            deep = [m for m in imports_any(path, ("shared_core",)) if m.count(".") > 1 or _is_submodule(m)]
-            if deep:
-                offenders[rel(path)] = deep
+            other = [m for m in imports_any(path, ("shared_core",)) if m not in allowed]
+            if other:
+                offenders[rel(path)] = other
     assert offenders == {}
 
 
-def _is_submodule(module: str) -> bool:
-    """``shared_core.config`` is a submodule; ``shared_core.GatewayConfig`` (from the package) is a public name."""
-    if "." not in module:
-        return False
-    name = module.split(".", 1)[1]
-    return (ROOT / "shared_core" / f"{name}.py").exists() or (ROOT / "shared_core" / name).is_dir()
+def test_architecture_root_is_small_and_the_integration_module_serves_the_framework_packages() -> None:
+    import shared_core
+    from shared_core import integration
+
+    assert len(shared_core.__all__) <= 50
+    assert set(shared_core.__all__).isdisjoint(integration.__all__)
+    assert list(integration.__all__) == sorted(integration.__all__, key=lambda n: (not n.isupper(), n))
+    assert "framework packages" in (integration.__doc__ or "") and "minor version" in (integration.__doc__ or "")
+    # every integration name is there because a framework package uses it
+    used = {
+        m.rsplit(".", 1)[1]
+        for package in PACKAGES[1:]
+        for path in source_files(package)
+        for m in imports_any(path, ("shared_core.integration",))
+        if m != "shared_core.integration"
+    }
+    assert set(integration.__all__) - used == set()
 
 
 def test_architecture_framework_packages_never_import_each_other() -> None:

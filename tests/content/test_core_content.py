@@ -70,7 +70,7 @@ def _gateway(azure: AzureTestServer, api: str = "responses", **extra: Any) -> Ga
 
 
 def _stream(gateway: Gateway, request: ChatRequest) -> ChatResult:
-    from shared_core import StreamAccumulator
+    from shared_core.result import StreamAccumulator
 
     accumulator = StreamAccumulator()
     for event in gateway.stream(request):
@@ -143,7 +143,7 @@ def test_gateway_hosted_tools_decode_items_and_citations_stream_and_not(azure: A
 
 
 def test_gateway_hosted_tool_async_stream_folds_like_complete(azure: AzureTestServer) -> None:
-    from shared_core import StreamAccumulator
+    from shared_core.result import StreamAccumulator
 
     gateway = _gateway(azure)
     request = ChatRequest((Message.user("find"),), tools=(HostedToolSpec({"type": "web_search_preview"}),))
@@ -265,7 +265,7 @@ def test_chat_encode_assistant_audio_goes_back_by_id() -> None:
 def test_citations_of_several_text_parts_count_in_the_joined_text_stream_and_not() -> None:
     import json as _json
 
-    from shared_core import StreamAccumulator
+    from shared_core.result import StreamAccumulator
     from shared_core.wire.responses_decode import ResponsesStreamDecoder, decode_response
 
     cite = {"type": "url_citation", "start_index": 0, "end_index": 2, "url": "https://b", "title": "B"}
@@ -292,7 +292,8 @@ def test_citations_of_several_text_parts_count_in_the_joined_text_stream_and_not
 
 
 def test_gateway_chat_reasoning_audio_and_n_async_complete_and_astream(azure: AzureTestServer) -> None:
-    from shared_core import GenerationSettings, StreamAccumulator
+    from shared_core import GenerationSettings
+    from shared_core.result import StreamAccumulator
 
     gateway = _gateway(azure, api="chat", default_deployment="audio")
     extra = {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}, "n": 2}
@@ -328,7 +329,7 @@ def test_gateway_responses_without_api_version_async_and_streams_use_v1(azure: A
 
 
 def test_hosted_tool_choice_forces_a_built_in_tool_on_responses_and_is_refused_on_chat() -> None:
-    from shared_core import HostedToolChoice, hosted_tool_choice
+    from shared_core.request import HostedToolChoice, hosted_tool_choice
 
     assert (
         hosted_tool_choice("file_search")

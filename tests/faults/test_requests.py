@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 from langchain_core.exceptions import ContextOverflowError, ModelInvalidRequestError
 
+from azure_openai_emulator import shapes
 from shared_core import (
     BadRequestError,
     ContentFilterError,
@@ -25,7 +26,6 @@ from shared_core import (
 )
 from tests.faults.channels import BLOCKING, CHANNELS, MODES, Api, Channel, Mode, Prompt, Target, build, run
 from tests.faults.regions import counts
-from tests.support import azure_shapes as shapes
 from tests.support.azure_server import AzureTestServer, HttpError, PromptFiltered, Reply
 
 APIS: tuple[Api, ...] = ("chat", "responses")
