@@ -8,7 +8,6 @@ calls of the same exchange fold to equal results; bad input is refused before an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from shared_core.messages import AudioPart, FilePart, HostedToolPart
 from shared_core.request import HostedToolSpec, ToolSpec, tool_from_dict
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.media import MAX_FILE_BYTES
-from tests.support.azure_server import AzureTestServer, DeploymentInfo, Reply
+from tests.support.azure_server import AzureTestServer, Reply
 from tests.support.responses_bodies import assert_valid_request_body
 
 KEY = "test-key"
@@ -49,19 +48,6 @@ WAV = AudioPart.from_bytes(b"RIFF....WAVEfmt ", "wav")
 
 def _target(model: str = "gpt-4o", deployment: str = "dep") -> ResolvedDeployment:
     return ResolvedDeployment(model, deployment, model, "explicit", profile_for(model))
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AzureTestServer]:
-    deployments = {"gpt-4o-mini": DeploymentInfo(), "audio": DeploymentInfo(model=AUDIO_MODEL)}
-    with AzureTestServer(api_key=KEY, deployments=deployments) as running:
-        yield running
-
-
-@pytest.fixture
-def azure(emulator: AzureTestServer) -> AzureTestServer:
-    emulator.reset()
-    return emulator
 
 
 def _gateway(azure: AzureTestServer, api: str = "responses", **extra: Any) -> Gateway:
