@@ -14,6 +14,7 @@ the merged text unparseable (an invalid tool call in LangChain's fold) and keeps
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, assert_never
 
 from langchain_core.messages import AIMessageChunk
@@ -32,6 +33,7 @@ from shared_core.integration import (
     ContentFilterDelta,
     FinishEvent,
     HostedToolEvent,
+    JsonValue,
     PromptFilterEvent,
     ReasoningDelta,
     ReasoningItemEvent,
@@ -54,6 +56,7 @@ class StreamChunker:
     __slots__ = (
         "_accumulator",
         "_blocks",
+        "_filter",
         "_open",
         "_options",
         "_response_id",
@@ -68,6 +71,7 @@ class StreamChunker:
         self._options = options or MetadataOptions()
         self._usage = usage
         self._accumulator = StreamAccumulator()
+        self._filter: Mapping[str, JsonValue] | None = None  # the last content-filter verdicts folded
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
         self._sent_names: set[int] = set()
@@ -79,7 +83,16 @@ class StreamChunker:
 
     def feed(self, event: StreamEvent) -> ChatGenerationChunk | None:
         """Fold one event; return the chunk to yield for it, if it carries content."""
+        if type(event) is ContentFilterDelta:
+            # Each text chunk's verdicts, no chunk of their own. Azure repeats the same ones on every chunk and
+            # folding verdicts already folded changes nothing: only a change is folded.
+            if event.results != self._filter:
+                self._filter = event.results
+                self._accumulator.add(event)
+            return None
         self._accumulator.add(event)
+        if type(event) is TextDelta and self._blocks is None:  # the hot path: one plain text chunk per delta
+            return _text_chunk(event.text, self._response_id)
         match event:
             case TextDelta(text=text):
                 if self._blocks is not None:
@@ -202,6 +215,59 @@ class StreamChunker:
         if self._blocks is not None:
             message.response_metadata["output_version"] = "v1"  # the chunks' content is v1 blocks
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _built_text_chunk(text: str, message_id: str | None) -> ChatGenerationChunk:
+    """``ChatGenerationChunk(message=AIMessageChunk(content=text, id=message_id))`` without pydantic's validation.
+
+    The hot path of every stream: a plain text delta, whose validated form is known. The same ``__dict__``,
+    fields set and extras as the validated objects (checked against them at import: :func:`_text_chunk`).
+    """
+    message = _new(AIMessageChunk)
+    _set(message, "__dict__", {
+        "content": text, "additional_kwargs": {}, "response_metadata": {}, "type": "AIMessageChunk", "name": None,
+        "id": message_id, "tool_calls": [], "invalid_tool_calls": [], "usage_metadata": None, "tool_call_chunks": [],
+        "chunk_position": None,
+    })  # fmt: skip
+    _set(message, "__pydantic_fields_set__", {"content", "id"})
+    _set(message, "__pydantic_extra__", {})
+    _set(message, "__pydantic_private__", None)
+    chunk = _new(ChatGenerationChunk)
+    _set(chunk, "__dict__", {"text": text, "generation_info": None, "type": "ChatGenerationChunk", "message": message})
+    _set(chunk, "__pydantic_fields_set__", {"text", "message"})
+    _set(chunk, "__pydantic_extra__", None)
+    _set(chunk, "__pydantic_private__", None)
+    return chunk
+
+
+def _validated_text_chunk(text: str, message_id: str | None) -> ChatGenerationChunk:
+    return ChatGenerationChunk(message=AIMessageChunk(content=text, id=message_id))
+
+
+def _same_model(built: Any, validated: Any) -> bool:
+    return (
+        type(built) is type(validated)
+        and built.__dict__ == validated.__dict__
+        and built.__pydantic_fields_set__ == validated.__pydantic_fields_set__
+        and built.__pydantic_extra__ == validated.__pydantic_extra__
+        and built.__pydantic_private__ == validated.__pydantic_private__
+    )
+
+
+def _pick_text_chunk() -> Callable[[str, str | None], ChatGenerationChunk]:
+    """The direct builder when it gives what validation gives (this langchain-core's fields), else validation."""
+    for message_id in ("chatcmpl-1", None):
+        built, validated = _built_text_chunk("x", message_id), _validated_text_chunk("x", message_id)
+        if not (_same_model(built, validated) and _same_model(built.message, validated.message)):
+            return _validated_text_chunk
+    return _built_text_chunk
+
+
+_text_chunk = _pick_text_chunk()
 
 
 def _langchain_would_run(text: str) -> bool:

@@ -9,7 +9,7 @@ last chunk carries what ``TokenCountingHandler`` needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -26,6 +26,8 @@ from llamaindex_azure_gateway.convert import from_core_result
 from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
 from shared_core import ChatResult, StreamEvent, TextDelta
 from shared_core.integration import (
+    ContentFilterDelta,
+    JsonValue,
     ReasoningDelta,
     ResponseMetadata,
     StreamAccumulator,
@@ -52,7 +54,17 @@ class ChatStreamBuilder:
     yield ``builder.finish(result)`` when not ``None``.
     """
 
-    __slots__ = ("_calls", "_held", "_on_repairs", "_reasoning", "_responses_api", "_text", "accumulator")
+    __slots__ = (
+        "_accumulator",
+        "_calls",
+        "_filter",
+        "_folded_text",
+        "_held",
+        "_on_repairs",
+        "_reasoning",
+        "_responses_api",
+        "_text",
+    )
 
     def __init__(
         self,
@@ -62,7 +74,9 @@ class ChatStreamBuilder:
     ) -> None:
         self._responses_api = responses_api
         self._on_repairs = on_repairs
-        self.accumulator = StreamAccumulator()
+        self._accumulator = StreamAccumulator()
+        self._folded_text = 0  # how much of ``_text`` the accumulator holds
+        self._filter: Mapping[str, JsonValue] | None = None  # the last content-filter verdicts folded
         self._text = ""
         self._reasoning = ""
         self._calls: dict[int, _PendingCall] = {}
@@ -70,10 +84,23 @@ class ChatStreamBuilder:
 
     def feed(self, event: StreamEvent) -> ChatResponse | None:
         """Fold one event; returns the previously held chunk when this event starts a new one."""
-        self.accumulator.add(event)
+        if type(event) is ContentFilterDelta:
+            # Each text chunk's verdicts, no chunk of their own. Azure repeats the same ones on every chunk and
+            # folding verdicts already folded changes nothing: only a change is folded.
+            if event.results != self._filter:
+                self._filter = event.results
+                self._accumulator.add(event)
+            return None
         if isinstance(event, TextDelta):
+            # The answer's text is kept here anyway (each chunk carries it whole): the accumulator gets it in one
+            # piece when read (:attr:`accumulator`), or before a delta whose log probabilities it must keep.
+            if event.logprobs:
+                self._fold_text()
+                self._accumulator.add(event)
+                self._folded_text += len(event.text)
             self._text += event.text
             return self._hold(self._chunk(delta=event.text))
+        self._accumulator.add(event)
         if isinstance(event, ToolCallDelta):
             call = self._calls.get(event.index)
             if call is None:
@@ -89,6 +116,17 @@ class ChatStreamBuilder:
             self._on_repairs(event.repairs)  # the stream's first event: reported before any token
         return None
 
+    @property
+    def accumulator(self) -> StreamAccumulator:
+        """The stream folded so far (its text included)."""
+        self._fold_text()
+        return self._accumulator
+
+    def _fold_text(self) -> None:
+        if len(self._text) > self._folded_text:
+            self._accumulator.add(TextDelta(text=self._text[self._folded_text :]))
+            self._folded_text = len(self._text)
+
     def _hold(self, chunk: ChatResponse) -> ChatResponse | None:
         previous, self._held = self._held, chunk
         return previous
@@ -101,7 +139,7 @@ class ChatStreamBuilder:
                 ThinkingBlock.model_construct(content=self._reasoning, num_tokens=None, additional_information={})
             )
         if self._text:
-            blocks.append(TextBlock.model_construct(text=self._text))
+            blocks.append(_text_block(self._text))
         message_kwargs: dict[str, Any] = {}
         if self._calls:
             ordered = sorted(self._calls.items())
@@ -117,13 +155,8 @@ class ChatStreamBuilder:
             message_kwargs["tool_calls"] = [
                 tool_call_kwarg(index, call.id or None, call.name, call.arguments) for index, call in ordered
             ]
-        message = ChatMessage.model_construct(
-            role=MessageRole.ASSISTANT, additional_kwargs=message_kwargs, blocks=blocks
-        )
         extra: dict[str, Any] = {} if thinking_delta is None else {"thinking_delta": thinking_delta}
-        return ChatResponse.model_construct(
-            message=message, raw=None, delta=delta, logprobs=None, additional_kwargs=extra
-        )
+        return _response(_message(message_kwargs, blocks), delta, extra)
 
     def finish(self, result: ChatResult) -> ChatResponse | None:
         """The last chunk: the held one, rebuilt from the final result (usage, verdicts, parsed tool calls).
@@ -140,6 +173,74 @@ class ChatStreamBuilder:
         if held is not None and "thinking_delta" in held.additional_kwargs:
             final.additional_kwargs["thinking_delta"] = held.additional_kwargs["thinking_delta"]
         return final
+
+
+# Per chunk, three objects are built from values valid by construction. ``model_construct`` still walks every
+# field; these set the instance's state directly: the same ``__dict__``, fields set, extras and private state
+# as ``model_construct`` gives (checked at import against it, falling back to it if this llama-index differs).
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _direct(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
+    instance = _new(cls)
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", fields_set)
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
+
+
+def _direct_text_block(text: str) -> TextBlock:
+    return _direct(TextBlock, {"block_type": "text", "text": text}, {"text"})
+
+
+def _direct_message(kwargs: dict[str, Any], blocks: list[Any]) -> ChatMessage:
+    values = {"role": MessageRole.ASSISTANT, "additional_kwargs": kwargs, "blocks": blocks}
+    return _direct(ChatMessage, values, {"role", "additional_kwargs", "blocks"})
+
+
+def _direct_response(message: ChatMessage, delta: str | None, extra: dict[str, Any]) -> ChatResponse:
+    values = {"message": message, "raw": None, "delta": delta, "logprobs": None, "additional_kwargs": extra}
+    return _direct(ChatResponse, values, {"message", "raw", "delta", "logprobs", "additional_kwargs"})
+
+
+def _constructed_text_block(text: str) -> TextBlock:
+    return TextBlock.model_construct(text=text)
+
+
+def _constructed_message(kwargs: dict[str, Any], blocks: list[Any]) -> ChatMessage:
+    return ChatMessage.model_construct(role=MessageRole.ASSISTANT, additional_kwargs=kwargs, blocks=blocks)
+
+
+def _constructed_response(message: ChatMessage, delta: str | None, extra: dict[str, Any]) -> ChatResponse:
+    return ChatResponse.model_construct(message=message, raw=None, delta=delta, logprobs=None, additional_kwargs=extra)
+
+
+def _same_state(direct: Any, constructed: Any) -> bool:
+    return (
+        type(direct) is type(constructed)
+        and direct.__dict__ == constructed.__dict__
+        and direct.__pydantic_fields_set__ == constructed.__pydantic_fields_set__
+        and direct.__pydantic_extra__ == constructed.__pydantic_extra__
+        and direct.__pydantic_private__ == constructed.__pydantic_private__
+    )
+
+
+def _direct_builders_hold() -> bool:
+    block = _constructed_text_block("x")
+    message = _constructed_message({}, [block])
+    return (
+        _same_state(_direct_text_block("x"), block)
+        and _same_state(_direct_message({}, [block]), message)
+        and _same_state(_direct_response(message, "x", {}), _constructed_response(message, "x", {}))
+    )
+
+
+if _direct_builders_hold():
+    _text_block, _message, _response = _direct_text_block, _direct_message, _direct_response
+else:  # pragma: no cover - a llama-index whose models keep other state
+    _text_block, _message, _response = _constructed_text_block, _constructed_message, _constructed_response
 
 
 def _partial_arguments(text: str) -> dict[str, Any]:
