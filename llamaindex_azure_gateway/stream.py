@@ -21,6 +21,7 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.llms.utils import parse_partial_json
+from pydantic import BaseModel
 
 from llamaindex_azure_gateway.convert import from_core_result
 from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
@@ -180,14 +181,18 @@ class ChatStreamBuilder:
 # as ``model_construct`` gives (checked at import against it, falling back to it if this llama-index differs).
 _new = object.__new__
 _set = object.__setattr__
+# pydantic's slots, set through their descriptors (no attribute lookup on the instance's type per chunk).
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _direct(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
     instance = _new(cls)
     _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", fields_set)
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
+    _set_fields_set(instance, fields_set)
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
 
 
