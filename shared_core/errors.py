@@ -317,7 +317,16 @@ class RequestTimeoutError(TransientError):
 
 
 class ConnectionFailedError(TransientError):
-    """The connection could not be made or was reset before a response."""
+    """The connection could not be made or was reset before a response.
+
+    Attributes:
+        connected: ``False`` when the connection was never made (refused, DNS), so Azure did no work for the
+            request; set by the transport, which sees the underlying exception.
+    """
+
+    def __init__(self, message: str, *, connected: bool = True, **ctx: Unpack[ErrorContext]) -> None:
+        super().__init__(message, **ctx)
+        self.connected = connected
 
 
 class InvalidResponseError(GatewayError):

@@ -69,9 +69,6 @@ T = TypeVar("T")
 TOKEN_CREDENTIAL_KINDS = frozenset({"managed_identity", "default_credential", "token_provider"})
 """Credential kinds whose 401 is worth one token refresh and retry (a key or a static token is not)."""
 
-# Names of the exceptions behind a ConnectionFailedError that mean "the connection was never made" (httpx's
-# ConnectError, aiohttp's connector errors). Read by name: only transport/http.py may import those packages.
-_NOT_CONNECTED = frozenset({"ConnectError", "ClientConnectorError", "ClientConnectorDNSError"})
 # A wait that follows a refused admission (another caller took the half-open trial) is never zero, so the
 # loop cannot spin.
 _MIN_WAIT = 0.005
@@ -119,22 +116,11 @@ class _Step:
 _describe = describe_error
 
 
-def _never_connected(error: GatewayError) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error.__cause__
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError) or type(current).__name__ in _NOT_CONNECTED:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def _before_azure_work(error: GatewayError) -> bool:
     """Errors after which Azure has done no work for the request, so trying a sibling costs nothing."""
     if isinstance(error, RateLimitError | AuthenticationError | DeploymentNotFoundError):
         return True
-    return isinstance(error, ConnectionFailedError) and _never_connected(error)
+    return isinstance(error, ConnectionFailedError) and not error.connected
 
 
 def _serves_nobody(error: GatewayError) -> bool:
