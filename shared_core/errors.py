@@ -95,7 +95,11 @@ class GatewayError(Exception):
         code: Azure's error code (``DeploymentNotFound``, ``content_filter``, ``429`` ...), when given.
         request_id: Azure's ``apim-request-id`` header, for support tickets.
         retry_after: Seconds the server asked us to wait, when it said.
+        attempts: When the gateway gave up on a call (every deployment failed, or its deadline passed): one line
+            per HTTP attempt, in order (``"eastus/gpt-4o: ServerError (HTTP 503): ..."``); else empty.
     """
+
+    attempts: tuple[str, ...] = ()
 
     def __init__(
         self,

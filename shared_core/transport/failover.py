@@ -32,9 +32,11 @@ token-refresh retry after a 401 (token credentials only). So a call makes at mos
 regions and the default ``max_retries=2``, at most 4 (6 with two refreshes). Nothing below the router
 retries, so attempts never multiply.
 
-The final error, when every deployment failed, is the most telling one of the last errors (a throttle over a
-server error over a configuration error), its message rewritten to list each deployment's last error or
-health, so ``except RateLimitError`` keeps working whether a model has one deployment or many.
+The final error, when every deployment failed, is a fresh copy of the most telling one of the last errors (a
+throttle over a server error over a configuration error: same class and fields, so ``except RateLimitError``
+keeps working whether a model has one deployment or many), raised from it; its message lists each
+deployment's last error or health (a route of one keeps its last error's message), and its ``attempts`` every
+HTTP attempt, as the deadline's error does. The caught errors are never changed.
 
 Events: ``provider:attempt_failed`` per failed attempt (with the decision), ``provider:failover`` per move to
 a sibling, ``provider:retry`` for a wait that follows no failed attempt of this call, and one
@@ -44,6 +46,7 @@ a sibling, ``provider:retry`` for a wait that follows no failed attempt of this 
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -410,32 +413,39 @@ class _RouteRun:
         return f"{c.key}: not tried"
 
     def fail(self, reason: str, *, retry_after: float | None = None) -> NoReturn:
-        """Raise the most telling last error, its message listing every deployment's last error or health."""
+        """Raise a fresh copy of the most telling last error, listing every deployment's last error or health."""
         health = self._snapshot()
         lines = "; ".join(self._line(c, health.get(c.key)) for c in self.candidates)
         message = f"every deployment of the route failed ({reason}): {lines}"
         ranked = sorted(self.errors.values(), key=_relevance)
-        chosen: GatewayError
+        cause: GatewayError | None = None
         if ranked:
             best = _relevance(ranked[0])
-            chosen = [e for e in self.errors.values() if _relevance(e) == best][-1]
+            cause = [e for e in self.errors.values() if _relevance(e) == best][-1]
+            # A route of one keeps its last error's message, as a call to one deployment always has.
+            final = _fresh(cause, message if len(self.candidates) > 1 else cause.message)
         elif retry_after is not None:
-            chosen = RateLimitError(message)
+            final = RateLimitError(message)
         else:
             broken = [s.broken.kind for s in health.values() if s.broken is not None]
-            chosen = (
+            final = (
                 DeploymentNotFoundError(message)
                 if broken and broken[0] == "not_found"
                 else AuthenticationError(message)
             )
-        if len(self.candidates) > 1 or not self.errors:
-            # A route of one raises its last error as it came, as a call to one deployment always has.
-            chosen.message = message
-            chosen.args = (message,)
+        final.attempts = tuple(self.attempt_lines)
         if retry_after is not None:
-            chosen.retry_after = retry_after
-        self._outcome(None, chosen)
-        raise chosen
+            final.retry_after = retry_after
+        self._outcome(None, final)
+        raise final from cause
+
+
+def _fresh(error: GatewayError, message: str) -> GatewayError:
+    """A new error of ``error``'s class with all its fields (through its pickling) and ``message``."""
+    fresh = copy.copy(error)
+    fresh.message = message
+    fresh.args = (message,)
+    return fresh
 
 
 def run_route(
