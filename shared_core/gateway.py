@@ -7,9 +7,10 @@ or several), prices from :mod:`shared_core.costs`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar, cast
 
@@ -394,76 +395,73 @@ class Gateway:
     def _async_client(self, route: RouteTarget) -> http.AsyncClient:
         return self._async_http_client or http.SHARED_CLIENTS.async_client(self._client_key(route))
 
-    def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
-        call = self._call_for(plan, candidate)
+    @contextlib.contextmanager
+    def _located(self, call: _Call) -> Generator[None]:
+        """Every error of an attempt names the deployment and endpoint; a response of 300 or more is an error."""
         try:
-            client = self._sync_client(call.route)
-            response = http.send(
-                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
-            )
+            yield
         except GatewayError as error:
             self._locate(call, error)
             raise
+
+    def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+        call = self._call_for(plan, candidate)
+        with self._located(call):
+            auth_headers = call.route.auth.headers()
+            response = http.send(
+                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+            )
         if response.status >= 300:
             raise self._error(call, response.status, response.headers, response.body)
         return response
 
     async def _asend(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = self._call_for(plan, candidate)
-        try:
+        with self._located(call):
             auth_headers = await call.route.auth.aheaders()
-            client = self._async_client(call.route)
             response = await http.asend(
-                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+                self._async_client(call.route),
+                call.http_request,
+                self.timeouts,
+                auth_headers,
+                deadline=plan.deadline_at,
             )
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
         if response.status >= 300:
             raise self._error(call, response.status, response.headers, response.body)
         return response
 
     def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = self._call_for(plan, candidate)
-        try:
-            client = self._sync_client(call.route)
+        with self._located(call):
+            auth_headers = call.route.auth.headers()
             opened = http.stream(
-                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
+                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
             )
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
-        if opened.status >= 300:
-            try:
-                body = opened.read()
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            finally:
-                opened.close()
-            raise self._error(call, opened.status, opened.headers, body)
+            if opened.status >= 300:
+                try:
+                    body = opened.read()
+                finally:
+                    opened.close()
+                raise self._error(call, opened.status, opened.headers, body)
         return opened
 
     async def _aopen(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = self._call_for(plan, candidate)
-        try:
+        with self._located(call):
             auth_headers = await call.route.auth.aheaders()
-            client = self._async_client(call.route)
             opened = await http.astream(
-                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+                self._async_client(call.route),
+                call.http_request,
+                self.timeouts,
+                auth_headers,
+                deadline=plan.deadline_at,
             )
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
-        if opened.status >= 300:
-            try:
-                body = await opened.aread()
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            finally:
-                await opened.aclose()
-            raise self._error(call, opened.status, opened.headers, body)
+            if opened.status >= 300:
+                try:
+                    body = await opened.aread()
+                finally:
+                    await opened.aclose()
+                raise self._error(call, opened.status, opened.headers, body)
         return opened
 
     # -- routing -------------------------------------------------------------------------------------------

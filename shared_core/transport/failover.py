@@ -46,11 +46,12 @@ a sibling, ``provider:retry`` for a wait that follows no failed attempt of this 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from shared_core.errors import (
     AuthenticationError,
@@ -114,6 +115,19 @@ class _Step:
     wait: float = 0.0
     admitted: bool = True
     refresh: bool = False
+
+
+class _Outcome(Generic[T]):
+    """What one attempt led to: its answer, or the next step after its failure."""
+
+    __slots__ = ("next", "result")
+
+    def __init__(self) -> None:
+        self.next: _Step | None = None
+        self.result: T | None = None
+
+    def answered(self, result: T) -> None:
+        self.result = result
 
 
 _describe = describe_error
@@ -272,6 +286,27 @@ class _RouteRun:
         return _Step(picked) if picked is not None else self._wait_for_earliest()
 
     # -- outcomes ----------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def attempt(self, step: _Step) -> Generator[_Outcome[Any]]:
+        """Around one attempt (the drivers' only I/O): counts it, and decides what follows a failure."""
+        self.attempting(step)
+        outcome = _Outcome[Any]()
+        try:
+            yield outcome
+        except GatewayError as error:
+            outcome.next = self.failed(step.candidate, error)
+        except BaseException:
+            self.abandoned(step.candidate)
+            raise
+
+    def answer(
+        self, step: _Step, outcome: _Outcome[T], latency: Callable[[T], float | None]
+    ) -> tuple[RouteCandidate, T]:
+        """Close the call with the attempt's answer."""
+        result = cast(T, outcome.result)
+        self.succeeded(step.candidate, latency(result))
+        return step.candidate, result
 
     def attempting(self, step: _Step) -> None:
         """Count the attempt about to be made (a second attempt on a deployment uses a retry)."""
@@ -477,19 +512,13 @@ def run_route(
         if not step.admitted:
             step = run.resume(step)
             continue
-        run.attempting(step)
-        try:
+        with run.attempt(step) as outcome:
             if step.refresh:
                 hooks.refresh(step.candidate)
-            result = attempt(step.candidate)
-        except GatewayError as error:
-            step = run.failed(step.candidate, error)
-        except BaseException:
-            run.abandoned(step.candidate)
-            raise
-        else:
-            run.succeeded(step.candidate, latency(result))
-            return step.candidate, result
+            outcome.answered(attempt(step.candidate))
+        if outcome.next is None:
+            return run.answer(step, outcome, latency)
+        step = outcome.next
 
 
 async def arun_route(
@@ -508,16 +537,10 @@ async def arun_route(
         if not step.admitted:
             step = run.resume(step)
             continue
-        run.attempting(step)
-        try:
+        with run.attempt(step) as outcome:
             if step.refresh:
                 await hooks.arefresh(step.candidate)
-            result = await attempt(step.candidate)
-        except GatewayError as error:
-            step = run.failed(step.candidate, error)
-        except BaseException:
-            run.abandoned(step.candidate)
-            raise
-        else:
-            run.succeeded(step.candidate, latency(result))
-            return step.candidate, result
+            outcome.answered(await attempt(step.candidate))
+        if outcome.next is None:
+            return run.answer(step, outcome, latency)
+        step = outcome.next
