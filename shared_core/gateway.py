@@ -137,11 +137,8 @@ class Gateway:
         costs: CostTracker | None = None,
         **config_kwargs: object,
     ) -> None:
-        self.config = (
-            config
-            if config is not None
-            else load_config(config_file=config_file, **cast(dict[str, Any], config_kwargs))
-        )
+        kwargs = cast(dict[str, Any], config_kwargs)
+        self.config = config if config is not None else load_config(config_file=config_file, **kwargs)
         self.routes = RouteTable(
             self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider, api=api
         )
@@ -167,8 +164,7 @@ class Gateway:
         self.costs = costs or CostTracker()
         self._client_keys: dict[str, http.ClientKey] = {}
         self._proxy, self._verify = proxy, verify
-        self._http_client = http_client
-        self._async_http_client = async_http_client
+        self._http_client, self._async_http_client = http_client, async_http_client
 
     def __repr__(self) -> str:
         return (
@@ -404,6 +400,11 @@ class Gateway:
             self._locate(call, error)
             raise
 
+    def _checked(self, call: _Call, response: http.HttpResponse) -> http.HttpResponse:
+        if response.status >= 300:
+            raise self._error(call, response.status, response.headers, response.body)
+        return response
+
     def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
@@ -411,9 +412,7 @@ class Gateway:
             response = http.send(
                 self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
             )
-        if response.status >= 300:
-            raise self._error(call, response.status, response.headers, response.body)
-        return response
+        return self._checked(call, response)
 
     async def _asend(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = self._call_for(plan, candidate)
@@ -426,9 +425,7 @@ class Gateway:
                 auth_headers,
                 deadline=plan.deadline_at,
             )
-        if response.status >= 300:
-            raise self._error(call, response.status, response.headers, response.body)
-        return response
+        return self._checked(call, response)
 
     def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = self._call_for(plan, candidate)
