@@ -1,10 +1,11 @@
 """Smoke test of the installed wheel, run by ``.ci/run`` from a directory outside the source tree.
 
 Usage: ``<fresh venv>/bin/python wheel_smoke.py <source tree>``. Every check reads what the wheel installed:
-the three packages load from site-packages (never from the source tree), ``py.typed`` is in each, the
-metadata carries the version, license file and project URLs, both console scripts run, and one call through
-the core, LangChain and LlamaIndex against the packaged emulator is answered and priced from the packaged
-price table, with the doctor passing and the notebook display rendering. Exits non-zero on the first failure.
+the four packages (the emulator's included) load from site-packages (never from the source tree),
+``py.typed`` is in each, the metadata carries the version, license file and project URLs, both console
+scripts run, and one call through the core, LangChain and LlamaIndex against the packaged emulator is
+answered and priced from the packaged price table, with the doctor passing and the notebook display
+rendering. Exits non-zero on the first failure.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sysconfig
 from pathlib import Path
 
 DIST = "azure-openai-gateway"
-PACKAGES = ("shared_core", "langchain_azure_gateway", "llamaindex_azure_gateway", "shared_core.emulator")
+PACKAGES = ("shared_core", "langchain_azure_gateway", "llamaindex_azure_gateway", "azure_openai_emulator")
 KEY = "wheel-smoke-key"
 
 
@@ -60,11 +61,11 @@ def console_scripts() -> None:
 
 
 def calls_through_every_package() -> None:
+    from azure_openai_emulator import AzureEmulator
     from langchain_azure_gateway import AzureGatewayChatModel
     from llamaindex_azure_gateway import AzureGatewayLLM
     from shared_core import ChatRequest, Gateway, Message, load_config
     from shared_core.doctor import run_doctor
-    from shared_core.emulator import AzureEmulator
 
     with AzureEmulator(api_key=KEY) as emulator:
         config = load_config(env={}, endpoint=emulator.endpoint, api_key=KEY, default_deployment="gpt-4o-mini")

@@ -1,6 +1,6 @@
 """A lean, fixed-response Azure OpenAI server for the benchmark, meant to run in its own process.
 
-Every answer is computed once at start-up, in the exact shapes of ``tests.support.azure_shapes`` (which were
+Every answer is computed once at start-up, in the exact shapes of ``azure_openai_emulator.shapes`` (which were
 copied from recorded Azure traffic): a non-streamed ``chat.completion`` body and a stream of ``--chunks`` text
 chunks framed as Azure frames them (the ``choices: []`` prompt-filter chunk first, a role chunk, the text
 chunks, the finish chunk, the usage chunk, ``data: [DONE]``), with Azure's response headers. Each request then
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from tests.support import azure_errors, azure_shapes
+from azure_openai_emulator import error_bodies as azure_errors
+from azure_openai_emulator import shapes as azure_shapes
 
 __all__ = ["BenchServerConfig", "FixedResponses", "build_app", "main"]
 

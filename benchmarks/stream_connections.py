@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import httpx
 
+from azure_openai_emulator import AzureEmulator
 from shared_core import ChatRequest, Gateway, Message, TextDelta, load_config
-from shared_core.emulator import AzureEmulator
 from tests.faults.sockets import CountingForwarder
 
 KEY = "bench-key"

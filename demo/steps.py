@@ -18,7 +18,7 @@ from demo.console import say, shorten, stream_text
 from demo.targets import Models
 from langchain_azure_gateway import AzureGatewayChatModel
 from llamaindex_azure_gateway import AzureGatewayLLM
-from shared_core import CostTotals
+from shared_core.costs import CostTotals
 
 __all__ = [
     "add_totals",

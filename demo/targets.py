@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from azure_openai_emulator import AzureEmulator, DeploymentInfo, FaultPlan, FaultRule
 from langchain_azure_gateway import AzureGatewayChatModel
 from llamaindex_azure_gateway import AzureGatewayLLM
 from shared_core import EventSink, Gateway, GatewayConfig
-from shared_core.emulator import AzureEmulator, DeploymentInfo, FaultPlan, FaultRule
 
 __all__ = ["EMULATOR_KEY", "AzureTarget", "EmulatedRegions", "Models"]
 

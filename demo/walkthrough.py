@@ -7,7 +7,7 @@ from collections.abc import Callable
 from demo import steps
 from demo.console import EventPrinter, heading, say
 from demo.targets import AzureTarget, EmulatedRegions, Models
-from shared_core import CostTotals
+from shared_core.costs import CostTotals
 
 __all__ = ["walk"]
 

@@ -5,7 +5,7 @@ Importing this package without ``langchain-core`` raises an ImportError that nam
 
 from __future__ import annotations
 
-from shared_core import require_extra as _require_extra
+from shared_core.integration import require_extra as _require_extra
 
 _require_extra("langchain_core", feature="langchain_azure_gateway", extra="langchain", package="langchain-core")
 

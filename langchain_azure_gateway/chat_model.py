@@ -24,7 +24,7 @@ from pydantic import PrivateAttr, field_validator
 
 from langchain_azure_gateway.chunks import StreamChunker
 from langchain_azure_gateway.content_blocks import choice_generations
-from langchain_azure_gateway.convert import from_core_result, repairs_payload
+from langchain_azure_gateway.convert import from_core_result
 from langchain_azure_gateway.errors import from_core_error
 from langchain_azure_gateway.fields import AzureChatOpenAIFields
 from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
@@ -32,20 +32,17 @@ from langchain_azure_gateway.serialization import register_for_load
 from langchain_azure_gateway.settings import base_settings, request_for, responses_api_for
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
 from langchain_azure_gateway.tokens import count_chat_tokens, count_text_tokens
-from shared_core import (
+from shared_core import ChatRequest, CostTracker, Gateway, GatewayError, GenerationSettings
+from shared_core import ChatResult as CoreResult
+from shared_core.integration import (
     REPAIR_EVENT,
-    ChatRequest,
-    CostTracker,
     EndpointItem,
-    Gateway,
-    GatewayError,
-    GenerationSettings,
     endpoints_to_json,
     hide_endpoint_secrets,
     prices_to_json,
     profile_for,
+    repairs_summary,
 )
-from shared_core import ChatResult as CoreResult
 
 __all__ = ["AzureGatewayChatModel"]
 
@@ -484,7 +481,7 @@ def _add_usage(into: dict[str, Any], usage: Mapping[str, Any]) -> None:
 
 def _repairs_of(result: CoreResult) -> dict[str, Any] | None:
     """The call's conversation repairs (``response_metadata["conversation_repairs"]``), warned about once."""
-    repairs = repairs_payload(result)
+    repairs = repairs_summary(result.repairs)
     if repairs:
         # Azure would have rejected this history with a 400; say so where users look.
         _log.warning("repaired the conversation before sending it to Azure OpenAI: %s", repairs)

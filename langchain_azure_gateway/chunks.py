@@ -24,10 +24,10 @@ from langchain_core.utils.json import parse_partial_json
 from langchain_azure_gateway.content_blocks import choice_summaries, citation, hosted_blocks
 from langchain_azure_gateway.convert import from_core_usage
 from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
-from shared_core import (
+from shared_core import ChatResult, StreamEvent, TextDelta
+from shared_core.integration import (
     AnnotationEvent,
     AudioDelta,
-    ChatResult,
     ChoiceEvent,
     ContentFilterDelta,
     FinishEvent,
@@ -38,8 +38,6 @@ from shared_core import (
     RefusalDelta,
     ResponseMetadata,
     StreamAccumulator,
-    StreamEvent,
-    TextDelta,
     ToolCallDelta,
     UsageEvent,
 )

@@ -33,17 +33,8 @@ from typing import Any, cast
 
 from langchain_core.outputs import ChatGeneration
 
-from shared_core import (
-    AudioPart,
-    ChatResult,
-    FilePart,
-    HostedToolPart,
-    JsonValue,
-    MessagePart,
-    ReasoningPart,
-    TextPart,
-    UnsupportedContentError,
-)
+from shared_core import AudioPart, ChatResult, FilePart, TextPart, UnsupportedContentError
+from shared_core.integration import HostedToolPart, JsonValue, MessagePart, ReasoningPart
 
 __all__ = [
     "assistant_block_part",

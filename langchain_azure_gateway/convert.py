@@ -40,36 +40,36 @@ from langchain_azure_gateway.content_blocks import (
 )
 from shared_core import (
     AudioPart,
-    CallCost,
     ChatRequest,
     ChatResult,
     ConfigurationError,
     GenerationSettings,
-    HostedToolSpec,
     ImagePart,
-    JsonValue,
     Message,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    ToolSpec,
+    UnsupportedContentError,
+    Usage,
+)
+from shared_core.integration import (
+    HostedToolSpec,
+    JsonValue,
     MessagePart,
     NamedToolChoice,
     ReasoningPart,
     ResponseFormat,
     Role,
-    TextPart,
-    ToolCallPart,
     ToolChoice,
-    ToolResultPart,
-    ToolSpec,
-    UnsupportedContentError,
-    Usage,
     hosted_tool_choice,
+    repairs_summary,
     tool_from_dict,
 )
 
 __all__ = [
-    "from_core_cost",
     "from_core_result",
     "from_core_usage",
-    "repairs_payload",
     "response_metadata",
     "to_core_messages",
     "to_core_request",
@@ -371,25 +371,9 @@ def from_core_usage(usage: Usage) -> UsageMetadata:
     )
 
 
-def from_core_cost(cost: CallCost) -> dict[str, Any]:
-    """A call's cost as ``response_metadata["cost"]``: ``amount`` is ``None`` when unknown, ``reason`` says why.
-
-    ``deployment`` and ``endpoint`` (the region's name, ``None`` for the single top-level endpoint) say where
-    the call was billed; ``model`` is the base model it was priced as.
-    """
-    return {
-        "amount": cost.amount,
-        "currency": cost.currency,
-        "reason": cost.reason,
-        "deployment": cost.deployment,
-        "endpoint": cost.endpoint,
-        "model": cost.model,
-    }
-
-
 def response_metadata(result: ChatResult) -> dict[str, Any]:
     """The ``response_metadata`` of a result: what Azure says about the answer (invoke and stream alike),
-    and what it cost (``cost``, see :func:`from_core_cost`; ``None`` when the result was not priced)."""
+    and what it cost (``cost``, see :meth:`shared_core.CallCost.summary`; ``None`` when the result was not priced)."""
     meta: dict[str, Any] = {
         "model_name": result.model,
         "deployment": result.deployment,
@@ -403,25 +387,13 @@ def response_metadata(result: ChatResult) -> dict[str, Any]:
             for p in result.prompt_filter_results
         ],
         "content_filter_results": dict(result.content_filter_results),
-        "cost": from_core_cost(result.cost) if result.cost is not None else None,
+        "cost": result.cost.summary() if result.cost is not None else None,
     }
     if result.provider_details:
         meta["provider_details"] = dict(result.provider_details)
     if result.repairs:
-        meta["conversation_repairs"] = repairs_payload(result)
+        meta["conversation_repairs"] = repairs_summary(result.repairs)
     return meta
-
-
-def repairs_payload(result: ChatResult) -> dict[str, Any] | None:
-    """The conversation repairs made before sending, as ``{"count", "repairs": [[id, name]...], "actions"}``;
-    ``None`` when the history needed none."""
-    if not result.repairs:
-        return None
-    return {
-        "count": len(result.repairs),
-        "repairs": [[r.tool_call_id, r.tool_name] for r in result.repairs],
-        "actions": [r.action for r in result.repairs],
-    }
 
 
 def _reasoning_kwargs(result: ChatResult) -> dict[str, Any]:

@@ -22,7 +22,8 @@ from typing import Any, Self
 from langchain_core.language_models import BaseChatModel
 from pydantic import AliasChoices, ConfigDict, Field, SecretStr, model_validator
 
-from shared_core import ConfigurationError, EndpointItem, PriceItem, ReasoningEffort
+from shared_core import ConfigurationError
+from shared_core.integration import EndpointItem, PriceItem, ReasoningEffort
 
 __all__ = ["AzureChatOpenAIFields", "UnsupportedFieldError"]
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_azure_gateway.convert import response_metadata
-from shared_core import ChatResult, TokenLogprob, Usage
+from shared_core import ChatResult, Usage
+from shared_core.integration import TokenLogprob
 
 __all__ = ["MetadataOptions", "anchor_metadata", "openai_logprobs", "token_usage"]
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 from langchain_core.messages import AIMessage, BaseMessage
 
 from langchain_azure_gateway.convert import to_core_messages, to_core_request
-from shared_core import ChatRequest, ConfigurationError, GenerationSettings, JsonValue
+from shared_core import ChatRequest, ConfigurationError, GenerationSettings
+from shared_core.integration import JsonValue
 
 if TYPE_CHECKING:
     from langchain_azure_gateway.fields import AzureChatOpenAIFields

@@ -7,7 +7,8 @@
 
 Where ``json_schema`` is not available, the method falls back to ``function_calling`` with a warning, as
 ``AzureChatOpenAI`` does for a pydantic v1 class and for ``gpt-3*`` / ``gpt-4-*`` / ``gpt-4`` models; here also
-for an api-version before 2024-08-01-preview, which Azure would refuse (``shared_core.json_schema_unavailable``).
+for an api-version before 2024-08-01-preview, which Azure would refuse
+(``shared_core.request.json_schema_unavailable``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel
 
 from langchain_azure_gateway.strict_schema import strict_json_schema
-from shared_core import ConfigurationError, json_schema_unavailable
+from shared_core import ConfigurationError
+from shared_core.integration import json_schema_unavailable
 
 if TYPE_CHECKING:
     from langchain_core.language_models import LanguageModelInput

@@ -5,7 +5,7 @@ Importing this package without ``llama-index-core`` raises an ImportError that n
 
 from __future__ import annotations
 
-from shared_core import require_extra as _require_extra
+from shared_core.integration import require_extra as _require_extra
 
 _require_extra("llama_index.core", feature="llamaindex_azure_gateway", extra="llamaindex", package="llama-index-core")
 

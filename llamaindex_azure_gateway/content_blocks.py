@@ -25,17 +25,8 @@ from typing import Any, cast
 
 from llama_index.core.base.llms.types import AudioBlock, CitationBlock, DocumentBlock, ImageBlock, TextBlock
 
-from shared_core import (
-    AudioPart,
-    FilePart,
-    GenerationSettings,
-    HostedToolPart,
-    JsonValue,
-    Message,
-    MessagePart,
-    TextPart,
-    UnsupportedParameterError,
-)
+from shared_core import AudioPart, FilePart, GenerationSettings, Message, TextPart, UnsupportedParameterError
+from shared_core.integration import HostedToolPart, JsonValue, MessagePart
 
 __all__ = [
     "ManyChoicesError",

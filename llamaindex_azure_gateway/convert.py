@@ -58,38 +58,38 @@ from llamaindex_azure_gateway.content_blocks import (
     is_repeated_output,
     user_media_part,
 )
-from llamaindex_azure_gateway.repairs import repairs_payload
 from llamaindex_azure_gateway.sdk_shapes import responses_usage, tool_calls_kwargs
 from shared_core import (
     AudioPart,
-    CallCost,
     ChatResult,
-    HostedToolPart,
-    HostedToolSpec,
     ImagePart,
     InvalidResponseError,
-    JsonValue,
     Message,
+    TextPart,
+    ToolCall,
+    ToolCallPart,
+    ToolResultPart,
+    ToolSpec,
+    UnsupportedContentError,
+)
+from shared_core.integration import (
+    HostedToolPart,
+    HostedToolSpec,
+    JsonValue,
     MessagePart,
     NamedToolChoice,
     ReasoningPart,
     Role,
-    TextPart,
-    ToolCall,
-    ToolCallPart,
     ToolChoice,
-    ToolResultPart,
-    ToolSpec,
-    UnsupportedContentError,
     hosted_tool_choice,
     parse_tool_arguments,
+    repairs_summary,
     tool_from_dict,
 )
 
 __all__ = [
     "InvalidToolCallError",
     "UnsupportedContentError",
-    "from_core_cost",
     "from_core_logprobs",
     "from_core_message",
     "from_core_result",
@@ -431,20 +431,8 @@ def response_raw(result: ChatResult) -> dict[str, Any]:
             for c in result.invalid_tool_calls
         ],
         "provider_details": dict(result.provider_details),
-        "cost": from_core_cost(result.cost) if result.cost is not None else None,
-        "conversation_repairs": repairs_payload(result.repairs),
-    }
-
-
-def from_core_cost(cost: CallCost) -> dict[str, Any]:
-    """A call's cost as ``raw["cost"]`` / ``additional_kwargs["cost"]`` (shape in the module docstring)."""
-    return {
-        "amount": cost.amount,
-        "currency": cost.currency,
-        "reason": cost.reason,
-        "deployment": cost.deployment,
-        "endpoint": cost.endpoint,
-        "model": cost.model,
+        "cost": result.cost.summary() if result.cost is not None else None,
+        "conversation_repairs": repairs_summary(result.repairs),
     }
 
 
@@ -453,7 +441,7 @@ def response_additional_kwargs(result: ChatResult) -> dict[str, Any]:
     out: dict[str, Any] = {
         "finish_reason": result.finish_reason,
         "request_id": result.request_id,
-        "cost": from_core_cost(result.cost) if result.cost is not None else None,
+        "cost": result.cost.summary() if result.cost is not None else None,
     }
     if result.usage is not None:
         out["prompt_tokens"] = result.usage.input_tokens
@@ -475,7 +463,7 @@ def from_core_result(
     message = from_core_message(result.message, invalid)
     extra = response_additional_kwargs(result)
     if result.repairs:
-        extra["conversation_repairs"] = repairs_payload(result.repairs)
+        extra["conversation_repairs"] = repairs_summary(result.repairs)
     if responses_api:
         extra["built_in_tool_calls"] = []
         if result.usage is not None:

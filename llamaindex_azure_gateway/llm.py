@@ -45,19 +45,8 @@ from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to
 from llamaindex_azure_gateway.repairs import ConversationRepairedEvent
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
 from llamaindex_azure_gateway.structured import StructuredOutputLLM
-from shared_core import (
-    ChatRequest,
-    ChatResult,
-    ConfigurationError,
-    CostTracker,
-    Gateway,
-    GenerationSettings,
-    HostedToolSpec,
-    JsonValue,
-    ToolSequenceRepair,
-    ToolSpec,
-    profile_for,
-)
+from shared_core import ChatRequest, ChatResult, ConfigurationError, CostTracker, Gateway, GenerationSettings, ToolSpec
+from shared_core.integration import HostedToolSpec, JsonValue, ToolSequenceRepair, profile_for
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool

@@ -24,11 +24,9 @@ from pydantic import (
 )
 
 from llamaindex_azure_gateway.anchor_fields import REFUSED_ARGUMENTS, check_fields
-from shared_core import (
-    ConfigurationError,
+from shared_core import ConfigurationError, Gateway, GatewayError
+from shared_core.integration import (
     EndpointItem,
-    Gateway,
-    GatewayError,
     ModelProfile,
     PriceItem,
     ReasoningEffort,

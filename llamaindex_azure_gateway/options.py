@@ -15,17 +15,8 @@ from pydantic import BaseModel
 
 from llamaindex_azure_gateway.content_blocks import refuse_many_choices
 from llamaindex_azure_gateway.convert import strict_json_schema, to_core_tool_choice, to_core_tools
-from shared_core import (
-    ChatRequest,
-    GenerationSettings,
-    HostedToolSpec,
-    JsonValue,
-    Message,
-    ReasoningEffort,
-    ResponseFormat,
-    ToolChoice,
-    ToolSpec,
-)
+from shared_core import ChatRequest, GenerationSettings, Message, ToolSpec
+from shared_core.integration import HostedToolSpec, JsonValue, ReasoningEffort, ResponseFormat, ToolChoice
 
 __all__ = ["RequestOptions", "to_core_request", "to_core_response_format", "to_core_settings"]
 

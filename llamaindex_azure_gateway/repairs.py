@@ -10,13 +10,12 @@ stream.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from llama_index.core.instrumentation.events import BaseEvent
 
-from shared_core import ToolSequenceRepair
+from shared_core.integration import ToolSequenceRepair
 
-__all__ = ["ConversationRepairedEvent", "repairs_payload"]
+__all__ = ["ConversationRepairedEvent"]
 
 
 class ConversationRepairedEvent(BaseEvent):
@@ -39,14 +38,3 @@ class ConversationRepairedEvent(BaseEvent):
         return cls(
             repairs=[{"tool_call_id": r.tool_call_id, "tool_name": r.tool_name, "action": r.action} for r in repairs]
         )
-
-
-def repairs_payload(repairs: Sequence[ToolSequenceRepair]) -> dict[str, Any] | None:
-    """``{"count", "repairs": [[tool_call_id, tool_name], ...], "actions": [...]}``, or ``None`` for no repair."""
-    if not repairs:
-        return None
-    return {
-        "count": len(repairs),
-        "repairs": [[r.tool_call_id, r.tool_name] for r in repairs],
-        "actions": [r.action for r in repairs],
-    }

@@ -24,13 +24,11 @@ from llama_index.core.llms.utils import parse_partial_json
 
 from llamaindex_azure_gateway.convert import from_core_result
 from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
-from shared_core import (
-    ChatResult,
+from shared_core import ChatResult, StreamEvent, TextDelta
+from shared_core.integration import (
     ReasoningDelta,
     ResponseMetadata,
     StreamAccumulator,
-    StreamEvent,
-    TextDelta,
     ToolCallDelta,
     ToolSequenceRepair,
 )

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from llamaindex_azure_gateway.errors import ModelRefusalError
 from llamaindex_azure_gateway.llm_fields import LLMFields
-from shared_core import ModelProfile
+from shared_core.integration import ModelProfile
 
 if TYPE_CHECKING:
     from llama_index.core.prompts import PromptTemplate

@@ -1,13 +1,17 @@
 """Framework-neutral core of the Azure OpenAI gateway.
 
 Configuration, the Azure auth chain, deployment mapping, neutral message/request/result types, wire codecs,
-transport and the gateway pipeline. Never imports a framework. Framework packages use only the names below.
+transport and the gateway pipeline. Never imports a framework.
+
+The names below are what a user of the core needs: the gateway and its configuration, requests and messages,
+results and the text stream, the error tree, costs, debug-event sinks, and the health, retry and timeout
+policies. Everything else lives in its defining module (``shared_core.result`` holds every stream event,
+``shared_core.messages`` every message part, ``shared_core.transport.strategies`` the routing strategies, ...).
+The framework packages import from here and from :mod:`shared_core.integration` only.
 """
 
-from shared_core.auth import AI_FOUNDRY_SCOPE, DEFAULT_SCOPE, AuthProvider, resolve_auth, scope_for_endpoint
-from shared_core.config import DEFAULT_API_VERSION, DeploymentConfig, EndpointConfig, GatewayConfig, load_config
-from shared_core.costs import CallCost, CostTotals, CostTracker, ModelPrice, PriceTable, cost_of
-from shared_core.deployments import DeploymentMap, ModelProfile, ResolvedDeployment, profile_for
+from shared_core.config import DeploymentConfig, EndpointConfig, GatewayConfig, load_config
+from shared_core.costs import CallCost, CostTracker
 from shared_core.errors import (
     AuthenticationError,
     BadRequestError,
@@ -17,7 +21,6 @@ from shared_core.errors import (
     ContextLengthExceededError,
     ConversationError,
     DeploymentNotFoundError,
-    FilterCategory,
     GatewayError,
     InvalidResponseError,
     MissingExtraError,
@@ -31,207 +34,69 @@ from shared_core.errors import (
     UnsupportedParameterError,
 )
 from shared_core.events import DebugEvent, EventSink, ListSink, LoggingSink
-from shared_core.extras import require_extra
 from shared_core.gateway import Gateway
-from shared_core.messages import (
-    AudioPart,
-    FilePart,
-    HostedToolPart,
-    ImagePart,
-    JsonValue,
-    Message,
-    MessagePart,
-    ReasoningPart,
-    Role,
-    TextPart,
-    ToolCallPart,
-    ToolResultPart,
-)
-from shared_core.repair import (
-    REPAIR_EVENT,
-    RepairOutcome,
-    ToolSequenceRepair,
-    check_conversation,
-    repair_conversation,
-)
-from shared_core.request import (
-    ChatRequest,
-    GenerationSettings,
-    HostedToolChoice,
-    HostedToolSpec,
-    NamedToolChoice,
-    ReasoningEffort,
-    ResponseFormat,
-    ToolChoice,
-    ToolSpec,
-    hosted_tool_choice,
-    json_schema_unavailable,
-    tool_from_dict,
-)
-from shared_core.result import (
-    AnnotationEvent,
-    AudioDelta,
-    ChatResult,
-    ChoiceEvent,
-    ContentFilterDelta,
-    FinishEvent,
-    FinishReason,
-    HostedToolEvent,
-    PromptFilterEvent,
-    PromptFilterResult,
-    ReasoningDelta,
-    ReasoningItemEvent,
-    RefusalDelta,
-    ResponseMetadata,
-    StreamAccumulator,
-    StreamEvent,
-    TextDelta,
-    TokenLogprob,
-    ToolCallDelta,
-    Usage,
-    UsageEvent,
-)
-from shared_core.routing_tables import (
-    EndpointItem,
-    PriceItem,
-    endpoints_to_json,
-    hide_endpoint_secrets,
-    prices_to_json,
-)
+from shared_core.messages import AudioPart, FilePart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
+from shared_core.request import ChatRequest, GenerationSettings, ToolSpec
+from shared_core.result import ChatResult, StreamEvent, TextDelta, Usage
 from shared_core.telemetry import instrument_gateway as _instrument_gateway
-from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler, parse_tool_arguments
-from shared_core.transport.health import DeploymentHealth, HealthPolicy, HealthStore, InMemoryHealthStore
+from shared_core.tool_calls import ToolCall
+from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore
 from shared_core.transport.http import Timeouts
 from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.strategies import (
-    LeastLatency,
-    PriorityFailover,
-    RouteCandidate,
-    RoutingStrategy,
-    WeightedRoundRobin,
-    strategy_for,
-)
 from shared_core.version import __version__  # noqa: F401  (not in __all__: a module attribute, not an API name)
 
 # OpenTelemetry spans and metrics around Gateway's four calls; free until a provider is configured.
 _instrument_gateway(Gateway)
 
 __all__ = [
-    "AI_FOUNDRY_SCOPE",
-    "DEFAULT_API_VERSION",
-    "DEFAULT_SCOPE",
-    "REPAIR_EVENT",
-    "AnnotationEvent",
-    "AudioDelta",
     "AudioPart",
-    "AuthProvider",
     "AuthenticationError",
     "BadRequestError",
     "CallCost",
     "ChatRequest",
     "ChatResult",
-    "ChoiceEvent",
     "ConfigurationError",
     "ConnectionFailedError",
-    "ContentFilterDelta",
     "ContentFilterError",
     "ContextLengthExceededError",
     "ConversationError",
-    "CostTotals",
     "CostTracker",
     "DebugEvent",
     "DeploymentConfig",
-    "DeploymentHealth",
-    "DeploymentMap",
     "DeploymentNotFoundError",
     "EndpointConfig",
-    "EndpointItem",
     "EventSink",
     "FilePart",
-    "FilterCategory",
-    "FinishEvent",
-    "FinishReason",
     "Gateway",
     "GatewayConfig",
     "GatewayError",
     "GenerationSettings",
     "HealthPolicy",
     "HealthStore",
-    "HostedToolChoice",
-    "HostedToolEvent",
-    "HostedToolPart",
-    "HostedToolSpec",
     "ImagePart",
     "InMemoryHealthStore",
     "InvalidResponseError",
-    "InvalidToolCall",
-    "JsonValue",
-    "LeastLatency",
     "ListSink",
     "LoggingSink",
     "Message",
-    "MessagePart",
     "MissingExtraError",
-    "ModelPrice",
-    "ModelProfile",
-    "NamedToolChoice",
     "NotFoundError",
-    "PriceItem",
-    "PriceTable",
-    "PriorityFailover",
-    "PromptFilterEvent",
-    "PromptFilterResult",
     "RateLimitError",
-    "ReasoningDelta",
-    "ReasoningEffort",
-    "ReasoningItemEvent",
-    "ReasoningPart",
-    "RefusalDelta",
-    "RepairOutcome",
     "RequestTimeoutError",
-    "ResolvedDeployment",
-    "ResponseFormat",
-    "ResponseMetadata",
     "RetryPolicy",
-    "Role",
-    "RouteCandidate",
-    "RoutingStrategy",
     "ServerError",
-    "StreamAccumulator",
     "StreamEvent",
     "StreamInterruptedError",
     "TextDelta",
     "TextPart",
     "Timeouts",
-    "TokenLogprob",
     "ToolCall",
-    "ToolCallAssembler",
-    "ToolCallDelta",
     "ToolCallPart",
-    "ToolChoice",
     "ToolResultPart",
-    "ToolSequenceRepair",
     "ToolSpec",
     "TransientError",
     "UnsupportedContentError",
     "UnsupportedParameterError",
     "Usage",
-    "UsageEvent",
-    "WeightedRoundRobin",
-    "check_conversation",
-    "cost_of",
-    "endpoints_to_json",
-    "hide_endpoint_secrets",
-    "hosted_tool_choice",
-    "json_schema_unavailable",
     "load_config",
-    "parse_tool_arguments",
-    "prices_to_json",
-    "profile_for",
-    "repair_conversation",
-    "require_extra",
-    "resolve_auth",
-    "scope_for_endpoint",
-    "strategy_for",
-    "tool_from_dict",
 ]

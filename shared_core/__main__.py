@@ -30,7 +30,7 @@ _NEEDS = (
     "  AZURE_OPENAI_DEFAULT_DEPLOYMENT=<deployment name>\n"
     "or point AZURE_GATEWAY_CONFIG at a TOML file (see README.md, Configuration).\n"
     "To try everything without Azure: 'python -m demo' in a clone of the repository (LangChain and LlamaIndex\n"
-    "against two local emulators), or 'python -m shared_core.emulator --print-endpoint' and export its line."
+    "against two local emulators), or 'python -m azure_openai_emulator --print-endpoint' and export its line."
 )
 
 

@@ -27,13 +27,10 @@ __all__ = [
     "DEPLOYMENT_KEYS",
     "ENDPOINT_KEYS",
     "FILE_KEYS",
-    "FileValues",
     "check_endpoint_keys",
     "endpoint_table",
     "read_config_file",
 ]
-
-FileValues = dict[str, object]
 
 # File key -> config field. ``azure_endpoint`` is the seed's name; ``endpoint`` is accepted too.
 FILE_KEYS: Mapping[str, str] = {

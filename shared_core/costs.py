@@ -307,6 +307,19 @@ class CallCost:
         """``endpoint/deployment`` when the endpoint is known (the same name often exists in several regions)."""
         return f"{self.endpoint}/{self.deployment}" if self.endpoint else self.deployment
 
+    def summary(self) -> dict[str, object]:
+        """What the framework packages show of a cost (LangChain's ``response_metadata["cost"]``, LlamaIndex's
+        ``raw["cost"]``): ``amount`` (``None`` when unknown), ``currency``, ``reason`` (why it is unknown or
+        zero), ``deployment``, ``endpoint`` (``None`` for the single top-level endpoint) and ``model``."""
+        return {
+            "amount": self.amount,
+            "currency": self.currency,
+            "reason": self.reason,
+            "deployment": self.deployment,
+            "endpoint": self.endpoint,
+            "model": self.model,
+        }
+
 
 @functools.lru_cache(maxsize=256)
 def _per_token_rates(price: ModelPrice) -> tuple[int, int, int, int]:

@@ -42,7 +42,7 @@ __all__ = ["DoctorOptions", "DoctorReport", "Finding", "doctor_parser", "main", 
 
 _NO_ENDPOINT_FIX = (
     "set AZURE_OPENAI_ENDPOINT=https://<resource>.openai.azure.com (Azure portal, Keys and Endpoint), or "
-    "'endpoint' in the config file; to try things without Azure, run 'python -m shared_core.emulator "
+    "'endpoint' in the config file; to try things without Azure, run 'python -m azure_openai_emulator "
     "--print-endpoint' and export the line it prints"
 )
 _CREDENTIAL_FIELDS = ("api_key", "azure_ad_token", "use_managed_identity", "use_default_credential")

@@ -17,21 +17,12 @@ from typing import Literal, Protocol
 from shared_core.messages import JsonValue
 
 __all__ = [
-    "REQUEST_DEBUG",
-    "REQUEST_RAW",
-    "RESPONSE_DEBUG",
-    "RESPONSE_RAW",
     "DebugEvent",
     "EventName",
     "EventSink",
     "ListSink",
     "LoggingSink",
 ]
-
-REQUEST_DEBUG = "llm:request:debug"
-RESPONSE_DEBUG = "llm:response:debug"
-REQUEST_RAW = "llm:request:raw"
-RESPONSE_RAW = "llm:response:raw"
 
 EventName = Literal[
     "llm:request:debug",

@@ -52,6 +52,7 @@ __all__ = [
     "check_conversation",
     "conversation_problems",
     "repair_conversation",
+    "repairs_summary",
 ]
 
 REPAIR_EVENT = "provider:tool_sequence_repaired"
@@ -322,3 +323,15 @@ def _queue_kept(plan: _Plan, message: Message, kept: dict[int, list[ToolResultPa
     for position, (turn_index, group) in enumerate(kept.items()):
         parts: tuple[MessagePart, ...] = (*group, *extra) if position == 0 else tuple(group)
         plan.turns[turn_index].units.append(replace(message, parts=parts))
+
+
+def repairs_summary(repairs: Sequence[ToolSequenceRepair]) -> dict[str, object] | None:
+    """The repairs made before sending as the framework packages report them: ``{"count", "repairs":
+    [[tool_call_id, tool_name], ...], "actions": [...]}``, or ``None`` when the history needed none."""
+    if not repairs:
+        return None
+    return {
+        "count": len(repairs),
+        "repairs": [[r.tool_call_id, r.tool_name] for r in repairs],
+        "actions": [r.action for r in repairs],
+    }

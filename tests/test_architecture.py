@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("shared_core", "langchain_azure_gateway", "llamaindex_azure_gateway")
 FRAMEWORKS = ("langchain", "langchain_core", "langgraph", "llama_index")
+EMULATOR = "azure_openai_emulator"
 
 
 def source_files(package: str) -> list[Path]:
@@ -57,27 +58,30 @@ def test_architecture_only_transport_http_imports_httpx() -> None:
     assert users <= allowed
 
 
-def test_architecture_only_transport_http_and_the_emulator_import_aiohttp() -> None:
+def test_architecture_only_transport_http_imports_aiohttp() -> None:
     users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("aiohttp",))}
-    outside = {u for u in users if u != "shared_core/transport/http.py" and not u.startswith("shared_core/emulator/")}
-    assert outside == set()
-    assert "shared_core/emulator/server.py" in users  # the rule is live: the emulator does serve with aiohttp
+    assert users <= {"shared_core/transport/http.py"}
+    # the rule is live: the emulator, outside the core, does serve with aiohttp
+    assert imports_any(ROOT / "azure_openai_emulator/server.py", ("aiohttp",))
 
 
-def test_architecture_no_core_module_imports_the_emulator() -> None:
-    users = {
-        rel(p)
-        for p in source_files("shared_core")
-        if not rel(p).startswith("shared_core/emulator/") and imports_any(p, ("shared_core.emulator",))
-    }
-    assert users == set()
+def test_architecture_core_never_imports_the_emulator() -> None:
+    # The emulator is a test double for Azure: it lives in its own package and the core holds none of it.
+    users = {rel(p): imports_any(p, (EMULATOR,)) for p in source_files("shared_core")}
+    assert {k: v for k, v in users.items() if v} == {}
+    assert not (ROOT / "shared_core" / "emulator").exists()
+
+
+def test_architecture_framework_packages_never_import_the_emulator() -> None:
+    users = {rel(p): imports_any(p, (EMULATOR,)) for pkg in PACKAGES[1:] for p in source_files(pkg)}
+    assert {k: v for k, v in users.items() if v} == {}
 
 
 def test_architecture_emulator_is_independent_of_the_client_code() -> None:
     # The emulator stands in for Azure: it must not share the code it tests (wire, transport, gateway, config).
-    allowed = ("shared_core.emulator", "shared_core.messages", "shared_core.extras")
+    allowed = ("shared_core.messages", "shared_core.extras")
     offenders: dict[str, list[str]] = {}
-    for path in (ROOT / "shared_core/emulator").rglob("*.py"):
+    for path in source_files(EMULATOR):
         used = [m for m in imports_any(path, ("shared_core",)) if m != "shared_core" and not m.startswith(allowed)]
         if used:
             offenders[rel(path)] = used
@@ -89,22 +93,39 @@ def test_architecture_only_auth_imports_azure_identity() -> None:
     assert all(Path(u).name.startswith(("auth", "token_cache")) for u in users), users
 
 
-def test_architecture_framework_packages_use_only_the_public_core() -> None:
+def test_architecture_framework_packages_use_only_the_root_and_the_integration_module() -> None:
+    import shared_core
+    import shared_core.integration
+
+    allowed = {"shared_core", "shared_core.integration"}
+    allowed |= {f"shared_core.{name}" for name in shared_core.__all__}
+    allowed |= {f"shared_core.integration.{name}" for name in shared_core.integration.__all__}
     offenders: dict[str, list[str]] = {}
     for package in PACKAGES[1:]:
         for path in source_files(package):
-            deep = [m for m in imports_any(path, ("shared_core",)) if m.count(".") > 1 or _is_submodule(m)]
-            if deep:
-                offenders[rel(path)] = deep
+            other = [m for m in imports_any(path, ("shared_core",)) if m not in allowed]
+            if other:
+                offenders[rel(path)] = other
     assert offenders == {}
 
 
-def _is_submodule(module: str) -> bool:
-    """``shared_core.config`` is a submodule; ``shared_core.GatewayConfig`` (from the package) is a public name."""
-    if "." not in module:
-        return False
-    name = module.split(".", 1)[1]
-    return (ROOT / "shared_core" / f"{name}.py").exists() or (ROOT / "shared_core" / name).is_dir()
+def test_architecture_root_is_small_and_the_integration_module_serves_the_framework_packages() -> None:
+    import shared_core
+    from shared_core import integration
+
+    assert len(shared_core.__all__) <= 50
+    assert set(shared_core.__all__).isdisjoint(integration.__all__)
+    assert list(integration.__all__) == sorted(integration.__all__, key=lambda n: (not n.isupper(), n))
+    assert "framework packages" in (integration.__doc__ or "") and "minor version" in (integration.__doc__ or "")
+    # every integration name is there because a framework package uses it
+    used = {
+        m.rsplit(".", 1)[1]
+        for package in PACKAGES[1:]
+        for path in source_files(package)
+        for m in imports_any(path, ("shared_core.integration",))
+        if m != "shared_core.integration"
+    }
+    assert set(integration.__all__) - used == set()
 
 
 def test_architecture_framework_packages_never_import_each_other() -> None:
@@ -113,7 +134,7 @@ def test_architecture_framework_packages_never_import_each_other() -> None:
     assert lc | li == set()
 
 
-@pytest.mark.parametrize("package", [*PACKAGES, "shared_core.emulator"])
+@pytest.mark.parametrize("package", [*PACKAGES, EMULATOR])
 def test_architecture_all_is_sorted_and_matches_public_names(package: str) -> None:
     module = importlib.import_module(package)
     exported = list(module.__all__)
@@ -134,7 +155,7 @@ def test_architecture_all_is_sorted_and_matches_public_names(package: str) -> No
 
 def test_architecture_submodule_all_entries_exist() -> None:
     missing: list[str] = []
-    for path in source_files("shared_core"):
+    for path in [*source_files("shared_core"), *source_files(EMULATOR)]:
         if path.name in {"__init__.py", "__main__.py"}:
             continue
         name = rel(path).removesuffix(".py").replace("/", ".")
@@ -146,20 +167,26 @@ def test_architecture_submodule_all_entries_exist() -> None:
 
 
 def test_architecture_files_stay_under_600_lines() -> None:
-    files = [p for pkg in (*PACKAGES, "tests", "benchmarks") for p in (ROOT / pkg).rglob("*.py")]
+    files = [p for pkg in (*PACKAGES, EMULATOR, "tests", "benchmarks") for p in (ROOT / pkg).rglob("*.py")]
     big = {rel(p): n for p in files if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
     assert big == {}
 
 
 def test_architecture_no_grab_bag_module_names() -> None:
-    bad = [rel(p) for pkg in PACKAGES for p in source_files(pkg) if p.stem in {"utils", "helpers", "common", "misc"}]
+    bad = [
+        rel(p)
+        for pkg in (*PACKAGES, EMULATOR)
+        for p in source_files(pkg)
+        if p.stem in {"utils", "helpers", "common", "misc"}
+    ]
     assert bad == []
 
 
 def test_architecture_importing_core_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, shared_core; "
-        "heavy = [m for m in ('openai', 'azure.identity', 'langchain_core', 'llama_index.core', 'shared_core.emulator')"
+        "heavy = [m for m in ('openai', 'azure.identity', 'langchain_core', 'llama_index.core',"
+        " 'azure_openai_emulator')"
         " if m in sys.modules]; "
         "print(','.join(heavy))"
     )

@@ -8,16 +8,10 @@ from typing import Any, cast
 import jsonschema
 import pytest
 
+from azure_openai_emulator.responder import decide_answer, deterministic_responder
+from azure_openai_emulator.schema_example import schema_instance
+from azure_openai_emulator.script import HttpError, RecordedRequest, Reply, as_responder
 from shared_core.messages import JsonValue
-from tests.support.azure_script import (
-    HttpError,
-    RecordedRequest,
-    Reply,
-    as_responder,
-    decide_answer,
-    deterministic_responder,
-    schema_instance,
-)
 
 WEATHER_PARAMS: dict[str, Any] = {
     "type": "object",

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import azure_shapes as shapes
+from azure_openai_emulator import shapes
 from tests.support import recordings
 from tests.support.azure_server import (
     AzureTestServer,

@@ -39,6 +39,7 @@ from pydantic import SecretStr
 from vcr import VCR
 from vcr.record_mode import RecordMode
 
+from azure_openai_emulator.error_bodies import unsupported_parameter_error
 from langchain_azure_gateway import AzureGatewayChatModel
 from llamaindex_azure_gateway import AzureGatewayLLM
 from shared_core import (
@@ -57,7 +58,6 @@ from shared_core import (
     load_config,
 )
 from shared_core.doctor import DoctorOptions, run_doctor
-from shared_core.emulator.error_bodies import unsupported_parameter_error
 from tests.faults.channels import MODES, STREAMS, Client, Mode, Seen, run
 from tests.otel.capture import record_telemetry
 from tests.support.azure_server import (
@@ -455,7 +455,7 @@ def test_canaries_never_leave_the_headers_in_doctor_and_cli(
 
 def _emulator_cli_log() -> list[tuple[str, str]]:
     """The emulator CLI's request log (JSON lines on stderr) for answered and refused requests."""
-    command = [sys.executable, "-m", "shared_core.emulator", "--port", "0", "--api-key", CANARY_KEY]
+    command = [sys.executable, "-m", "azure_openai_emulator", "--port", "0", "--api-key", CANARY_KEY]
     command += ["--log-format", "json", "--print-endpoint"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from azure_openai_emulator import AzureEmulator, Reply
 from shared_core import (
     ChatRequest,
     ConfigurationError,
@@ -23,7 +24,6 @@ from shared_core import (
     ToolCallPart,
     ToolResultPart,
 )
-from shared_core.emulator import AzureEmulator, Reply
 from shared_core.result import StreamAccumulator, TextDelta, TokenLogprob
 from shared_core.wire.chat_completions import ChatStreamDecoder
 from shared_core.wire.responses import ResponsesStreamDecoder

@@ -25,10 +25,10 @@ from shared_core import (
     Gateway,
     ListSink,
     Message,
-    StreamAccumulator,
     StreamEvent,
     load_config,
 )
+from shared_core.result import StreamAccumulator
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, Reply, Usage
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from shared_core import CallCost, CostTracker, ModelPrice, PriceTable, cost_of
+from shared_core import CallCost, CostTracker
+from shared_core.costs import ModelPrice, PriceTable, cost_of
 from shared_core.result import Usage
 
 _ODD = ModelPrice(0.1, 0.3, 0.07)  # rates no binary float holds exactly

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from shared_core.emulator import AzureEmulator
+from azure_openai_emulator import AzureEmulator
 from tests.support.recordings import REPO_ROOT
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])

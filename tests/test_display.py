@@ -1,7 +1,7 @@
 """Notebook displays (``_repr_html_`` / ``_repr_markdown_``): what each object shows, escaped, and no secret.
 
 Evidence: real results, errors, health and doctor reports produced by calls through the gateway to the
-emulator (``shared_core.emulator``), with a canary API key that the emulator's request log proves was sent;
+emulator (``azure_openai_emulator``), with a canary API key that the emulator's request log proves was sent;
 model output and error text carrying HTML must come out escaped. Plain ``repr``/``str`` are checked unchanged.
 """
 
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from azure_openai_emulator import AzureEmulator, HttpError, PromptFiltered, Reply, ToolCall
 from langchain_azure_gateway.errors import from_core_error
 from shared_core import (
     AuthenticationError,
@@ -28,7 +29,6 @@ from shared_core import (
     load_config,
 )
 from shared_core.doctor import run_doctor
-from shared_core.emulator import AzureEmulator, HttpError, PromptFiltered, Reply, ToolCall
 from shared_core.transport.health import InMemoryHealthStore
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from azure_openai_emulator import AzureEmulator, DeploymentInfo, FaultPlan, FaultRule
 from shared_core.__main__ import main as shared_core_main
 from shared_core.doctor import DoctorOptions, DoctorReport, Finding, run_doctor
-from shared_core.emulator import AzureEmulator, DeploymentInfo, FaultPlan, FaultRule
 from tests.support.identity_server import MANAGED_IDENTITY_ENV_VARS
 
 KEY = "doctor-test-key-4f2a9c"
@@ -98,7 +98,7 @@ def test_doctor_no_endpoint_says_what_to_set() -> None:
     failure = only(report, "endpoint").summary
     assert "no Azure OpenAI endpoint is configured" in failure
     assert "AZURE_OPENAI_ENDPOINT=https://<resource>.openai.azure.com" in failure
-    assert "python -m shared_core.emulator" in failure
+    assert "python -m azure_openai_emulator" in failure
 
 
 @pytest.mark.parametrize(

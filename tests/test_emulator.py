@@ -17,8 +17,7 @@ import jsonschema
 import pytest
 from azure.identity import ManagedIdentityCredential
 
-from shared_core import MissingExtraError
-from shared_core.emulator import (
+from azure_openai_emulator import (
     AzureEmulator,
     DeploymentInfo,
     FaultPlan,
@@ -31,6 +30,7 @@ from shared_core.emulator import (
     load_faults,
     parse_fault,
 )
+from shared_core import MissingExtraError
 from tests.support import recordings
 from tests.support.identity_server import MANAGED_IDENTITY_ENV_VARS
 
@@ -347,11 +347,11 @@ def test_emulator_logs_each_request_without_secrets(
     emulator: AzureEmulator, client: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     emulator.faults = FaultPlan([FaultRule("rate_limit", every=2)])
-    with caplog.at_level(logging.INFO, logger="shared_core.emulator"):
+    with caplog.at_level(logging.INFO, logger="azure_openai_emulator"):
         chat(client)
         chat(client)
         client.post(V1_CHAT, json={"model": "gpt-4o-mini", "messages": USER}, headers={"api-key": "secret-guess-99"})
-    fields = [r.__dict__["emulator"] for r in caplog.records if r.name == "shared_core.emulator"]
+    fields = [r.__dict__["emulator"] for r in caplog.records if r.name == "azure_openai_emulator"]
     assert [(f["status"], f["outcome"], f["faults"], f["auth"]) for f in fields] == [
         (200, "Reply", [], "api-key"),
         (429, "HttpError", ["rate_limit"], "api-key"),
@@ -382,6 +382,6 @@ def test_emulator_env_points_clients_at_it(emulator: AzureEmulator) -> None:
 
 def test_emulator_without_aiohttp_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "aiohttp", None)
-    monkeypatch.delitem(sys.modules, "shared_core.emulator")
+    monkeypatch.delitem(sys.modules, "azure_openai_emulator")
     with pytest.raises(MissingExtraError, match=r"\[emulator\]"):
-        importlib.import_module("shared_core.emulator")
+        importlib.import_module("azure_openai_emulator")

@@ -1,4 +1,4 @@
-"""``python -m shared_core.emulator`` as a user runs it: a subprocess, its export line, a request, a faults file."""
+"""``python -m azure_openai_emulator`` as a user runs it: a subprocess, its export line, a request, a faults file."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ USER = [{"role": "user", "content": "What is 4200 + 42?"}]
 @contextmanager
 def emulator_process(*args: str) -> Iterator[tuple[dict[str, str], subprocess.Popen[str]]]:
     """Start the emulator; yield the variables of its export line and the process (stopped afterwards)."""
-    command = [sys.executable, "-m", "shared_core.emulator", "--port", "0", "--print-endpoint", *args]
+    command = [sys.executable, "-m", "azure_openai_emulator", "--port", "0", "--print-endpoint", *args]
     proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -87,7 +87,7 @@ def test_emulator_cli_managed_identity_exports_the_identity_endpoint() -> None:
 
 
 def test_emulator_cli_rejects_a_bad_fault_flag() -> None:
-    command = [sys.executable, "-m", "shared_core.emulator", "--fault", "kind=rate_limit,every=zero"]
+    command = [sys.executable, "-m", "azure_openai_emulator", "--fault", "kind=rate_limit,every=zero"]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2
     assert "every='zero' is not a number" in done.stderr and done.stdout == ""

@@ -30,7 +30,6 @@ from shared_core import (
     ContextLengthExceededError,
     ConversationError,
     DeploymentNotFoundError,
-    FilterCategory,
     GatewayError,
     ImagePart,
     Message,
@@ -45,6 +44,7 @@ from shared_core import (
     UnsupportedParameterError,
 )
 from shared_core.deployments import ResolvedDeployment, profile_for
+from shared_core.errors import FilterCategory
 from shared_core.transport.error_map import RequestContext, error_from_response
 from shared_core.wire.chat_completions import encode_request
 

@@ -24,17 +24,16 @@ from shared_core import (
     GenerationSettings,
     ListSink,
     Message,
-    ResponseFormat,
     RetryPolicy,
-    StreamAccumulator,
     StreamEvent,
     TextDelta,
-    ToolCallDelta,
     ToolCallPart,
     ToolSpec,
     load_config,
 )
 from shared_core.messages import JsonValue
+from shared_core.request import ResponseFormat
+from shared_core.result import StreamAccumulator, ToolCallDelta
 from shared_core.transport import http
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, RecordedRequest, Reply, ToolCall, Usage
 

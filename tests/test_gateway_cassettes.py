@@ -32,13 +32,13 @@ from shared_core import (
     Gateway,
     GatewayConfig,
     Message,
-    NamedToolChoice,
-    StreamAccumulator,
     StreamEvent,
     TextDelta,
     ToolSpec,
     load_config,
 )
+from shared_core.request import NamedToolChoice
+from shared_core.result import StreamAccumulator
 from tests.support.azure_server import AzureTestServer
 from tests.support.cassettes import (
     CASSETTE_HOST,

@@ -17,6 +17,8 @@ from typing import Any, Literal, TypeVar
 import httpx
 import pytest
 
+from azure_openai_emulator import shapes
+from azure_openai_emulator.script import RetryAfterHeader
 from shared_core import (
     AuthenticationError,
     BadRequestError,
@@ -35,15 +37,13 @@ from shared_core import (
     RequestTimeoutError,
     RetryPolicy,
     ServerError,
-    StreamAccumulator,
     StreamEvent,
     StreamInterruptedError,
     TextDelta,
     Timeouts,
     load_config,
 )
-from tests.support import azure_shapes as shapes
-from tests.support.azure_script import RetryAfterHeader
+from shared_core.result import StreamAccumulator
 from tests.support.azure_server import (
     AzureTestServer,
     BadGateway,

@@ -26,10 +26,10 @@ from shared_core import (
     GatewayError,
     ListSink,
     Message,
-    StreamAccumulator,
     StreamEvent,
     load_config,
 )
+from shared_core.result import StreamAccumulator
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, HttpError
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])

@@ -43,7 +43,7 @@ _SECRET_SHAPES: Mapping[str, re.Pattern[str]] = {
 _EXAMPLE_HOSTS = ("example-resource.openai.azure.com", "my-resource.openai.azure.com")
 _PUBLIC_PACKAGES = (
     "shared_core",
-    "shared_core.emulator",
+    "azure_openai_emulator",
     "shared_core.fleet",
     "shared_core.telemetry",
     "langchain_azure_gateway",

@@ -22,13 +22,12 @@ from shared_core import (
     Gateway,
     ListSink,
     Message,
-    ResponseMetadata,
     RetryPolicy,
-    StreamAccumulator,
     StreamEvent,
     load_config,
 )
 from shared_core.deployments import DeploymentMap
+from shared_core.result import ResponseMetadata, StreamAccumulator
 from shared_core.routes import RouteTable
 from shared_core.transport.strategies import LeastLatency
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, HttpError, Reply, deterministic_responder

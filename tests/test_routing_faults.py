@@ -34,11 +34,11 @@ from shared_core import (
     RateLimitError,
     RetryPolicy,
     ServerError,
-    StreamAccumulator,
     StreamInterruptedError,
     Timeouts,
     load_config,
 )
+from shared_core.result import StreamAccumulator
 from tests.support.azure_server import AzureTestServer, HttpError, Reply, deterministic_responder
 from tests.support.regions import fresh, running_regions
 

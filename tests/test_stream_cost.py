@@ -25,12 +25,11 @@ from shared_core import (
     EndpointConfig,
     Gateway,
     Message,
-    ModelPrice,
-    ResponseMetadata,
-    StreamAccumulator,
     StreamEvent,
     TextDelta,
 )
+from shared_core.costs import ModelPrice
+from shared_core.result import ResponseMetadata, StreamAccumulator
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, Reply, Usage
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])

@@ -8,7 +8,6 @@ calls of the same exchange fold to equal results; bad input is refused before an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,7 +28,7 @@ from shared_core.messages import AudioPart, FilePart, HostedToolPart
 from shared_core.request import HostedToolSpec, ToolSpec, tool_from_dict
 from shared_core.wire import chat_completions, responses
 from shared_core.wire.media import MAX_FILE_BYTES
-from tests.support.azure_server import AzureTestServer, DeploymentInfo, Reply
+from tests.support.azure_server import AzureTestServer, Reply
 from tests.support.responses_bodies import assert_valid_request_body
 
 KEY = "test-key"
@@ -51,26 +50,13 @@ def _target(model: str = "gpt-4o", deployment: str = "dep") -> ResolvedDeploymen
     return ResolvedDeployment(model, deployment, model, "explicit", profile_for(model))
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AzureTestServer]:
-    deployments = {"gpt-4o-mini": DeploymentInfo(), "audio": DeploymentInfo(model=AUDIO_MODEL)}
-    with AzureTestServer(api_key=KEY, deployments=deployments) as running:
-        yield running
-
-
-@pytest.fixture
-def azure(emulator: AzureTestServer) -> AzureTestServer:
-    emulator.reset()
-    return emulator
-
-
 def _gateway(azure: AzureTestServer, api: str = "responses", **extra: Any) -> Gateway:
     params: dict[str, Any] = {"endpoint": azure.endpoint, "api_key": KEY, "default_deployment": "gpt-4o-mini"}
     return Gateway(api=api, max_retries=0, **(params | extra))  # type: ignore[arg-type]
 
 
 def _stream(gateway: Gateway, request: ChatRequest) -> ChatResult:
-    from shared_core import StreamAccumulator
+    from shared_core.result import StreamAccumulator
 
     accumulator = StreamAccumulator()
     for event in gateway.stream(request):
@@ -143,7 +129,7 @@ def test_gateway_hosted_tools_decode_items_and_citations_stream_and_not(azure: A
 
 
 def test_gateway_hosted_tool_async_stream_folds_like_complete(azure: AzureTestServer) -> None:
-    from shared_core import StreamAccumulator
+    from shared_core.result import StreamAccumulator
 
     gateway = _gateway(azure)
     request = ChatRequest((Message.user("find"),), tools=(HostedToolSpec({"type": "web_search_preview"}),))
@@ -265,7 +251,7 @@ def test_chat_encode_assistant_audio_goes_back_by_id() -> None:
 def test_citations_of_several_text_parts_count_in_the_joined_text_stream_and_not() -> None:
     import json as _json
 
-    from shared_core import StreamAccumulator
+    from shared_core.result import StreamAccumulator
     from shared_core.wire.responses_decode import ResponsesStreamDecoder, decode_response
 
     cite = {"type": "url_citation", "start_index": 0, "end_index": 2, "url": "https://b", "title": "B"}
@@ -292,7 +278,8 @@ def test_citations_of_several_text_parts_count_in_the_joined_text_stream_and_not
 
 
 def test_gateway_chat_reasoning_audio_and_n_async_complete_and_astream(azure: AzureTestServer) -> None:
-    from shared_core import GenerationSettings, StreamAccumulator
+    from shared_core import GenerationSettings
+    from shared_core.result import StreamAccumulator
 
     gateway = _gateway(azure, api="chat", default_deployment="audio")
     extra = {"modalities": ["text", "audio"], "audio": {"voice": "alloy", "format": "wav"}, "n": 2}
@@ -328,7 +315,7 @@ def test_gateway_responses_without_api_version_async_and_streams_use_v1(azure: A
 
 
 def test_hosted_tool_choice_forces_a_built_in_tool_on_responses_and_is_refused_on_chat() -> None:
-    from shared_core import HostedToolChoice, hosted_tool_choice
+    from shared_core.request import HostedToolChoice, hosted_tool_choice
 
     assert (
         hosted_tool_choice("file_search")

@@ -5,7 +5,6 @@ to a model without audio gets Azure's recorded 400."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -28,22 +27,6 @@ RESPONSE = TypeAdapter(Response)
 EVENT = TypeAdapter(ResponseStreamEvent)
 COMPLETION = TypeAdapter(ChatCompletion)
 CHUNK = TypeAdapter(ChatCompletionChunk)
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AzureTestServer]:
-    deployments = {
-        "gpt-4o-mini": DeploymentInfo(),
-        "gpt-4o-audio": DeploymentInfo(model="gpt-4o-audio-preview-2024-12-17"),
-    }
-    with AzureTestServer(api_key=KEY, deployments=deployments) as running:
-        yield running
-
-
-@pytest.fixture
-def azure(emulator: AzureTestServer) -> AzureTestServer:
-    emulator.reset()
-    return emulator
 
 
 def _sdk(value: Any) -> Any:

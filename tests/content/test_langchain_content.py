@@ -5,37 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 
 from langchain_azure_gateway import AzureGatewayChatModel
-from tests.support.azure_server import AzureTestServer, DeploymentInfo, Reply
+from tests.support.azure_server import AzureTestServer, Reply
 from tests.support.responses_bodies import assert_valid_request_body
 
 KEY = "test-key"
 WAV_B64 = base64.b64encode(b"RIFF\x24\x00\x00\x00WAVEfmt ").decode()
 PDF_B64 = base64.b64encode(b"%PDF-1.4 tiny").decode()
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AzureTestServer]:
-    deployments = {
-        "gpt-4o-mini": DeploymentInfo(),
-        "gpt-4o-audio-preview": DeploymentInfo(model="gpt-4o-audio-preview-2024-12-17"),
-    }
-    with AzureTestServer(api_key=KEY, deployments=deployments) as running:
-        yield running
-
-
-@pytest.fixture
-def azure(emulator: AzureTestServer, monkeypatch: pytest.MonkeyPatch) -> AzureTestServer:
-    for var in ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION", "AZURE_GATEWAY_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    emulator.reset()
-    return emulator
 
 
 def _model(azure: AzureTestServer, **extra: Any) -> AzureGatewayChatModel:

@@ -6,7 +6,6 @@ astream_chat on the emulator."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,30 +23,12 @@ from llama_index.core.base.llms.types import (
 from llamaindex_azure_gateway import AzureGatewayLLM
 from llamaindex_azure_gateway.content_blocks import ManyChoicesError
 from shared_core import UnsupportedParameterError
-from tests.support.azure_server import AzureTestServer, DeploymentInfo, Reply
+from tests.support.azure_server import AzureTestServer, Reply
 from tests.support.responses_bodies import assert_valid_request_body
 
 KEY = "test-key"
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt "
 PDF = b"%PDF-1.4 tiny"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AzureTestServer]:
-    deployments = {
-        "gpt-4o-mini": DeploymentInfo(),
-        "gpt-4o-audio-preview": DeploymentInfo(model="gpt-4o-audio-preview-2024-12-17"),
-    }
-    with AzureTestServer(api_key=KEY, deployments=deployments) as running:
-        yield running
-
-
-@pytest.fixture
-def azure(emulator: AzureTestServer, monkeypatch: pytest.MonkeyPatch) -> AzureTestServer:
-    for var in ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION", "AZURE_GATEWAY_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    emulator.reset()
-    return emulator
 
 
 def _llm(azure: AzureTestServer, **extra: Any) -> AzureGatewayLLM:

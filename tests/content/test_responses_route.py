@@ -7,8 +7,6 @@ emulator.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from langchain_core.messages import HumanMessage
 from llama_index.core.base.llms.types import ChatMessage
@@ -19,20 +17,6 @@ from shared_core import ChatRequest, Gateway, Message, UnsupportedParameterError
 from tests.support.azure_server import AzureTestServer
 
 KEY = "test-key"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[AzureTestServer]:
-    with AzureTestServer(api_key=KEY) as running:
-        yield running
-
-
-@pytest.fixture
-def azure(emulator: AzureTestServer, monkeypatch: pytest.MonkeyPatch) -> AzureTestServer:
-    for var in ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION", "AZURE_GATEWAY_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
-    emulator.reset()
-    return emulator
 
 
 def _lc(azure: AzureTestServer, **extra: object) -> AzureGatewayChatModel:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from langchain_openai import AzureChatOpenAI
 
+from azure_openai_emulator import AzureEmulator, DeploymentInfo, RecordedRequest
 from langchain_azure_gateway import AzureGatewayChatModel
-from shared_core.emulator import AzureEmulator, DeploymentInfo, RecordedRequest
 from tests.dropin.support import Difference, documented_rows, request_differences
 
 HEADING = "Differences from AzureChatOpenAI"

@@ -18,8 +18,8 @@ from typing import Any
 from llama_index.core.base.llms.types import ChatResponse, CompletionResponse, ThinkingBlock, ToolCallBlock
 from llama_index.llms.azure_openai import AzureOpenAI, AzureOpenAIResponses
 
+from azure_openai_emulator import AzureEmulator, RecordedRequest
 from llamaindex_azure_gateway import AzureGatewayLLM
-from shared_core.emulator import AzureEmulator, RecordedRequest
 
 API_KEY = "test-key"
 DEPLOYMENT = "gpt-4o-mini"

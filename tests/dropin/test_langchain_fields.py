@@ -18,9 +18,9 @@ from langchain_core.messages import HumanMessage
 from langchain_openai import AzureChatOpenAI
 from pydantic import SecretStr
 
+from azure_openai_emulator import AzureEmulator
 from langchain_azure_gateway import AzureGatewayChatModel
 from langchain_azure_gateway.fields import UnsupportedFieldError
-from shared_core.emulator import AzureEmulator
 from tests.dropin.langchain_pairs import KEY, emulator, pair
 from tests.dropin.test_langchain_requests import REQUEST_FIELDS
 

@@ -15,7 +15,7 @@ import pytest
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
-from shared_core.emulator import AzureEmulator
+from azure_openai_emulator import AzureEmulator
 from tests.dropin.langchain_pairs import TOKEN, compare_calls, emulator, pair, rows
 from tests.dropin.support import assert_documented, pinned_test_exists
 

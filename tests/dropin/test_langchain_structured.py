@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 from pydantic.v1 import BaseModel as BaseModelV1
 
-from shared_core.emulator import AzureEmulator
+from azure_openai_emulator import AzureEmulator
 from tests.dropin.langchain_pairs import emulator, pair, sent_by
 
 __all__ = ["emulator"]

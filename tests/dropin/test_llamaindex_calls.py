@@ -19,7 +19,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
 
-from shared_core.emulator import AzureEmulator
+from azure_openai_emulator import AzureEmulator
 from tests.dropin.llamaindex_support import (
     API_KEY,
     Difference,

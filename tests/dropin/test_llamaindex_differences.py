@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared_core.emulator import AzureEmulator, DeploymentInfo
+from azure_openai_emulator import AzureEmulator, DeploymentInfo
 from tests.dropin.llamaindex_support import API_KEY, TABLE_TITLE, Difference, documented_differences, memo
 from tests.dropin.test_llamaindex_calls import matrix_differences
 from tests.dropin.test_llamaindex_fields import FIELD_CASES, TAGS, TOKEN, run_field_case

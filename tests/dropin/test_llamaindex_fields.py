@@ -15,10 +15,10 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.tools import FunctionTool
 from llama_index.llms.azure_openai import AzureOpenAI, AzureOpenAIResponses
 
+from azure_openai_emulator import AzureEmulator, DeploymentInfo
 from llamaindex_azure_gateway import AzureGatewayLLM
 from llamaindex_azure_gateway.anchor_fields import FIELD_EFFECTS, REFUSED_ARGUMENTS, UnsupportedFieldError
 from llamaindex_azure_gateway.llm_fields import UnknownArgumentWarning
-from shared_core.emulator import AzureEmulator, DeploymentInfo
 from tests.dropin.llamaindex_support import (
     API_KEY,
     TALLY,

@@ -20,8 +20,8 @@ from llama_index.core.tools import FunctionTool
 from llama_index.llms.azure_openai import AzureOpenAI
 from pydantic import BaseModel
 
+from azure_openai_emulator import AzureEmulator
 from llamaindex_azure_gateway import AzureGatewayLLM, ConversationRepairedEvent
-from shared_core.emulator import AzureEmulator
 from tests.dropin.llamaindex_support import API_KEY, Difference, build_pair, result_differences, undocumented
 
 MESSAGES = [ChatMessage(role="user", content="hello")]

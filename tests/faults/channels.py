@@ -32,16 +32,16 @@ from shared_core import (
     ChatResult,
     Gateway,
     GenerationSettings,
-    JsonValue,
     ListSink,
     Message,
     RetryPolicy,
-    StreamAccumulator,
     StreamEvent,
     TextDelta,
     ToolSpec,
     load_config,
 )
+from shared_core.messages import JsonValue
+from shared_core.result import StreamAccumulator
 
 __all__ = [
     "BLOCKING",

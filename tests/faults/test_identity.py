@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from azure_openai_emulator import ManagedIdentity
 from shared_core import ListSink
-from shared_core.emulator import ManagedIdentity
 from tests.faults.channels import CHANNELS, MODES, Channel, Client, Mode, Seen, Target, arun, build, run
 from tests.support.azure_server import AzureTestServer
 from tests.support.identity_server import MANAGED_IDENTITY_ENV_VARS, IdentityServer

@@ -14,10 +14,10 @@ from collections.abc import Callable
 import pytest
 from langchain_core.exceptions import ModelRateLimitError
 
+from azure_openai_emulator.script import RetryAfterHeader
 from shared_core import Gateway, ListSink, RateLimitError, RetryPolicy, ServerError
 from tests.faults.channels import CHANNELS, MODES, Channel, Mode, Target, build, fast_retries, run
 from tests.faults.regions import REGIONS, counts, key_of
-from tests.support.azure_script import RetryAfterHeader
 from tests.support.azure_server import AzureTestServer, HttpError, Outcome, Reply
 
 NOT_REACHED = Reply("this answer must never be requested")

@@ -2,7 +2,7 @@
 reasoning deployment, a context that is too long, and an expired ``previous_response_id``.
 
 None of these is transient: each must be one typed error after one HTTP attempt, on one deployment (a sibling
-would refuse it the same way). The reasoning-model rules are the emulator's (``shared_core.emulator.model_rules``,
+would refuse it the same way). The reasoning-model rules are the emulator's (``azure_openai_emulator.model_rules``,
 as Azure words them), applied by the deployment's model, whatever its name.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 from langchain_core.exceptions import ContextOverflowError, ModelInvalidRequestError
 
+from azure_openai_emulator import shapes
 from shared_core import (
     BadRequestError,
     ContentFilterError,
@@ -25,7 +26,6 @@ from shared_core import (
 )
 from tests.faults.channels import BLOCKING, CHANNELS, MODES, Api, Channel, Mode, Prompt, Target, build, run
 from tests.faults.regions import counts
-from tests.support import azure_shapes as shapes
 from tests.support.azure_server import AzureTestServer, HttpError, PromptFiltered, Reply
 
 APIS: tuple[Api, ...] = ("chat", "responses")

@@ -12,14 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared_core import (
-    ChatRequest,
-    Gateway,
-    Message,
-    StreamAccumulator,
-    StreamInterruptedError,
-    load_config,
-)
+from shared_core import ChatRequest, Gateway, Message, StreamInterruptedError, load_config
+from shared_core.result import StreamAccumulator
 from tests.faults.channels import DEPLOYMENT, KEY
 from tests.faults.raw_server import RawServer, Step
 

@@ -18,7 +18,8 @@ from itertools import islice
 import httpx
 import pytest
 
-from shared_core import ChatRequest, Gateway, Message, StreamEvent, TextDelta, ToolCallDelta, load_config
+from shared_core import ChatRequest, Gateway, Message, StreamEvent, TextDelta, load_config
+from shared_core.result import ToolCallDelta
 from tests.faults.channels import DEPLOYMENT, KEY
 from tests.faults.raw_server import RawServer, Step
 from tests.faults.sockets import CountingForwarder, established, port_of, settle

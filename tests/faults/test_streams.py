@@ -16,10 +16,11 @@ from collections.abc import Callable
 import pytest
 from langchain_core.exceptions import ModelConnectionError, ModelInvalidRequestError
 
-from shared_core import ContentFilterError, Gateway, JsonValue, StreamInterruptedError
+from azure_openai_emulator import shapes
+from shared_core import ContentFilterError, Gateway, StreamInterruptedError
+from shared_core.messages import JsonValue
 from tests.faults.channels import CHANNELS, MODES, STREAMS, Api, Channel, Mode, Target, build, run
 from tests.faults.regions import counts
-from tests.support import azure_shapes as shapes
 from tests.support.azure_server import AzureTestServer, Reply, Unparsable
 
 APIS: tuple[Api, ...] = ("chat", "responses")

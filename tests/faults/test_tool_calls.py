@@ -22,17 +22,9 @@ from pydantic import SecretStr
 
 from langchain_azure_gateway import AzureGatewayChatModel
 from llamaindex_azure_gateway import AzureGatewayLLM
-from shared_core import (
-    REPAIR_EVENT,
-    ChatRequest,
-    ConversationError,
-    Gateway,
-    JsonValue,
-    ListSink,
-    Message,
-    ToolCallPart,
-    load_config,
-)
+from shared_core import ChatRequest, ConversationError, Gateway, ListSink, Message, ToolCallPart, load_config
+from shared_core.messages import JsonValue
+from shared_core.repair import REPAIR_EVENT
 from tests.faults.channels import (
     CHANNELS,
     DEPLOYMENT,

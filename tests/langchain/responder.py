@@ -16,17 +16,11 @@ import json
 import re
 from collections.abc import Mapping
 
-from shared_core import JsonValue
-from tests.support.azure_script import (
-    Outcome,
-    PromptView,
-    RecordedRequest,
-    Reply,
-    deterministic_responder,
-    read_prompt,
-    schema_instance,
-)
-from tests.support.azure_shapes import ToolCall
+from azure_openai_emulator.responder import PromptView, deterministic_responder, read_prompt
+from azure_openai_emulator.schema_example import schema_instance
+from azure_openai_emulator.script import Outcome, RecordedRequest, Reply
+from azure_openai_emulator.shapes import ToolCall
+from shared_core.messages import JsonValue
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")

@@ -15,7 +15,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from pydantic import SecretStr
 
 from langchain_azure_gateway import AzureContentFilterError, AzureGatewayChatModel, AzureRateLimitError
-from shared_core import REPAIR_EVENT, ContentFilterError, ListSink, RateLimitError
+from shared_core import ContentFilterError, ListSink, RateLimitError
+from shared_core.repair import REPAIR_EVENT
 from tests.langchain.conftest import make_model
 from tests.support.azure_server import AzureTestServer, HttpError, PromptFiltered, Reply, ToolCall, Usage
 

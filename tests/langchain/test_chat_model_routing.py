@@ -20,7 +20,8 @@ from langchain_core.messages import AIMessageChunk
 from pydantic import SecretStr
 
 from langchain_azure_gateway import AzureGatewayChatModel
-from shared_core import ConfigurationError, DeploymentConfig, EndpointConfig, ModelPrice
+from shared_core import ConfigurationError, DeploymentConfig, EndpointConfig
+from shared_core.costs import ModelPrice
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, HttpError, Reply, Usage
 
 KEY = "region-key"

@@ -29,10 +29,7 @@ from shared_core import (
     DeploymentNotFoundError,
     GenerationSettings,
     ImagePart,
-    InvalidToolCall,
     Message,
-    NamedToolChoice,
-    ReasoningPart,
     TextPart,
     ToolCall,
     ToolCallPart,
@@ -40,6 +37,9 @@ from shared_core import (
     UnsupportedContentError,
     Usage,
 )
+from shared_core.messages import ReasoningPart
+from shared_core.request import NamedToolChoice
+from shared_core.tool_calls import InvalidToolCall
 
 
 def test_convert_messages_keep_roles_images_tool_calls_and_errors() -> None:

@@ -36,17 +36,17 @@ from shared_core import (
     ChatResult,
     GenerationSettings,
     ImagePart,
-    InvalidToolCall,
     Message,
-    NamedToolChoice,
-    PromptFilterResult,
-    ReasoningPart,
     TextPart,
     ToolCall,
     ToolCallPart,
     ToolResultPart,
     Usage,
 )
+from shared_core.messages import ReasoningPart
+from shared_core.request import NamedToolChoice
+from shared_core.result import PromptFilterResult
+from shared_core.tool_calls import InvalidToolCall
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 

@@ -12,7 +12,8 @@ from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.tools import FunctionTool
 
 from llamaindex_azure_gateway import AzureGatewayLLM
-from shared_core import REPAIR_EVENT, ListSink
+from shared_core import ListSink
+from shared_core.repair import REPAIR_EVENT
 from tests.support.azure_server import AzureTestServer, Reply, ToolCall
 
 DOCS = [

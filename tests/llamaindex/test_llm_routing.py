@@ -18,7 +18,8 @@ from llama_index.core.llms import ChatMessage, ChatResponse
 from pydantic import SecretStr
 
 from llamaindex_azure_gateway import AzureGatewayLLM
-from shared_core import DeploymentConfig, EndpointConfig, ModelPrice
+from shared_core import DeploymentConfig, EndpointConfig
+from shared_core.costs import ModelPrice
 from tests.support.azure_server import AzureTestServer, DeploymentInfo, HttpError, Reply, Usage
 
 KEY = "region-key"

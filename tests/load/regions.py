@@ -1,5 +1,5 @@
 """Three emulated Azure regions for the load run, each an emulator process of its own (``python -m
-shared_core.emulator``) with probabilistic faults, so the client's memory and CPU are the client's alone.
+azure_openai_emulator``) with probabilistic faults, so the client's memory and CPU are the client's alone.
 
 A region can be killed (its connections reset, new ones refused: a regional outage) and started again on the
 same port. Each process writes one JSON line per request to its log file (appended across restarts); the run
@@ -69,7 +69,7 @@ class Region:
 
     def launch(self) -> None:
         """Start the process (not waiting for it: see :meth:`wait_ready`)."""
-        command = [sys.executable, "-m", "shared_core.emulator", "--port", str(self.port), "--api-key", KEY]
+        command = [sys.executable, "-m", "azure_openai_emulator", "--port", str(self.port), "--api-key", KEY]
         command += ["--region", self.name, "--seed", str(self.seed + self.restarts), "--log-format", "json"]
         # A budget the run cannot spend: the counted (not enforced) x-ratelimit-remaining-* headers must not
         # report an exhausted region, or quota-aware routing would (rightly) move the traffic off it.

@@ -48,7 +48,6 @@ from shared_core import (
     HealthStore,
     Message,
     RetryPolicy,
-    StreamAccumulator,
     StreamEvent,
     StreamInterruptedError,
     TextDelta,
@@ -56,6 +55,7 @@ from shared_core import (
     ToolSpec,
     load_config,
 )
+from shared_core.result import StreamAccumulator
 from tests.load.regions import KEY, Region, ServerCounts, fault_flags, per_rule_probability, running_regions
 
 __all__ = ["LoadOptions", "LoadReport", "main", "run_load"]

@@ -33,7 +33,7 @@ if case == "global":
     trace.set_tracer_provider(provider)
     metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 from shared_core import ChatRequest, Gateway, ListSink, Message, MissingExtraError, load_config
-from shared_core.emulator import AzureEmulator
+from azure_openai_emulator import AzureEmulator
 with AzureEmulator(api_key="k") as server:
     sink = ListSink()
     config = load_config(env={}, endpoint=server.endpoint, api_key="k", default_deployment="gpt-4o-mini")

@@ -125,3 +125,17 @@ def test_a_langchain_model_used_in_the_parent_is_pickled_to_spawn_workers(endpoi
             timeout=_HANG_SECONDS
         )
     _assert_own_answers(tallies, 2 * 10)
+
+
+def test_a_llamaindex_model_used_in_the_parent_is_pickled_to_spawn_workers(endpoint: str) -> None:
+    from llamaindex_azure_gateway import AzureGatewayLLM
+
+    llm = AzureGatewayLLM(azure_endpoint=endpoint, api_key=workers.KEY, engine=workers.DEPLOYMENT, max_retries=0)
+    assert "from the parent" in llm.complete("from the parent").text
+    pickled = pickle.dumps(llm)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        tallies = pool.starmap_async(workers.with_pickled_model, [(pickled, w, 10) for w in range(2)]).get(
+            timeout=_HANG_SECONDS
+        )
+    _assert_own_answers(tallies, 2 * 10)

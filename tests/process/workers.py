@@ -6,6 +6,7 @@ Top-level functions only, so that ``multiprocessing`` can send them to forkserve
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared_core import ChatRequest, Gateway, GatewayError, Message, TextDelta, load_config
@@ -77,14 +78,20 @@ def with_fresh(endpoint: str, worker: int, count: int) -> Tally:
 
 
 def with_pickled_model(model: bytes, worker: int, count: int) -> Tally:
-    """Unpickle a LangChain model built (and used) in the parent, and call it."""
+    """Unpickle a LangChain or LlamaIndex model built (and used) in the parent, and call it."""
     chat = pickle.loads(model)
+    if not hasattr(chat, "invoke"):  # LlamaIndex
+        return _tally(worker, count, lambda prompt: chat.complete(prompt).text)
+    return _tally(worker, count, lambda prompt: str(chat.invoke(prompt).content))
+
+
+def _tally(worker: int, count: int, ask: Callable[[str], str]) -> Tally:
     ok = crossed = errors = 0
     problem = ""
     for n in range(count):
         prompt = f"pickled worker {worker} call {n}"
         try:
-            answer = str(chat.invoke(prompt).content)
+            answer = ask(prompt)
         except Exception as error:
             errors += 1
             problem = problem or f"{type(error).__name__}: {error}"[:200]

@@ -1,7 +1,7 @@
-"""The loopback Azure server for tests: :class:`shared_core.emulator.AzureEmulator` under its old name.
+"""The loopback Azure server for tests: :class:`azure_openai_emulator.AzureEmulator` under its old name.
 
 ``python -m tests.support.azure_server --port 0 --print-endpoint`` still prints the bare endpoint on its first
-line (for a parent process); users run ``python -m shared_core.emulator`` instead.
+line (for a parent process); users run ``python -m azure_openai_emulator`` instead.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import argparse
 import contextlib
 import threading
 
-from shared_core.emulator import AzureEmulator as AzureTestServer
-from shared_core.emulator import (
+from azure_openai_emulator import AzureEmulator as AzureTestServer
+from azure_openai_emulator import (
     BadGateway,
     ConnectionReset,
     DeploymentInfo,

@@ -15,7 +15,7 @@ token endpoint (``GET /msi/token``). Each request is answered, in order, by:
 
 aiohttp runs on its own event loop in a background thread, so sync and async clients alike can hold
 hundreds of requests open against it. Every request is recorded (:class:`RecordedRequest`) and logged on the
-``shared_core.emulator`` logger with its deployment, status, outcome, faults and latency (never a key or a
+``azure_openai_emulator`` logger with its deployment, status, outcome, faults and latency (never a key or a
 token; the ``extra`` field ``emulator`` carries the same as a dict).
 """
 
@@ -35,12 +35,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from shared_core.emulator import error_bodies as errors
-from shared_core.emulator.faults import FaultPlan, FaultRule
-from shared_core.emulator.identity import IDENTITY_PATH, ManagedIdentity, TokenIssuer
-from shared_core.emulator.model_rules import reject_parameters
-from shared_core.emulator.quota import QuotaVerdict, TokenBuckets, request_cost
-from shared_core.emulator.render import (
+from azure_openai_emulator import error_bodies as errors
+from azure_openai_emulator.faults import FaultPlan, FaultRule
+from azure_openai_emulator.identity import IDENTITY_PATH, ManagedIdentity, TokenIssuer
+from azure_openai_emulator.model_rules import reject_parameters
+from azure_openai_emulator.quota import QuotaVerdict, TokenBuckets, request_cost
+from azure_openai_emulator.render import (
     Exchange,
     Route,
     json_headers,
@@ -52,13 +52,13 @@ from shared_core.emulator.render import (
     strip_headers,
     unknown_deployment,
 )
-from shared_core.emulator.responder import deterministic_responder
-from shared_core.emulator.script import HttpError, Outcome, RecordedRequest, Responder, as_responder
-from shared_core.emulator.shapes import DeploymentInfo
+from azure_openai_emulator.responder import deterministic_responder
+from azure_openai_emulator.script import HttpError, Outcome, RecordedRequest, Responder, as_responder
+from azure_openai_emulator.shapes import DeploymentInfo
 
 __all__ = ["AzureEmulator"]
 
-logger = logging.getLogger("shared_core.emulator")
+logger = logging.getLogger("azure_openai_emulator")
 
 
 @dataclass(slots=True)

@@ -42,7 +42,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Literal, assert_never, cast, get_args
 
-from shared_core.emulator.script import (
+from azure_openai_emulator.script import (
     BadGateway,
     ConnectionReset,
     HttpError,
@@ -52,7 +52,7 @@ from shared_core.emulator.script import (
     Reply,
     RetryAfterHeader,
 )
-from shared_core.emulator.shapes import FilterVerdict
+from azure_openai_emulator.shapes import FilterVerdict
 
 __all__ = ["FaultKind", "FaultPlan", "FaultRule", "FaultSpecError", "load_faults", "parse_fault"]
 

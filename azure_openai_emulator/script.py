@@ -3,7 +3,7 @@
 A test (or a fault rule) decides a request's :data:`Outcome`: a :class:`Reply` in Azure's success shapes, or
 one of Azure's failures (:class:`HttpError`, :class:`PromptFiltered`, :class:`BadGateway`,
 :class:`ConnectionReset`, :class:`Unparsable`). When nothing is scripted the emulator asks its
-:data:`Responder` (by default :func:`shared_core.emulator.responder.deterministic_responder`).
+:data:`Responder` (by default :func:`azure_openai_emulator.responder.deterministic_responder`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from shared_core.emulator.shapes import FilterVerdict, ToolCall, Usage
+from azure_openai_emulator.shapes import FilterVerdict, ToolCall, Usage
 from shared_core.messages import JsonValue
 
 __all__ = [

@@ -13,26 +13,28 @@ when asked, fills a ``json_schema``, quotes tool results) passed through fault r
 
 From a shell (see ``docs/emulator.md``)::
 
-    python -m shared_core.emulator --port 0 --print-endpoint --deployment gpt-4o-mini=gpt-4o-mini-2024-07-18
+    python -m azure_openai_emulator --port 0 --print-endpoint --deployment gpt-4o-mini=gpt-4o-mini-2024-07-18
     # prints: export AZURE_OPENAI_ENDPOINT=http://127.0.0.1:PORT ... AZURE_OPENAI_API_KEY=test-key
 
 In a test::
 
-    from shared_core.emulator import AzureEmulator, FaultRule, HttpError, Reply
+    from azure_openai_emulator import AzureEmulator, FaultRule, HttpError, Reply
 
     with AzureEmulator(api_key="k", faults=[FaultRule("rate_limit", every=2)]) as emulator:
         emulator.script(HttpError(503), Reply("Hello!"))
         ... point the client at emulator.endpoint (or os.environ.update(emulator.env())) ...
         assert emulator.request_count == 2
 
-Importing :mod:`shared_core` never imports this package, and no other module of ``shared_core`` does.
+It is its own top-level package, shipped in the same distribution as the gateway: :mod:`shared_core` never
+imports it, and it uses only ``shared_core.messages`` (JSON types) and ``shared_core.extras`` (the missing-extra
+error) from the core, so it cannot share the client code it stands in for.
 """
 
 from shared_core.extras import require_extra as _require_extra
 
 _require_extra("aiohttp", feature="the Azure OpenAI emulator", extra="emulator", package="aiohttp")
 
-from shared_core.emulator.faults import (  # noqa: E402  (after the extra check, which names what to install)
+from azure_openai_emulator.faults import (  # noqa: E402  (after the extra check, which names what to install)
     FaultKind,
     FaultPlan,
     FaultRule,
@@ -40,10 +42,10 @@ from shared_core.emulator.faults import (  # noqa: E402  (after the extra check,
     load_faults,
     parse_fault,
 )
-from shared_core.emulator.identity import IDENTITY_PATH, ManagedIdentity, TokenIssuer  # noqa: E402
-from shared_core.emulator.responder import PromptView, decide_answer, deterministic_responder, read_prompt  # noqa: E402
-from shared_core.emulator.schema_example import schema_instance  # noqa: E402
-from shared_core.emulator.script import (  # noqa: E402
+from azure_openai_emulator.identity import IDENTITY_PATH, ManagedIdentity, TokenIssuer  # noqa: E402
+from azure_openai_emulator.responder import PromptView, decide_answer, deterministic_responder, read_prompt  # noqa: E402
+from azure_openai_emulator.schema_example import schema_instance  # noqa: E402
+from azure_openai_emulator.script import (  # noqa: E402
     BadGateway,
     ConnectionReset,
     HttpError,
@@ -55,8 +57,8 @@ from shared_core.emulator.script import (  # noqa: E402
     Unparsable,
     as_responder,
 )
-from shared_core.emulator.server import AzureEmulator  # noqa: E402
-from shared_core.emulator.shapes import DeploymentInfo, FilterVerdict, ToolCall, Usage  # noqa: E402
+from azure_openai_emulator.server import AzureEmulator  # noqa: E402
+from azure_openai_emulator.shapes import DeploymentInfo, FilterVerdict, ToolCall, Usage  # noqa: E402
 
 __all__ = [
     "IDENTITY_PATH",

@@ -6,7 +6,7 @@ compact JSON, the OpenAI-style ones (``invalid_request_error``, ``server_error``
 
 from __future__ import annotations
 
-from shared_core.emulator.shapes import PROMPT_FILTER, DeploymentInfo, FilterVerdict, compact, pretty
+from azure_openai_emulator.shapes import PROMPT_FILTER, DeploymentInfo, FilterVerdict, compact, pretty
 from shared_core.messages import JsonValue
 
 __all__ = [

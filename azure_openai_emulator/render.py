@@ -1,4 +1,4 @@
-"""How the emulator turns a decided :data:`~shared_core.emulator.script.Outcome` into Azure's HTTP answer.
+"""How the emulator turns a decided :data:`~azure_openai_emulator.script.Outcome` into Azure's HTTP answer.
 
 Routing (which Azure operation a path addresses) and rendering (status, headers, body or stream, dropped
 connections) live here; the server decides *what* to answer, this module decides *how it looks on the wire*.
@@ -20,9 +20,9 @@ from typing import assert_never
 
 from aiohttp import web
 
-from shared_core.emulator import content, shapes
-from shared_core.emulator import error_bodies as errors
-from shared_core.emulator.script import (
+from azure_openai_emulator import content, shapes
+from azure_openai_emulator import error_bodies as errors
+from azure_openai_emulator.script import (
     ApiShape,
     BadGateway,
     ConnectionReset,
@@ -33,7 +33,7 @@ from shared_core.emulator.script import (
     Reply,
     Unparsable,
 )
-from shared_core.emulator.shapes import Completion, DeploymentInfo, Usage
+from azure_openai_emulator.shapes import Completion, DeploymentInfo, Usage
 from shared_core.messages import JsonValue
 
 __all__ = [

@@ -15,7 +15,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared_core.emulator.content import (
+from azure_openai_emulator.content import (
     ContentExtras,
     chat_extra_choices,
     chat_extra_deltas,
@@ -81,7 +81,7 @@ class DeploymentInfo:
         requests_per_minute: ``x-ratelimit-limit-requests``.
         tokens_per_minute: ``x-ratelimit-limit-tokens``.
         enforce_quota: Answer 429 when a request's tokens exceed what is left of ``tokens_per_minute``, which
-            refills over ``renewal_period`` (see :mod:`shared_core.emulator.quota`); off, usage is only counted.
+            refills over ``renewal_period`` (see :mod:`azure_openai_emulator.quota`); off, usage is only counted.
         renewal_period: Seconds over which an enforced token budget refills completely.
     """
 

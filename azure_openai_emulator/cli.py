@@ -1,8 +1,8 @@
-"""``python -m shared_core.emulator``: run the Azure OpenAI emulator until interrupted.
+"""``python -m azure_openai_emulator``: run the Azure OpenAI emulator until interrupted.
 
 Example::
 
-    python -m shared_core.emulator --port 0 --print-endpoint --api-key K \\
+    python -m azure_openai_emulator --port 0 --print-endpoint --api-key K \\
         --deployment gpt-4o-mini=gpt-4o-mini-2024-07-18 --faults faults.toml
 
 With ``--print-endpoint`` the first line on stdout is a shell line to copy (or ``eval``)::
@@ -27,18 +27,18 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from shared_core.emulator.faults import FaultPlan, FaultRule, FaultSpecError, load_faults, parse_fault
-from shared_core.emulator.identity import ManagedIdentity
-from shared_core.emulator.server import AzureEmulator
-from shared_core.emulator.shapes import DeploymentInfo
+from azure_openai_emulator.faults import FaultPlan, FaultRule, FaultSpecError, load_faults, parse_fault
+from azure_openai_emulator.identity import ManagedIdentity
+from azure_openai_emulator.server import AzureEmulator
+from azure_openai_emulator.shapes import DeploymentInfo
 
 __all__ = ["build_parser", "emulator_from_args", "export_line", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m shared_core.emulator``."""
+    """The command line of ``python -m azure_openai_emulator``."""
     parser = argparse.ArgumentParser(
-        prog="python -m shared_core.emulator",
+        prog="python -m azure_openai_emulator",
         description="An Azure OpenAI emulator on loopback: chat, v1 and Responses routes, faults, managed identity.",
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: a free one)")
@@ -138,7 +138,7 @@ class _JsonLines(logging.Formatter):
 
 
 def _configure_logging(fmt: str, quiet: bool) -> None:
-    log = logging.getLogger("shared_core.emulator")
+    log = logging.getLogger("azure_openai_emulator")
     log.setLevel(logging.WARNING if quiet else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonLines() if fmt == "json" else logging.Formatter("%(asctime)s %(message)s"))

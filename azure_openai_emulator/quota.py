@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shared_core.emulator.script import RecordedRequest
+from azure_openai_emulator.script import RecordedRequest
 
 __all__ = ["QuotaVerdict", "TokenBuckets", "request_cost"]
 
