@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
-from typing import cast
+from typing import Any, cast
 
 from pydantic import SecretStr
 
@@ -395,14 +395,14 @@ class FrameworkFields:
         """Setting -> the class's field, for every setting the class copies."""
         return {name: self.renamed.get(name, name) for name in SETTINGS if name not in self.not_copied}
 
-    def config_kwargs(self, model: object, *, given: Collection[str] | None = None) -> dict[str, object]:
+    def config_kwargs(self, model: object, *, given: Collection[str] | None = None) -> dict[str, Any]:
         """The :func:`load_config` keyword arguments a framework object's fields give.
 
         A field counts when it is in ``given`` (pydantic's ``model_fields_set``: a field left to its default lets
         the config file and the environment decide) and not ``None``; without ``given``, when it is not ``None``,
         ``False`` or an empty mapping (the unset defaults of a class whose flags default to ``False``).
         """
-        out: dict[str, object] = {}
+        out: dict[str, Any] = {}
         for name, attr in self.copied().items():
             value: object = getattr(model, attr)
             if given is not None:
