@@ -95,7 +95,11 @@ class GatewayError(Exception):
         code: Azure's error code (``DeploymentNotFound``, ``content_filter``, ``429`` ...), when given.
         request_id: Azure's ``apim-request-id`` header, for support tickets.
         retry_after: Seconds the server asked us to wait, when it said.
+        attempts: When the gateway gave up on a call (every deployment failed, or its deadline passed): one line
+            per HTTP attempt, in order (``"eastus/gpt-4o: ServerError (HTTP 503): ..."``); else empty.
     """
+
+    attempts: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -317,7 +321,16 @@ class RequestTimeoutError(TransientError):
 
 
 class ConnectionFailedError(TransientError):
-    """The connection could not be made or was reset before a response."""
+    """The connection could not be made or was reset before a response.
+
+    Attributes:
+        connected: ``False`` when the connection was never made (refused, DNS), so Azure did no work for the
+            request; set by the transport, which sees the underlying exception.
+    """
+
+    def __init__(self, message: str, *, connected: bool = True, **ctx: Unpack[ErrorContext]) -> None:
+        super().__init__(message, **ctx)
+        self.connected = connected
 
 
 class InvalidResponseError(GatewayError):

@@ -7,14 +7,16 @@ or several), prices from :mod:`shared_core.costs`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar, cast
 
 from shared_core.auth import AuthProvider
 from shared_core.config import GatewayConfig, load_config
+from shared_core.content_filter import completion_filter_error
 from shared_core.costs import CallCost, CostTracker, cost_of
 from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
 from shared_core.errors import GatewayError, InvalidResponseError
@@ -35,7 +37,6 @@ from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.version import __version__
 from shared_core.wire import chat_completions, responses
-from shared_core.wire.content_filter import completion_filter_error, prompt_filter_error
 from shared_core.wire.envelope import EncodedRequest
 from shared_core.wire.json_body import encode_body, wrong_types_are_typed
 
@@ -61,31 +62,22 @@ class _Call:
     repairs: tuple[ToolSequenceRepair, ...] = ()
 
 
+@dataclass(slots=True)
 class _Plan:
-    """One call: resolved, repaired and routed once; each route target encoded on first use."""
+    """One call: resolved, repaired and routed once; the gateway encodes each route target on first use."""
 
-    __slots__ = ("_calls", "_gateway", "by_key", "deadline_at", "repairs", "request", "resolved", "stream", "targets")
-
-    def __init__(self, gateway: Gateway, request: ChatRequest, *, stream: bool) -> None:
-        self._gateway = gateway
-        self.resolved = gateway.deployments.resolve(request.model)
-        self.request, self.repairs = gateway._repaired(request)  # pyright: ignore[reportPrivateUsage]
-        self.stream = stream
-        self.targets = gateway.routes.targets(self.resolved)
-        self.by_key = {t.candidate.key: t for t in self.targets}
-        self._calls: dict[str, _Call] = {}
-        # Monotonic time by which the whole call ends; set when its attempts start.
-        self.deadline_at: float | None = None
+    resolved: ResolvedDeployment
+    request: ChatRequest
+    repairs: tuple[ToolSequenceRepair, ...]
+    stream: bool
+    targets: tuple[RouteTarget, ...]
+    by_key: dict[str, RouteTarget]
+    calls: dict[str, _Call] = field(default_factory=dict[str, _Call])
+    deadline_at: float | None = None  # monotonic time by which the whole call ends; set when its attempts start
 
     @property
     def candidates(self) -> tuple[RouteCandidate, ...]:
         return tuple(t.candidate for t in self.targets)
-
-    def call_for(self, candidate: RouteCandidate) -> _Call:
-        call = self._calls.get(candidate.key)
-        if call is None:
-            call = self._calls[candidate.key] = self._gateway._encode(self, self.by_key[candidate.key])  # pyright: ignore[reportPrivateUsage]
-        return call
 
 
 class Gateway:
@@ -145,11 +137,8 @@ class Gateway:
         costs: CostTracker | None = None,
         **config_kwargs: object,
     ) -> None:
-        self.config = (
-            config
-            if config is not None
-            else load_config(config_file=config_file, **cast(dict[str, Any], config_kwargs))
-        )
+        kwargs = cast(dict[str, Any], config_kwargs)
+        self.config = config if config is not None else load_config(config_file=config_file, **kwargs)
         self.routes = RouteTable(
             self.config, auth=auth, token_provider=token_provider, async_token_provider=async_token_provider, api=api
         )
@@ -175,8 +164,7 @@ class Gateway:
         self.costs = costs or CostTracker()
         self._client_keys: dict[str, http.ClientKey] = {}
         self._proxy, self._verify = proxy, verify
-        self._http_client = http_client
-        self._async_http_client = async_http_client
+        self._http_client, self._async_http_client = http_client, async_http_client
 
     def __repr__(self) -> str:
         return (
@@ -192,11 +180,15 @@ class Gateway:
         Public for tests and the doctor.
         """
         plan = self._plan(request, stream=stream)
-        return plan.call_for(plan.targets[0].candidate)
+        return self._call_for(plan, plan.targets[0].candidate)
 
     def _plan(self, request: ChatRequest, *, stream: bool) -> _Plan:
-        plan = _Plan(self, request, stream=stream)
-        first = plan.call_for(plan.targets[0].candidate)
+        resolved = self.deployments.resolve(request.model)
+        repaired, repairs = self._repaired(request)
+        targets = self.routes.targets(resolved)
+        by_key = {t.candidate.key: t for t in targets}
+        plan = _Plan(resolved, repaired, repairs, stream, targets, by_key)
+        first = self._call_for(plan, targets[0].candidate)
         if self._summaries:
             summary: dict[str, JsonValue] = {
                 "deployment": first.target.deployment,
@@ -236,6 +228,12 @@ class Gateway:
         if settings.temperature is None and config.temperature is not None:
             changes["temperature"] = config.temperature
         return replace(settings, **changes) if changes else settings
+
+    def _call_for(self, plan: _Plan, candidate: RouteCandidate) -> _Call:
+        call = plan.calls.get(candidate.key)
+        if call is None:
+            call = plan.calls[candidate.key] = self._encode(plan, plan.by_key[candidate.key])
+        return call
 
     def _encode(self, plan: _Plan, route: RouteTarget) -> _Call:
         resolved, candidate = plan.resolved, route.candidate
@@ -279,25 +277,8 @@ class Gateway:
 
     # -- errors, results and costs -------------------------------------------------------------------------
 
-    def _error(self, call: _Call, status: int, headers: dict[str, str] | object, body: bytes) -> GatewayError:
-        hdrs: dict[str, str] = dict(headers) if isinstance(headers, dict) else {}  # pyright: ignore[reportUnknownArgumentType]
-        payload: JsonValue = None
-        try:
-            payload = json.loads(body) if body else None
-        # A body nested past the interpreter's recursion limit raises RecursionError, not ValueError.
-        except (ValueError, RecursionError):
-            payload = None
-        filtered = prompt_filter_error(
-            payload,
-            deployment=call.target.deployment,
-            endpoint=call.route.endpoint_url,
-            status=status,
-            code="content_filter",
-            request_id=request_id(hdrs),
-        )
-        if filtered is not None:
-            return filtered
-        return error_from_response(status, hdrs, body, call.ctx)
+    def _error(self, call: _Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
+        return error_from_response(status, headers, body, call.ctx)
 
     def _decode(self, call: _Call, response: http.HttpResponse) -> ChatResult:
         rid = request_id(response.headers)
@@ -410,76 +391,74 @@ class Gateway:
     def _async_client(self, route: RouteTarget) -> http.AsyncClient:
         return self._async_http_client or http.SHARED_CLIENTS.async_client(self._client_key(route))
 
-    def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
-        call = plan.call_for(candidate)
+    @contextlib.contextmanager
+    def _located(self, call: _Call) -> Generator[None]:
+        """Every error of an attempt names the deployment and endpoint; a response of 300 or more is an error."""
         try:
-            client = self._sync_client(call.route)
-            response = http.send(
-                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
-            )
+            yield
         except GatewayError as error:
             self._locate(call, error)
             raise
+
+    def _checked(self, call: _Call, response: http.HttpResponse) -> http.HttpResponse:
         if response.status >= 300:
-            raise self._error(call, response.status, dict(response.headers), response.body)
+            raise self._error(call, response.status, response.headers, response.body)
         return response
+
+    def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+        call = self._call_for(plan, candidate)
+        with self._located(call):
+            auth_headers = call.route.auth.headers()
+            response = http.send(
+                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+            )
+        return self._checked(call, response)
 
     async def _asend(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
-        call = plan.call_for(candidate)
-        try:
+        call = self._call_for(plan, candidate)
+        with self._located(call):
             auth_headers = await call.route.auth.aheaders()
-            client = self._async_client(call.route)
             response = await http.asend(
-                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+                self._async_client(call.route),
+                call.http_request,
+                self.timeouts,
+                auth_headers,
+                deadline=plan.deadline_at,
             )
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
-        if response.status >= 300:
-            raise self._error(call, response.status, dict(response.headers), response.body)
-        return response
+        return self._checked(call, response)
 
     def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
-        call = plan.call_for(candidate)
-        try:
-            client = self._sync_client(call.route)
+        call = self._call_for(plan, candidate)
+        with self._located(call):
+            auth_headers = call.route.auth.headers()
             opened = http.stream(
-                client, call.http_request, self.timeouts, call.route.auth.headers(), deadline=plan.deadline_at
+                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
             )
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
-        if opened.status >= 300:
-            try:
-                body = opened.read()
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            finally:
-                opened.close()
-            raise self._error(call, opened.status, dict(opened.headers), body)
+            if opened.status >= 300:
+                try:
+                    body = opened.read()
+                finally:
+                    opened.close()
+                raise self._error(call, opened.status, opened.headers, body)
         return opened
 
     async def _aopen(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
-        call = plan.call_for(candidate)
-        try:
+        call = self._call_for(plan, candidate)
+        with self._located(call):
             auth_headers = await call.route.auth.aheaders()
-            client = self._async_client(call.route)
             opened = await http.astream(
-                client, call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+                self._async_client(call.route),
+                call.http_request,
+                self.timeouts,
+                auth_headers,
+                deadline=plan.deadline_at,
             )
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
-        if opened.status >= 300:
-            try:
-                body = await opened.aread()
-            except GatewayError as error:
-                self._locate(call, error)
-                raise
-            finally:
-                await opened.aclose()
-            raise self._error(call, opened.status, dict(opened.headers), body)
+            if opened.status >= 300:
+                try:
+                    body = await opened.aread()
+                finally:
+                    await opened.aclose()
+                raise self._error(call, opened.status, opened.headers, body)
         return opened
 
     # -- routing -------------------------------------------------------------------------------------------
@@ -494,7 +473,7 @@ class Gateway:
             policy=self.retry_policy,
             sink=self.sink,
             store=store,
-            strategy=PreferBudget(self.strategy, plan.call_for(plan.targets[0].candidate).http_request.body, limit),
+            strategy=PreferBudget(self.strategy, self._call_for(plan, plan.candidates[0]).http_request.body, limit),
             credential_kind=lambda c: by_key[c.key].auth.kind,
             refresh=lambda c: by_key[c.key].auth.force_refresh(),
             arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
@@ -511,7 +490,7 @@ class Gateway:
         if len(plan.targets) > 1:
             attempt = metered_attempt(self.health.record_quota, attempt)
         winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
-        return plan.call_for(winner), result
+        return self._call_for(plan, winner), result
 
     async def _arun(
         self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
@@ -520,7 +499,7 @@ class Gateway:
         if len(plan.targets) > 1:
             attempt = ametered_attempt(self.health.record_quota, attempt)
         winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
-        return plan.call_for(winner), result
+        return self._call_for(plan, winner), result
 
     def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:
         if len(plan.targets) > 1:

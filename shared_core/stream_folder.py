@@ -9,8 +9,9 @@ so that the connection goes back to the pool.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterator
 from typing import Literal
 
 from shared_core.errors import (
@@ -136,6 +137,24 @@ class StreamFolder:
         """Everything received so far."""
         return self.accumulator.result(deployment=self._deployment, request_id=self._request_id)
 
+    @contextlib.contextmanager
+    def reading(self, broke: Callable[[GatewayError], None]) -> Generator[None]:
+        """Around the body's reads (both drivers): a transport failure is told to ``broke``, then raised as the
+        stream's :meth:`interrupted` error."""
+        try:
+            yield
+        except GatewayError as error:
+            broke(error)
+            raise self.interrupted(error) from error
+
+    def ending(self) -> Iterator[StreamEvent]:
+        """The events that close the stream, its priced closing event last; then the completion filter's error."""
+        yield from self.close()
+        closing, filtered = self.finish()
+        yield closing
+        if filtered is not None:
+            raise filtered
+
     def interrupted(self, error: GatewayError) -> GatewayError:
         """The error to raise for a transport failure mid-stream (with the partial answer)."""
         if isinstance(error, ServerError):
@@ -207,21 +226,14 @@ def drive(
     """
     try:
         yield folder.opening()
-        try:
+        with folder.reading(broke):
             for chunk in opened.iter_bytes():
                 yield from folder.feed(chunk)
                 if folder.done:
                     break
-        except GatewayError as error:
-            broke(error)
-            raise folder.interrupted(error) from error
         if folder.done:
             opened.drain()
-        yield from folder.close()
-        closing, filtered = folder.finish()
-        yield closing
-        if filtered is not None:
-            raise filtered
+        yield from folder.ending()
     finally:
         opened.close()
 
@@ -232,22 +244,15 @@ async def adrive(
     """Async :func:`drive`."""
     try:
         yield folder.opening()
-        try:
+        with folder.reading(broke):
             async for chunk in opened.aiter_bytes():
                 for event in folder.feed(chunk):
                     yield event
                 if folder.done:
                     break
-        except GatewayError as error:
-            broke(error)
-            raise folder.interrupted(error) from error
         if folder.done:
             await opened.adrain()
-        for event in folder.close():
+        for event in folder.ending():
             yield event
-        closing, filtered = folder.finish()
-        yield closing
-        if filtered is not None:
-            raise filtered
     finally:
         await opened.aclose()

@@ -77,6 +77,7 @@ SAMPLES: dict[type[BaseException], Callable[[type[Any]], GatewayError]] = {
         "no temperature", parameter="temperature", model="o3-mini", api_version="2024-10-21", **CTX
     ),
     StreamInterruptedError: lambda cls: cls("broke", partial=PARTIAL, **CTX),
+    ConnectionFailedError: lambda cls: cls("refused", connected=False, **CTX),
     UnsupportedContentError: lambda cls: cls("audio", index=3, block_type="audio", **CTX),
     llamaindex_azure_gateway.InvalidToolCallError: lambda cls: cls("call_1", "get_weather", "{bad", "not JSON"),
     llamaindex_azure_gateway.ModelRefusalError: lambda cls: cls("refused", refusal="no", output_type="Person"),

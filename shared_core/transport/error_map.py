@@ -16,8 +16,9 @@ Decisions the table encodes:
   an endpoint with a path already in it). Failing over to a sibling deployment would fail the same way.
 * An HTML page keeps the class its status gives (5xx: :class:`ServerError`, still retried) and says in the
   message that a proxy answered, not Azure OpenAI, with the page's title.
-* 400 ``content_filter`` is normally turned into ``ContentFilterError`` by the wire layer, which reads the
-  filter categories; here it becomes a :class:`BadRequestError` that says so.
+* 4xx ``content_filter`` with Azure's error shape is a :class:`ContentFilterError` carrying the filter
+  categories (:mod:`shared_core.content_filter` reads them); a body of another shape that still implies the
+  filter (``innererror.code: ResponsibleAIPolicyViolation``) stays a :class:`BadRequestError` that says so.
 
 Everything here is pure: headers are a plain mapping with lower-cased keys, bodies are bytes. Only
 ``transport/http.py`` touches httpx.
@@ -35,9 +36,11 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from shared_core.content_filter import prompt_filter_error
 from shared_core.errors import (
     AuthenticationError,
     BadRequestError,
+    ContentFilterError,
     ContextLengthExceededError,
     DeploymentNotFoundError,
     ErrorContext,
@@ -447,7 +450,7 @@ _TABLE: tuple[_Row, ...] = (
     _Row((408,), None, RequestTimeoutError, _explain_timeout),
     _Row(_4XX, ("context_length_exceeded",), ContextLengthExceededError, _explain_context_length),
     _Row(_4XX, ("unsupported_parameter", "unsupported_value"), UnsupportedParameterError, _explain_unsupported),
-    _Row(_4XX, ("content_filter",), BadRequestError, _explain_content_filter),
+    _Row(_4XX, ("content_filter",), ContentFilterError, _explain_content_filter),
     _Row(_4XX, None, BadRequestError, _explain_bad_request),
     _Row(_5XX, None, ServerError, _explain_server_error),
 )
@@ -492,6 +495,22 @@ def _match(status: int, code: str | None) -> _Row:
     return _UNEXPECTED
 
 
+def _content_filter(body: bytes, text: str, context: ErrorContext) -> GatewayError:
+    try:
+        payload: JsonValue = json.loads(body)
+    except (ValueError, RecursionError):
+        payload = None
+    filtered = prompt_filter_error(
+        payload,
+        deployment=context.get("deployment"),
+        endpoint=context.get("endpoint"),
+        status=context.get("status"),
+        code="content_filter",
+        request_id=context.get("request_id"),
+    )
+    return filtered if filtered is not None else BadRequestError(text, **context)
+
+
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes, ctx: RequestContext) -> GatewayError:
     """Translate one error response into the error tree, through the table above.
 
@@ -517,6 +536,8 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes, ct
         "request_id": request_id(headers),
         "retry_after": facts.retry_after,
     }
+    if row.error is ContentFilterError:
+        return _content_filter(body, text, context)
     if row.error is AuthenticationError:
         return AuthenticationError(text, credential=ctx.credential, scope=ctx.scope, **context)
     if row.error is UnsupportedParameterError:

@@ -32,9 +32,11 @@ token-refresh retry after a 401 (token credentials only). So a call makes at mos
 regions and the default ``max_retries=2``, at most 4 (6 with two refreshes). Nothing below the router
 retries, so attempts never multiply.
 
-The final error, when every deployment failed, is the most telling one of the last errors (a throttle over a
-server error over a configuration error), its message rewritten to list each deployment's last error or
-health, so ``except RateLimitError`` keeps working whether a model has one deployment or many.
+The final error, when every deployment failed, is a fresh copy of the most telling one of the last errors (a
+throttle over a server error over a configuration error: same class and fields, so ``except RateLimitError``
+keeps working whether a model has one deployment or many), raised from it; its message lists each
+deployment's last error or health (a route of one keeps its last error's message), and its ``attempts`` every
+HTTP attempt, as the deadline's error does. The caught errors are never changed.
 
 Events: ``provider:attempt_failed`` per failed attempt (with the decision), ``provider:failover`` per move to
 a sibling, ``provider:retry`` for a wait that follows no failed attempt of this call, and one
@@ -44,10 +46,12 @@ a sibling, ``provider:retry`` for a wait that follows no failed attempt of this 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from shared_core.errors import (
     AuthenticationError,
@@ -69,9 +73,6 @@ T = TypeVar("T")
 TOKEN_CREDENTIAL_KINDS = frozenset({"managed_identity", "default_credential", "token_provider"})
 """Credential kinds whose 401 is worth one token refresh and retry (a key or a static token is not)."""
 
-# Names of the exceptions behind a ConnectionFailedError that mean "the connection was never made" (httpx's
-# ConnectError, aiohttp's connector errors). Read by name: only transport/http.py may import those packages.
-_NOT_CONNECTED = frozenset({"ConnectError", "ClientConnectorError", "ClientConnectorDNSError"})
 # A wait that follows a refused admission (another caller took the half-open trial) is never zero, so the
 # loop cannot spin.
 _MIN_WAIT = 0.005
@@ -116,25 +117,27 @@ class _Step:
     refresh: bool = False
 
 
+class _Outcome(Generic[T]):
+    """What one attempt led to: its answer, or the next step after its failure."""
+
+    __slots__ = ("next", "result")
+
+    def __init__(self) -> None:
+        self.next: _Step | None = None
+        self.result: T | None = None
+
+    def answered(self, result: T) -> None:
+        self.result = result
+
+
 _describe = describe_error
-
-
-def _never_connected(error: GatewayError) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error.__cause__
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError) or type(current).__name__ in _NOT_CONNECTED:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def _before_azure_work(error: GatewayError) -> bool:
     """Errors after which Azure has done no work for the request, so trying a sibling costs nothing."""
     if isinstance(error, RateLimitError | AuthenticationError | DeploymentNotFoundError):
         return True
-    return isinstance(error, ConnectionFailedError) and _never_connected(error)
+    return isinstance(error, ConnectionFailedError) and not error.connected
 
 
 def _serves_nobody(error: GatewayError) -> bool:
@@ -284,6 +287,27 @@ class _RouteRun:
 
     # -- outcomes ----------------------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def attempt(self, step: _Step) -> Generator[_Outcome[Any]]:
+        """Around one attempt (the drivers' only I/O): counts it, and decides what follows a failure."""
+        self.attempting(step)
+        outcome = _Outcome[Any]()
+        try:
+            yield outcome
+        except GatewayError as error:
+            outcome.next = self.failed(step.candidate, error)
+        except BaseException:
+            self.abandoned(step.candidate)
+            raise
+
+    def answer(
+        self, step: _Step, outcome: _Outcome[T], latency: Callable[[T], float | None]
+    ) -> tuple[RouteCandidate, T]:
+        """Close the call with the attempt's answer."""
+        result = cast(T, outcome.result)
+        self.succeeded(step.candidate, latency(result))
+        return step.candidate, result
+
     def attempting(self, step: _Step) -> None:
         """Count the attempt about to be made (a second attempt on a deployment uses a retry)."""
         self.attempts += 1
@@ -424,32 +448,39 @@ class _RouteRun:
         return f"{c.key}: not tried"
 
     def fail(self, reason: str, *, retry_after: float | None = None) -> NoReturn:
-        """Raise the most telling last error, its message listing every deployment's last error or health."""
+        """Raise a fresh copy of the most telling last error, listing every deployment's last error or health."""
         health = self._snapshot()
         lines = "; ".join(self._line(c, health.get(c.key)) for c in self.candidates)
         message = f"every deployment of the route failed ({reason}): {lines}"
         ranked = sorted(self.errors.values(), key=_relevance)
-        chosen: GatewayError
+        cause: GatewayError | None = None
         if ranked:
             best = _relevance(ranked[0])
-            chosen = [e for e in self.errors.values() if _relevance(e) == best][-1]
+            cause = [e for e in self.errors.values() if _relevance(e) == best][-1]
+            # A route of one keeps its last error's message, as a call to one deployment always has.
+            final = _fresh(cause, message if len(self.candidates) > 1 else cause.message)
         elif retry_after is not None:
-            chosen = RateLimitError(message)
+            final = RateLimitError(message)
         else:
             broken = [s.broken.kind for s in health.values() if s.broken is not None]
-            chosen = (
+            final = (
                 DeploymentNotFoundError(message)
                 if broken and broken[0] == "not_found"
                 else AuthenticationError(message)
             )
-        if len(self.candidates) > 1 or not self.errors:
-            # A route of one raises its last error as it came, as a call to one deployment always has.
-            chosen.message = message
-            chosen.args = (message,)
+        final.attempts = tuple(self.attempt_lines)
         if retry_after is not None:
-            chosen.retry_after = retry_after
-        self._outcome(None, chosen)
-        raise chosen
+            final.retry_after = retry_after
+        self._outcome(None, final)
+        raise final from cause
+
+
+def _fresh(error: GatewayError, message: str) -> GatewayError:
+    """A new error of ``error``'s class with all its fields (through its pickling) and ``message``."""
+    fresh = copy.copy(error)
+    fresh.message = message
+    fresh.args = (message,)
+    return fresh
 
 
 def run_route(
@@ -481,19 +512,13 @@ def run_route(
         if not step.admitted:
             step = run.resume(step)
             continue
-        run.attempting(step)
-        try:
+        with run.attempt(step) as outcome:
             if step.refresh:
                 hooks.refresh(step.candidate)
-            result = attempt(step.candidate)
-        except GatewayError as error:
-            step = run.failed(step.candidate, error)
-        except BaseException:
-            run.abandoned(step.candidate)
-            raise
-        else:
-            run.succeeded(step.candidate, latency(result))
-            return step.candidate, result
+            outcome.answered(attempt(step.candidate))
+        if outcome.next is None:
+            return run.answer(step, outcome, latency)
+        step = outcome.next
 
 
 async def arun_route(
@@ -512,16 +537,10 @@ async def arun_route(
         if not step.admitted:
             step = run.resume(step)
             continue
-        run.attempting(step)
-        try:
+        with run.attempt(step) as outcome:
             if step.refresh:
                 await hooks.arefresh(step.candidate)
-            result = await attempt(step.candidate)
-        except GatewayError as error:
-            step = run.failed(step.candidate, error)
-        except BaseException:
-            run.abandoned(step.candidate)
-            raise
-        else:
-            run.succeeded(step.candidate, latency(result))
-            return step.candidate, result
+            outcome.answered(await attempt(step.candidate))
+        if outcome.next is None:
+            return run.answer(step, outcome, latency)
+        step = outcome.next

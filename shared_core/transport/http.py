@@ -27,12 +27,13 @@ import functools
 import math
 import os
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -84,13 +85,7 @@ class Timeouts:
         left = max(left, 0.001)
         if left >= max(self.connect, self.read, self.chunk, self.write, self.pool):
             return self
-        return Timeouts(
-            connect=min(self.connect, left),
-            read=min(self.read, left),
-            chunk=min(self.chunk, left),
-            write=min(self.write, left),
-            pool=min(self.pool, left),
-        )
+        return Timeouts(*(min(value, left) for value in (self.connect, self.read, self.chunk, self.write, self.pool)))
 
 
 # After the terminal event, the rest of a stream's body (Azure's chunked-encoding end) is read so that the
@@ -185,10 +180,9 @@ class StreamingResponse:
         self._chunks: Generator[bytes] | None = None
         self._achunks: AsyncGenerator[bytes] | None = None
 
-    def _failed(self, exc: Exception) -> GatewayError:
-        if WATCHDOG.disarm(self._armed) or time_left(self._deadline) <= 0.0:
-            return deadline_passed("while the body was being read")
-        return _translate(exc)
+    def _cut(self, exc: Exception) -> bool:
+        # The watchdog shut the socket down at the deadline (the read failed because of it), or it has passed.
+        return WATCHDOG.disarm(self._armed) or time_left(self._deadline) <= 0.0
 
     def iter_bytes(self) -> Iterator[bytes]:
         """The body's chunks; transport failures become our errors. A ``break`` leaves it open for :meth:`drain`."""
@@ -196,10 +190,8 @@ class StreamingResponse:
         return chunks
 
     def _sync_chunks(self) -> Generator[bytes]:
-        try:
+        with _translated("while the body was being read", cut=self._cut):
             yield from self._response.iter_bytes()
-        except httpx.HTTPError as exc:
-            raise self._failed(exc) from exc
         WATCHDOG.disarm(self._armed)
 
     def aiter_bytes(self) -> AsyncIterator[bytes]:
@@ -209,20 +201,13 @@ class StreamingResponse:
 
     async def _async_chunks(self) -> AsyncGenerator[bytes]:
         body = self._response.aiter_bytes()
-        try:
+        with _translated("while the body was being read"):
             while True:
-                if self._deadline is None:
+                async with _within(self._deadline):
                     chunk = await anext(body, None)
-                else:
-                    async with asyncio.timeout(max(0.0, time_left(self._deadline))):
-                        chunk = await anext(body, None)
                 if chunk is None:
                     return
                 yield chunk
-        except TimeoutError:
-            raise deadline_passed("while the body was being read") from None
-        except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
 
     def drain(self) -> None:
         """Read what is left after the terminal event (briefly), so that the connection can be reused."""
@@ -257,24 +242,16 @@ class StreamingResponse:
 
     def read(self) -> bytes:
         """The whole (error) body, bounded by the call's deadline."""
-        try:
+        with _translated("while the body was being read", cut=self._cut):
             body = self._response.read()
-        except httpx.HTTPError as exc:
-            raise self._failed(exc) from exc
         WATCHDOG.disarm(self._armed)
         return body
 
     async def aread(self) -> bytes:
         """The whole (error) body, async, bounded by the call's deadline."""
-        try:
-            if self._deadline is None:
+        with _translated("while the error body was being read"):
+            async with _within(self._deadline):
                 return await self._response.aread()
-            async with asyncio.timeout(max(0.0, time_left(self._deadline))):
-                return await self._response.aread()
-        except TimeoutError:
-            raise deadline_passed("while the error body was being read") from None
-        except httpx.HTTPError as exc:
-            raise _translate(exc) from exc
 
     def close(self) -> None:
         """Release the connection (to the pool when the body was read to its end, else closed)."""
@@ -453,20 +430,32 @@ def _aiohttp_connection_failure(exc: Exception) -> bool:
     return cause is not None and type(cause).__module__.startswith("aiohttp.") and not isinstance(cause, TimeoutError)
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """Whether the connection was never made (refused, DNS): httpx's ConnectError, aiohttp's connector errors."""
+    aiohttp = sys.modules.get("aiohttp")  # imported only with the [async] extra, by _async_transport
+    kinds = (httpx.ConnectError, ConnectionRefusedError, *(() if aiohttp is None else (aiohttp.ClientConnectorError,)))
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kinds):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _translate(exc: Exception) -> GatewayError:
-    if isinstance(exc, httpx.TimeoutException) and _aiohttp_connection_failure(exc):
-        cause = exc.__cause__
-        return ConnectionFailedError(
-            f"the connection failed ({type(cause).__name__}: {cause}); check the endpoint URL, DNS, proxy and firewall"
-        )
-    if isinstance(exc, httpx.TimeoutException):
+    aiohttp_failure = isinstance(exc, httpx.TimeoutException) and _aiohttp_connection_failure(exc)
+    shown = exc.__cause__ if aiohttp_failure else exc
+    if isinstance(exc, httpx.TimeoutException) and shown is exc:
         kind = type(exc).__name__.replace("Timeout", " timeout").strip().lower()
         return RequestTimeoutError(
             f"the request timed out ({kind}); raise the timeout, or check the network path to Azure"
         )
     if isinstance(exc, httpx.HTTPError):
         return ConnectionFailedError(
-            f"the connection failed ({type(exc).__name__}: {exc}); check the endpoint URL, DNS, proxy and firewall"
+            f"the connection failed ({type(shown).__name__}: {shown}); check the endpoint URL, DNS, proxy and firewall",
+            connected=not _never_connected(exc),
         )
     if isinstance(exc, RuntimeError) and "event loop is closed" in str(exc).lower():
         return ConfigurationError(
@@ -498,11 +487,34 @@ def _build(
     return client.build_request("POST", _parsed_url(req.full_url), content=req.body, headers=headers, timeout=timeout)
 
 
-def _timeout_error(exc: Exception, deadline: float | None) -> GatewayError:
+def _at_deadline(deadline: float | None) -> Callable[[Exception], bool]:
     # A timeout that ends at the deadline is the deadline's doing: the attempt's timeouts were cut to fit it.
-    if isinstance(exc, httpx.TimeoutException) and time_left(deadline) <= 0.01:
-        return deadline_passed("while waiting for Azure")
-    return _translate(exc)
+    return lambda exc: isinstance(exc, httpx.TimeoutException) and time_left(deadline) <= 0.01
+
+
+_SENDING: tuple[type[Exception], ...] = (httpx.HTTPError, RuntimeError)  # a closed client or loop: RuntimeError
+
+
+@contextlib.contextmanager
+def _translated(
+    when: str,
+    catch: tuple[type[Exception], ...] = (httpx.HTTPError,),
+    *,
+    cut: Callable[[Exception], bool] | None = None,
+) -> Generator[None]:
+    """Every path's one translation of transport exceptions: the call's deadline (an ``asyncio.timeout`` that
+    fired, or a failure ``cut`` lays at the deadline) as its error saying ``when``, the rest by :func:`_translate`."""
+    try:
+        yield
+    except TimeoutError:
+        raise deadline_passed(when) from None
+    except catch as exc:
+        raise (deadline_passed(when) if cut is not None and cut(exc) else _translate(exc)) from exc
+
+
+def _within(deadline: float | None) -> asyncio.Timeout:
+    """An ``asyncio.timeout`` that fires at the call's deadline (never without one)."""
+    return asyncio.timeout(None if deadline is None else max(0.0, time_left(deadline)))
 
 
 def send(
@@ -534,16 +546,9 @@ async def asend(
     started = time.perf_counter()
     bounded = _bounded(timeouts, deadline)
     request = _build(client, req, bounded.for_request(False), extra_headers)
-    try:
-        if deadline is None:
+    with _translated("while waiting for Azure", _SENDING, cut=_at_deadline(deadline)):
+        async with _within(deadline):
             response = await client.send(request, follow_redirects=False)
-        else:
-            async with asyncio.timeout(max(0.0, time_left(deadline))):
-                response = await client.send(request, follow_redirects=False)
-    except TimeoutError:
-        raise deadline_passed("while waiting for Azure") from None
-    except (httpx.HTTPError, RuntimeError) as exc:
-        raise _timeout_error(exc, deadline) from exc
     return HttpResponse(
         response.status_code, _plain_headers(response.headers), response.content, time.perf_counter() - started
     )
@@ -564,14 +569,12 @@ def stream(
     """
     started = time.perf_counter()
     bounded = _bounded(timeouts, deadline)
-    try:
+    with _translated("while waiting for Azure", _SENDING, cut=_at_deadline(deadline)):
         # A user's client may follow redirects, and httpx strips only Authorization on a cross-origin hop: the
         # api-key header would reach the other host. Azure never redirects a data-plane call, so none is followed.
         response = client.send(
             _build(client, req, bounded.for_request(streaming), extra_headers), stream=True, follow_redirects=False
         )
-    except (httpx.HTTPError, RuntimeError) as exc:
-        raise _timeout_error(exc, deadline) from exc
     return StreamingResponse(response, time.perf_counter() - started, deadline, started)
 
 
@@ -586,14 +589,7 @@ async def astream(
     """Send one request (with ``extra_headers`` added) and return once the headers arrive, async; caller closes it."""
     started = time.perf_counter()
     request = _build(client, req, _bounded(timeouts, deadline).for_request(True), extra_headers)
-    try:
-        if deadline is None:
+    with _translated("while waiting for Azure", _SENDING, cut=_at_deadline(deadline)):
+        async with _within(deadline):
             response = await client.send(request, stream=True, follow_redirects=False)
-        else:
-            async with asyncio.timeout(max(0.0, time_left(deadline))):
-                response = await client.send(request, stream=True, follow_redirects=False)
-    except TimeoutError:
-        raise deadline_passed("while waiting for Azure") from None
-    except (httpx.HTTPError, RuntimeError) as exc:
-        raise _timeout_error(exc, deadline) from exc
     return StreamingResponse(response, time.perf_counter() - started, deadline, started)

@@ -105,7 +105,7 @@ def deadline_error(deadline: float, attempts: list[str], last: GatewayError) -> 
         f"the call's {deadline:g} s deadline passed after {len(attempts)} attempt(s): {listed}; raise the "
         "deadline (it bounds the whole call: every attempt, wait and body read), or check Azure's health"
     )
-    return RequestTimeoutError(
+    error = RequestTimeoutError(
         message,
         deployment=last.deployment,
         endpoint=last.endpoint,
@@ -114,6 +114,8 @@ def deadline_error(deadline: float, attempts: list[str], last: GatewayError) -> 
         request_id=last.request_id,
         retry_after=last.retry_after,
     )
+    error.attempts = tuple(attempts)
+    return error
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from shared_core.content_filter import prompt_filter_error
 from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
 from shared_core.messages import AudioPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart, ToolCallPart
 from shared_core.result import (
@@ -55,7 +56,6 @@ from shared_core.result import (
     UsageEvent,
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
-from shared_core.wire.content_filter import prompt_filter_error
 
 __all__ = [
     "ChatStreamDecoder",

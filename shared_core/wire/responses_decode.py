@@ -10,7 +10,7 @@ Decoding rules (the same for a JSON body and for a stream, so both fold to equal
 - Finish reason, chosen so that it reads like Chat Completions for the same turn: ``completed`` is
   ``tool_calls`` when the output holds a function call and ``stop`` otherwise; ``incomplete`` is ``length``
   for ``max_output_tokens``, ``content_filter`` for ``content_filter`` (so
-  :func:`~shared_core.wire.content_filter.completion_filter_error` fires) and ``incomplete`` for any other
+  :func:`~shared_core.content_filter.completion_filter_error` fires) and ``incomplete`` for any other
   reason; ``cancelled`` is ``other`` (raw status kept in ``provider_details['finish_reason']``);
   ``queued`` / ``in_progress`` have none. ``failed`` raises.
 - Azure's ``content_filters`` array: ``source_type: prompt`` entries become ``prompt_filter_results``,
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 
+from shared_core.content_filter import filter_categories, prompt_filter_error
 from shared_core.errors import (
     ContentFilterError,
     GatewayError,
@@ -65,7 +66,6 @@ from shared_core.result import (
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
 from shared_core.wire.chat_decode import decode_token_logprobs
-from shared_core.wire.content_filter import filter_categories, prompt_filter_error
 from shared_core.wire.hosted_tools import HOSTED_ITEM_TYPES, decode_hosted_item, shift_annotation
 
 __all__ = [

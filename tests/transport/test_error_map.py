@@ -302,13 +302,20 @@ def test_error_from_response_unrecognized_argument_on_old_api_version() -> None:
     assert "newer api-version" in error.message
 
 
-def test_error_from_response_content_filter_is_plain_bad_request() -> None:
+def test_error_from_response_content_filter_is_content_filter_error() -> None:
+    # The one table builds the filter's error too (the gateway no longer reads the body before it).
     body = azure_error("content_filter", "The response was filtered due to the prompt triggering ...", "prompt")
     error = translate(400, body)
+    assert isinstance(error, ContentFilterError)
+    assert error.side == "prompt"
+    assert (error.code, error.status, error.deployment) == ("content_filter", 400, CTX.deployment)
+
+
+def test_error_from_response_filter_implied_by_inner_code_stays_bad_request() -> None:
+    inner = {"code": None, "message": "filtered", "innererror": {"code": "ResponsibleAIPolicyViolation"}}
+    error = translate(400, json.dumps({"error": inner}).encode())
     assert type(error) is BadRequestError
-    assert not isinstance(error, ContentFilterError)
     assert "ContentFilterError" in error.message
-    assert error.code == "content_filter"
 
 
 def test_error_from_response_other_4xx_is_bad_request() -> None:
@@ -389,6 +396,8 @@ def expected_class(status: int, body: bytes) -> type[GatewayError]:
         return UnsupportedParameterError
     if status == 400 and code == "context_length_exceeded":
         return ContextLengthExceededError
+    if status == 400 and code == "content_filter":
+        return ContentFilterError
     if status in (401, 403):
         return AuthenticationError
     if status == 429:

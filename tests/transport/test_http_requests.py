@@ -3,9 +3,13 @@ query, the auth headers passed beside the prepared request, and response headers
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import httpx
 import pytest
 
+from shared_core.errors import ConnectionFailedError
 from shared_core.transport import http
 
 URL = "https://example-resource.openai.azure.com/openai/deployments/gpt-4o/chat/completions"
@@ -89,3 +93,42 @@ def test_http_stream_sends_to_the_full_url(query: dict[str, str]) -> None:
 
     assert str(seen[0].url) == (f"{URL}?api-version={query['api-version']}" if query else URL)
     assert opened.headers["x-multi"] == "a, b"
+
+
+def _raising(exc: Exception) -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return httpx.MockTransport(handler)
+
+
+@pytest.mark.parametrize(
+    ("exc", "connected"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), False),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), True),
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), True),
+    ],
+)
+def test_http_connection_failure_says_whether_the_connection_was_made(exc: Exception, connected: bool) -> None:
+    # The transport sees the underlying exception; failover reads only the flag (a free failover when False).
+    with pytest.raises(ConnectionFailedError) as caught:
+        http.send(httpx.Client(transport=_raising(exc)), _request({}), http.Timeouts())
+    assert caught.value.connected is connected
+
+
+def test_http_refused_loopback_port_is_never_connected_sync_and_async() -> None:
+    with socket.socket() as sock:  # bound, never listening: the kernel refuses the connection
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/x"
+        req = http.HttpRequest(url, {}, b"{}", {})
+        with pytest.raises(ConnectionFailedError) as sync_caught:
+            http.send(httpx.Client(), req, http.Timeouts(connect=2.0))
+
+        async def go() -> None:
+            async with httpx.AsyncClient() as client:
+                await http.asend(client, req, http.Timeouts(connect=2.0))
+
+        with pytest.raises(ConnectionFailedError) as async_caught:
+            asyncio.run(go())
+    assert sync_caught.value.connected is False and async_caught.value.connected is False

@@ -9,6 +9,7 @@ deployments and, as the gateway runs it, over a route of one (with a store of it
 from __future__ import annotations
 
 import asyncio
+import pickle
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -60,9 +61,7 @@ def _error(spec: str, clock: Clock) -> GatewayError | None:
         clock.now += float(arg)
         return RequestTimeoutError("read timeout")
     if kind == "refused":
-        error = ConnectionFailedError("refused")
-        error.__cause__ = ConnectionRefusedError(111, "Connection refused")
-        return error
+        return ConnectionFailedError("refused", connected=False)  # as transport/http.py marks a refused connect
     wait = float(arg) if arg else None
     table: dict[str, GatewayError] = {
         "429": RateLimitError("throttled", status=429, retry_after=wait),
@@ -248,6 +247,7 @@ def _check(row: Row, script: Script, outcome: str | GatewayError) -> None:
             assert outcome.message.count("RequestTimeoutError") + outcome.message.count("ServerError") >= len(
                 row.tried
             ), "the error lists every attempt"
+            assert len(outcome.attempts) == len(row.tried), row.rule
     else:
         assert outcome == row.outcome, row.rule
 
@@ -368,3 +368,28 @@ def test_one_deployment_rule_async(row: Row) -> None:
         return answer
 
     _check(row, script, asyncio.run(go()))
+
+
+@pytest.mark.parametrize("names", [("east", "west"), ("east",)], ids=["route of two", "route of one"])
+def test_total_failure_raises_a_fresh_error_carrying_every_attempt(names: tuple[str, ...]) -> None:
+    row = Row("every attempt fails", {name: ["503"] for name in names}, [], "ServerError", max_retries=1)
+    clock, caught_errors = Clock(), list[GatewayError]()
+
+    def attempt(candidate: RouteCandidate) -> str:
+        caught_errors.append(ServerError(f"unavailable in {candidate.endpoint}", status=503))
+        raise caught_errors[-1]
+
+    hooks = _failover_hooks(row, clock) if len(names) > 1 else _one_deployment(row, clock)
+    with pytest.raises(ServerError) as raised:
+        run_route(_candidates(row), attempt, hooks, latency=lambda r: 0.1)
+    final = raised.value
+    assert all(final is not e for e in caught_errors) and final.__cause__ is caught_errors[-1]
+    # The caught errors are left as they were raised (the loop used to rewrite the chosen one's message).
+    assert all(e.args == (e.message,) and e.message.startswith("unavailable in ") for e in caught_errors)
+    assert len(final.attempts) == len(caught_errors) == len(names) + 1
+    assert all(f"unavailable in {name}" in " ".join(final.attempts) for name in names)
+    assert (final.status, pickle.loads(pickle.dumps(final)).attempts) == (503, final.attempts)
+    if len(names) > 1:
+        assert final.message.startswith("every deployment of the route failed")
+    else:  # a route of one keeps its last error's message
+        assert final.message == caught_errors[-1].message

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from shared_core.content_filter import completion_filter_error
 from shared_core.deployments import ResolvedDeployment, profile_for
 from shared_core.errors import ContentFilterError
 from shared_core.result import ChatResult, StreamAccumulator
-from shared_core.wire.content_filter import completion_filter_error
 from shared_core.wire.responses import ResponsesStreamDecoder, decode_error, decode_response, encode_request
 from tests.support.recordings import Interaction, azure_interactions
 from tests.support.responses_bodies import Inexpressible, parse_request_body

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from shared_core.content_filter import completion_filter_error
 from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
 from shared_core.messages import ReasoningPart, TextPart, ToolCallPart
 from shared_core.result import (
@@ -21,7 +22,6 @@ from shared_core.result import (
     Usage,
     UsageEvent,
 )
-from shared_core.wire.content_filter import completion_filter_error
 from shared_core.wire.responses import ResponsesStreamDecoder, decode_error, decode_response
 
 # --- decode_response -----------------------------------------------------------------------------------
