@@ -38,15 +38,11 @@ from shared_core.gateway import Gateway
 from shared_core.messages import AudioPart, FilePart, ImagePart, Message, TextPart, ToolCallPart, ToolResultPart
 from shared_core.request import ChatRequest, GenerationSettings, ToolSpec
 from shared_core.result import ChatResult, StreamEvent, TextDelta, Usage
-from shared_core.telemetry import instrument_gateway as _instrument_gateway
 from shared_core.tool_calls import ToolCall
 from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore
 from shared_core.transport.http import Timeouts
 from shared_core.transport.retry import RetryPolicy
 from shared_core.version import __version__  # noqa: F401  (not in __all__: a module attribute, not an API name)
-
-# OpenTelemetry spans and metrics around Gateway's four calls; free until a provider is configured.
-_instrument_gateway(Gateway)
 
 __all__ = [
     "AudioPart",

@@ -28,6 +28,7 @@ from shared_core.request import ChatRequest, GenerationSettings
 from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder, adrive, drive
+from shared_core.telemetry import traced_acall, traced_astream, traced_call, traced_stream
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext, error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
@@ -523,6 +524,7 @@ class Gateway:
 
     # -- the four calls --------------------------------------------------------------------------------------
 
+    @traced_call
     def complete(self, request: ChatRequest) -> ChatResult:
         """Send a request and return the whole result (with its cost).
 
@@ -533,12 +535,14 @@ class Gateway:
         call, response = self._run(plan, lambda c: self._send(plan, c), _elapsed)
         return self._decode(call, response)
 
+    @traced_acall
     async def acomplete(self, request: ChatRequest) -> ChatResult:
         """Async :meth:`complete`."""
         plan = self._plan(request, stream=False)
         call, response = await self._arun(plan, lambda c: self._asend(plan, c), _elapsed)
         return self._decode(call, response)
 
+    @traced_stream
     def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
         """Send a request and yield its events as they arrive; nothing is retried after the first one.
 
@@ -554,6 +558,7 @@ class Gateway:
         call, opened = self._run(plan, lambda c: self._open(plan, c), _to_headers)
         yield from drive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
 
+    @traced_astream
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)

@@ -17,10 +17,11 @@ Prompt and completion content is recorded only when ``OTEL_INSTRUMENTATION_GENAI
 ``true`` (or ``span_only`` / ``span_and_event``). No credential is ever recorded: attributes come from the
 request's settings, the result, the errors' typed fields and the debug events, none of which holds one.
 
-The four calls of :class:`~shared_core.gateway.Gateway` are wrapped once, by ``shared_core/__init__.py``
-(:func:`instrument_gateway`). The attribute and metric names are the conventions'
-(:mod:`shared_core.telemetry_names`, checked against ``opentelemetry-semantic-conventions`` by a test); one
-call's span and metrics are built by :mod:`shared_core.telemetry_record`.
+The four calls of :class:`~shared_core.gateway.Gateway` are decorated with :func:`traced_call`,
+:func:`traced_acall`, :func:`traced_stream` and :func:`traced_astream` in ``gateway.py``. The attribute and metric
+names are the conventions' (:mod:`shared_core.telemetry_names`, checked against
+``opentelemetry-semantic-conventions`` by a test); one call's span and metrics are built by
+:mod:`shared_core.telemetry_record`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import functools
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shared_core.extras import require_extra
 from shared_core.result import ChatResult, StreamEvent
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CAPTURE_CONTENT_ENV",
-    "instrument_gateway",
     "traced_acall",
     "traced_astream",
     "traced_call",
@@ -270,23 +270,3 @@ async def _atraced_events(
         aclose: Callable[[], Awaitable[None]] | None = getattr(inner, "aclose", None)
         if aclose is not None:
             await aclose()
-
-
-def instrument_gateway(gateway_class: type[Gateway]) -> None:
-    """Wrap the four calls of :class:`~shared_core.gateway.Gateway` (done once, by ``shared_core/__init__.py``).
-
-    Applied from the package's ``__init__`` rather than as decorators in ``gateway.py``: the package is always
-    initialized before any of its modules, so every ``Gateway`` is covered, and the pipeline module stays free
-    of telemetry. Idempotent.
-    """
-    if gateway_class.__dict__.get("_telemetry_hooked"):
-        return
-    wrappers: tuple[tuple[str, Callable[[Any], Any]], ...] = (
-        ("complete", traced_call),
-        ("acomplete", traced_acall),
-        ("stream", traced_stream),
-        ("astream", traced_astream),
-    )
-    for name, wrap in wrappers:
-        setattr(gateway_class, name, wrap(getattr(gateway_class, name)))
-    setattr(gateway_class, "_telemetry_hooked", True)  # noqa: B010  (a flag no type declares)
