@@ -26,7 +26,7 @@ from langchain_azure_gateway.chunks import StreamChunker
 from langchain_azure_gateway.content_blocks import choice_generations
 from langchain_azure_gateway.convert import from_core_result
 from langchain_azure_gateway.errors import from_core_error
-from langchain_azure_gateway.fields import AzureChatOpenAIFields
+from langchain_azure_gateway.fields import CONFIG_FIELDS, AzureChatOpenAIFields
 from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
 from langchain_azure_gateway.serialization import register_for_load
 from langchain_azure_gateway.settings import base_settings, request_for, responses_api_for
@@ -47,33 +47,6 @@ from shared_core.integration import (
 __all__ = ["AzureGatewayChatModel"]
 
 _log = logging.getLogger("langchain_azure_gateway")
-
-# Model field -> GatewayConfig field, for the fields that configure the gateway itself.
-_CONFIG_FIELDS: Mapping[str, str] = {
-    "endpoint": "endpoint",
-    "api_key": "api_key",
-    "azure_ad_token": "azure_ad_token",
-    "api_version": "api_version",
-    "use_managed_identity": "use_managed_identity",
-    "managed_identity_client_id": "managed_identity_client_id",
-    "use_default_credential": "use_default_credential",
-    "token_scope": "token_scope",
-    "deployment": "default_deployment",
-    "model": "default_model",
-    "deployment_mapping": "deployment_mapping",
-    "deployment_models": "deployment_models",
-    "timeout": "timeout",
-    "max_retries": "max_retries",
-    "deadline": "deadline",
-    "debug": "debug",
-    "raw_debug": "raw_debug",
-    "endpoints": "endpoints",
-    "routing": "routing",
-    "prices": "prices",
-    "gateway_url": "gateway_url",
-    "gateway_key": "gateway_key",
-    "forward_azure_credentials": "forward_azure_credentials",
-}
 
 
 class AzureGatewayChatModel(AzureChatOpenAIFields):
@@ -245,12 +218,7 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
 
     def _build_gateway(self) -> Gateway:
         # Only explicitly given fields become kwargs, so a config file still wins over the environment.
-        given = self.model_fields_set
-        config: dict[str, Any] = {}
-        for name, config_name in _CONFIG_FIELDS.items():
-            value = getattr(self, name)
-            if name in given and value is not None:
-                config[config_name] = value
+        config = CONFIG_FIELDS.config_kwargs(self, given=self.model_fields_set)
         gateway = Gateway(
             api="responses" if responses_api_for(self, {}) else "chat",
             token_provider=self.azure_ad_token_provider,

@@ -23,9 +23,21 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import AliasChoices, ConfigDict, Field, SecretStr, model_validator
 
 from shared_core import ConfigurationError
-from shared_core.integration import EndpointItem, PriceItem, ReasoningEffort
+from shared_core.integration import SETTINGS, EndpointItem, FrameworkFields, PriceItem, ReasoningEffort
 
-__all__ = ["AzureChatOpenAIFields", "UnsupportedFieldError"]
+__all__ = ["CONFIG_FIELDS", "AzureChatOpenAIFields", "UnsupportedFieldError"]
+
+# How the fields configure the gateway: every setting of ``shared_core.config.SETTINGS`` is copied from the field
+# of the same name (or the renamed one) when given, unless a reason below says why not.
+CONFIG_FIELDS = FrameworkFields(
+    renamed={"default_deployment": "deployment", "default_model": "model"},
+    not_copied={
+        "max_tokens": "a request setting here (base_settings sends it with every call), as in AzureChatOpenAI",
+        "temperature": "a request setting here (base_settings sends it with every call), as in AzureChatOpenAI",
+        "max_cooldown": "no AzureChatOpenAI counterpart: the config file or AZURE_OPENAI_MAX_COOLDOWN sets it",
+        "health_store": "passed as Gateway(health=...): the field also takes a redis client or a HealthStore",
+    },
+)
 
 # The openai SDK's client objects: we send with our own HTTP layer (shared pools, one retry loop).
 _SDK_CLIENT_FIELDS = ("client", "async_client", "root_client", "root_async_client")
@@ -75,7 +87,7 @@ class AzureChatOpenAIFields(BaseChatModel):
 
     # -- where and who ------------------------------------------------------------------------------------
     endpoint: str | None = Field(
-        default_factory=_env("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_BASE_URL"),
+        default_factory=_env(*SETTINGS["endpoint"].env),
         validation_alias=AliasChoices("endpoint", "azure_endpoint"),
     )
     """``https://<resource>.openai.azure.com`` (a trailing ``/openai/v1`` selects the GA v1 routes)."""
@@ -85,18 +97,18 @@ class AzureChatOpenAIFields(BaseChatModel):
     validate_base_url: bool = True
     """Check ``base_url`` as ``AzureChatOpenAI`` does (it must contain ``/openai``, and not come with a deployment)."""
     api_key: SecretStr | None = Field(
-        default_factory=_env_secret("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "OPENAI_API_KEY"),
+        default_factory=_env_secret(*SETTINGS["api_key"].env),
         validation_alias=AliasChoices("api_key", "openai_api_key"),
     )
     """Azure OpenAI key; never serialized (``lc_secrets``). ``OPENAI_API_KEY`` is the last fallback."""
-    azure_ad_token: SecretStr | None = Field(default_factory=_env_secret("AZURE_OPENAI_AD_TOKEN"))
+    azure_ad_token: SecretStr | None = Field(default_factory=_env_secret(*SETTINGS["azure_ad_token"].env))
     """A ready Entra token (never refreshed; prefer a token provider or managed identity)."""
     azure_ad_token_provider: Callable[[], str] | None = Field(default=None, exclude=True)
     """``() -> str`` Entra token source; run off the event loop in async calls."""
     azure_ad_async_token_provider: Callable[[], Awaitable[str]] | None = Field(default=None, exclude=True)
     """``async () -> str`` Entra token source; with it alone, sync calls still work."""
     api_version: str | None = Field(
-        default_factory=_env("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"),
+        default_factory=_env(*SETTINGS["api_version"].env),
         validation_alias=AliasChoices("api_version", "openai_api_version"),
     )
     """The Azure api-version (``v1`` for the GA routes)."""

@@ -41,6 +41,7 @@ from llamaindex_azure_gateway.convert import (
     tool_selections_from_response,
 )
 from llamaindex_azure_gateway.errors import NoToolCallError
+from llamaindex_azure_gateway.llm_fields import CONFIG_FIELDS
 from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to_core_settings
 from llamaindex_azure_gateway.repairs import ConversationRepairedEvent
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
@@ -102,6 +103,13 @@ class AzureGatewayLLM(StructuredOutputLLM):
         use_dc = self.use_default_credential or (
             self.use_azure_ad and self.azure_ad_token_provider is None and self.async_azure_ad_token_provider is None
         )
+        # None, False or {} means "not given": the config file and AZURE_OPENAI_* variables then decide.
+        config = CONFIG_FIELDS.config_kwargs(self) | {
+            "endpoint": endpoint,
+            "default_deployment": engine,
+            "use_default_credential": True if use_dc else None,
+            "temperature": self.temperature if "temperature" in self.model_fields_set else None,
+        }
         self._gateway = Gateway(
             api="responses" if self.use_responses_api else "chat",
             token_provider=self.azure_ad_token_provider,
@@ -111,29 +119,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
             event_sink=self.event_sink,
             health=self.health_store,
             config_file=self.config_file,
-            # None means "not given": the config file and AZURE_OPENAI_* variables then decide.
-            endpoint=endpoint,
-            api_key=self.api_key,
-            azure_ad_token=self.azure_ad_token,
-            api_version=self.api_version,
-            use_managed_identity=True if self.use_managed_identity else None,
-            managed_identity_client_id=self.managed_identity_client_id,
-            use_default_credential=True if use_dc else None,
-            default_deployment=engine,
-            default_model=self.model,
-            deployment_mapping=self.deployment_mapping or None,
-            deployment_models=self.deployment_models or None,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature if "temperature" in self.model_fields_set else None,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            deadline=self.deadline,
-            endpoints=self.endpoints,
-            routing=self.routing,
-            prices=self.prices,
-            gateway_url=self.gateway_url,
-            gateway_key=self.gateway_key,
-            forward_azure_credentials=True if self.forward_azure_credentials else None,
+            **config,
         )
         try:
             target = self._gateway.deployments.resolve(None)

@@ -27,6 +27,7 @@ from llamaindex_azure_gateway.anchor_fields import REFUSED_ARGUMENTS, check_fiel
 from shared_core import ConfigurationError, Gateway, GatewayError
 from shared_core.integration import (
     EndpointItem,
+    FrameworkFields,
     ModelProfile,
     PriceItem,
     ReasoningEffort,
@@ -35,7 +36,21 @@ from shared_core.integration import (
     prices_to_json,
 )
 
-__all__ = ["LLMFields", "UnknownArgumentWarning"]
+__all__ = ["CONFIG_FIELDS", "LLMFields", "UnknownArgumentWarning"]
+
+# How the fields configure the gateway: every setting of ``shared_core.config.SETTINGS`` is copied from the field
+# of the same name (or the renamed one) unless a reason below says why not. ``AzureGatewayLLM.model_post_init``
+# computes four of them (endpoint and deployment from ``api_base``, ``use_azure_ad``, temperature only when set).
+CONFIG_FIELDS = FrameworkFields(
+    renamed={"endpoint": "azure_endpoint", "default_deployment": "engine", "default_model": "model"},
+    not_copied={
+        "token_scope": "no field (llama-index's AzureOpenAI has none): the config file's token_scope sets it",
+        "max_cooldown": "no llama-index counterpart: the config file or AZURE_OPENAI_MAX_COOLDOWN sets it",
+        "debug": "no field (llama-index's AzureOpenAI has none): event_sink, or the config file's debug",
+        "raw_debug": "no field (llama-index's AzureOpenAI has none): the config file's raw_debug",
+        "health_store": "passed as Gateway(health=...): the field also takes a redis client or a HealthStore",
+    },
+)
 
 _ENGINE_ALIASES = ("engine", "deployment_name", "azure_deployment", "deployment_id", "deployment")
 _MAX_TOKENS_ALIASES = ("max_tokens", "max_output_tokens", "max_new_tokens")

@@ -14,57 +14,48 @@ No generation setting has a default: ``temperature`` and ``max_tokens`` (file ke
 
 from __future__ import annotations
 
-import ipaddress
-import math
 import os
-import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, fields
-from typing import cast
-from urllib.parse import SplitResult, urlsplit
+from typing import Any, cast
 
 from pydantic import SecretStr
 
 from shared_core.config_file import endpoint_table, read_config_file
-from shared_core.costs import ModelPrice, PriceTable, parse_prices
+from shared_core.config_values import (
+    ROUTING_STRATEGIES,
+    check_api_version,
+    check_routing,
+    normalise_endpoint,
+    normalise_gateway_url,
+    parse_bool,
+    parse_health_store,
+    parse_number,
+    parse_prices,
+    parse_secret,
+    parse_str_map,
+)
+from shared_core.costs import ModelPrice, PriceTable
 from shared_core.deployments import DeploymentMap, validate_deployment_name
 from shared_core.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_API_VERSION",
     "ENV_VARS",
+    "FILE_KEYS",
     "ROUTING_STRATEGIES",
+    "SETTINGS",
     "DeploymentConfig",
     "EndpointConfig",
+    "FrameworkFields",
     "GatewayConfig",
+    "Setting",
     "load_config",
 ]
 
 DEFAULT_API_VERSION = "2024-10-21"
 
-# Config field -> environment variables, first set wins (the Azure names win over LangChain's OPENAI_API_VERSION).
-ENV_VARS: Mapping[str, tuple[str, ...]] = {
-    "endpoint": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_BASE_URL"),
-    "api_key": ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "OPENAI_API_KEY"),
-    "azure_ad_token": ("AZURE_OPENAI_AD_TOKEN",),
-    "api_version": ("AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"),
-    "use_managed_identity": ("AZURE_USE_MANAGED_IDENTITY",),
-    "use_default_credential": ("AZURE_USE_DEFAULT_CREDENTIAL",),
-    "managed_identity_client_id": ("AZURE_MANAGED_IDENTITY_CLIENT_ID",),
-    "default_deployment": ("AZURE_OPENAI_DEFAULT_DEPLOYMENT",),
-    "default_model": ("AZURE_OPENAI_DEFAULT_MODEL",),
-    "max_tokens": ("AZURE_OPENAI_MAX_OUTPUT_TOKENS",),
-    "temperature": ("AZURE_OPENAI_TEMPERATURE",),
-    "health_store": ("AZURE_GATEWAY_REDIS_URL",),
-    "deadline": ("AZURE_OPENAI_DEADLINE",),
-    "max_cooldown": ("AZURE_OPENAI_MAX_COOLDOWN",),
-}
 CONFIG_FILE_ENV = "AZURE_GATEWAY_CONFIG"
-ROUTING_STRATEGIES = ("priority", "least_latency", "weighted_round_robin")
-
-_API_VERSION = re.compile(r"^(v1|latest|preview|\d{4}-\d{2}-\d{2}(-preview)?)$")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,219 +207,6 @@ class GatewayConfig:
         return out
 
 
-def parse_bool(raw: object, source: str) -> bool:
-    """Parse ``true``/``1``/``yes``/``on`` or ``false``/``0``/``no``/``off`` (any case); anything else is an error."""
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigurationError(f"{raw!r} is not a boolean", source=source, fix="use true/false, 1/0 or yes/no")
-
-
-def _parse_number(raw: object, source: str, *, lo: float, hi: float, integer: bool) -> float:
-    if isinstance(raw, bool):
-        raise ConfigurationError(f"{raw!r} is not a number", source=source)
-    try:
-        value = int(str(raw)) if integer else float(str(raw))
-    except ValueError:
-        kind = "a whole number" if integer else "a number"
-        raise ConfigurationError(
-            f"{raw!r} is not {kind}", source=source, fix=f"use {kind} between {lo} and {hi}"
-        ) from None
-    if not (lo <= value <= hi) or math.isnan(value):
-        raise ConfigurationError(f"{value} is out of range", source=source, fix=f"use a value between {lo} and {hi}")
-    return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-# What httpx and aiohttp accept as a host: an ASCII name (IDN hosts go in punycode) or an IP literal. Only a
-# bracketed IPv6 literal has a ':' in urlsplit's hostname; it may carry a zone id (fe80::1%eth0).
-_HOST_NAME = re.compile(r"[a-z0-9._-]+")
-_HOST_IPV6 = re.compile(r"[0-9a-f:.]+(%[\w.~-]+)?", re.ASCII)
-
-
-def _shown(text: str) -> str:
-    """The URL as an error message may show it: everything before the last ``@`` (a password, perhaps) masked."""
-    head, at, tail = text.rpartition("@")
-    if not at:
-        return text
-    scheme, sep, _ = head.partition("://")
-    return f"{scheme}{sep}***@{tail}" if sep else f"***@{tail}"
-
-
-def _split_url(text: str, what: str, source: str, fix: str) -> SplitResult:
-    """Split a URL, refusing what the HTTP clients would refuse only at the first request.
-
-    Raises:
-        ConfigurationError: Unparsable (an unclosed ``[``, a bracketed non-IP, a host that NFKC changes into
-            a delimiter), a port that is not a number in 0-65535, no http(s) scheme or host, a host that is
-            not an ASCII name or IP literal, or any userinfo (``user:pw@``, even an empty ``:@``).
-    """
-    try:
-        parts = urlsplit(text)
-        _ = parts.port  # urlsplit parses the port only when asked, and raises then
-    except ValueError as exc:
-        # The parser's message quotes the netloc, which may hold a password.
-        reason = str(exc) if "@" not in text else "malformed host or port"
-        raise ConfigurationError(
-            f"{what} {_shown(text)!r} is not a valid URL ({reason})", source=source, fix=fix
-        ) from None
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in {"http", "https"} or not host:
-        raise ConfigurationError(f"{what} {_shown(text)!r} is not a URL", source=source, fix=fix)
-    if not (_HOST_IPV6 if ":" in host else _HOST_NAME).fullmatch(host):
-        raise ConfigurationError(
-            f"{what} {_shown(text)!r} has a host that is not a hostname or IP address",
-            source=source,
-            fix=f"{fix}; write an international domain name in its xn-- (punycode) form",
-        )
-    if "@" in parts.netloc:
-        raise ConfigurationError(
-            f"{what} {parts.scheme}://{parts.hostname} has credentials in the URL",
-            source=source,
-            fix="remove the user:password@ part; give keys in their own settings",
-        )
-    return parts
-
-
-def normalise_endpoint(raw: object, source: str) -> tuple[str, bool]:
-    """Check an endpoint URL and strip a trailing ``/openai`` or ``/openai/v1``.
-
-    Returns:
-        The ``scheme://host[:port]`` endpoint, and whether the URL named the GA ``/openai/v1`` surface.
-
-    Raises:
-        ConfigurationError: Not a URL (see :func:`_split_url`), a path other than ``/openai[/v1]``, a query or
-            fragment, or plain ``http`` to a host that is not loopback (a key over plain http is readable on
-            the network).
-    """
-    text = str(raw).strip()
-    parts = _split_url(
-        text, "endpoint", source, "use https://<resource>.openai.azure.com (from the Azure portal, Keys and Endpoint)"
-    )
-    host = parts.hostname or ""
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"endpoint {text!r} uses plain http",
-            source=source,
-            fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"endpoint {parts.scheme}://{host} has a query or fragment in the URL",
-            source=source,
-            fix="give only scheme and host; put keys in AZURE_OPENAI_API_KEY",
-        )
-    path = parts.path.rstrip("/")
-    is_v1 = path.endswith("/openai/v1")
-    if path not in {"", "/openai", "/openai/v1"}:
-        raise ConfigurationError(
-            f"endpoint {text!r} has an unexpected path {path!r}",
-            source=source,
-            fix="give the resource URL only, e.g. https://<resource>.openai.azure.com",
-        )
-    return f"{parts.scheme}://{parts.netloc}", is_v1
-
-
-def normalise_gateway_url(raw: object, source: str) -> str:
-    """Check the base URL of an OpenAI-compatible gateway; a path (``/v1``) is kept, a trailing ``/`` dropped.
-
-    Raises:
-        ConfigurationError: Not a URL (see :func:`_split_url`), a query or fragment, or plain ``http`` to a
-            host that is not loopback (the gateway key, and perhaps the Azure key, travel with every request).
-    """
-    text = str(raw).strip()
-    parts = _split_url(text, "gateway_url", source, "use https://<gateway host>/v1")
-    host = parts.hostname or ""
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"gateway_url {text!r} uses plain http",
-            source=source,
-            fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"gateway_url {parts.scheme}://{host} has a query or fragment in the URL",
-            source=source,
-            fix="give scheme, host and path only; put the key in gateway_key",
-        )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _check_routing(raw: object, source: str) -> str:
-    text = str(raw).strip().lower().replace("-", "_")
-    if text not in ROUTING_STRATEGIES:
-        raise ConfigurationError(
-            f"unknown routing strategy {raw!r}", source=source, fix=f"use one of {', '.join(ROUTING_STRATEGIES)}"
-        )
-    return text
-
-
-def _prices(raw: object, source: str) -> dict[str, ModelPrice]:
-    if isinstance(raw, PriceTable):
-        return dict(raw.prices)
-    if not isinstance(raw, Mapping):
-        raise ConfigurationError("'prices' must be a table of model = {input, output, cached_input}", source=source)
-    return parse_prices(cast(Mapping[str, object], raw), source=source)
-
-
-def _check_api_version(raw: object, source: str) -> str:
-    text = str(raw).strip()
-    if not _API_VERSION.fullmatch(text):
-        raise ConfigurationError(
-            f"api-version {text!r} is not valid",
-            source=source,
-            fix="use a date like 2024-10-21 or 2025-04-01-preview, or v1 for the GA /openai/v1 routes",
-        )
-    return text
-
-
-def _secret(raw: object, source: str) -> SecretStr | None:
-    if isinstance(raw, SecretStr):
-        return raw if raw.get_secret_value() else None
-    if not isinstance(raw, str):
-        raise ConfigurationError("a secret must be a string", source=source)
-    return SecretStr(raw) if raw.strip() else None
-
-
-def _health_store_url(raw: object, source: str) -> SecretStr | None:
-    secret = _secret(raw, source)
-    scheme = "" if secret is None else secret.get_secret_value().partition("://")[0].lower()
-    if secret is not None and scheme not in ("redis", "rediss", "unix"):
-        # The URL itself is not repeated: it may hold the Redis password.
-        raise ConfigurationError(
-            f"health_store must be a Redis URL; this one's scheme is {scheme[:10]!r}",
-            source=source,
-            fix="use redis://host:6379/0, rediss://:<access key>@<name>.redis.cache.windows.net:6380/0 or "
-            "unix:///path/redis.sock",
-        )
-    return secret
-
-
-def _str_map(raw: object, source: str, *, deployments_are: str) -> dict[str, str]:
-    if not isinstance(raw, Mapping):
-        raise ConfigurationError("must be a table of name = name", source=source)
-    out: dict[str, str] = {}
-    for key, value in cast(Mapping[object, object], raw).items():
-        if not isinstance(value, str) or not isinstance(key, str):
-            raise ConfigurationError(f"entry {key!r} must map a name to a name", source=source)
-        dep = value if deployments_are == "values" else key
-        validate_deployment_name(dep, f"{source} entry {key!r}")
-        out[key] = value
-    return out
-
-
 def _endpoint_from_table(table: Mapping[str, object], where: str) -> EndpointConfig:
     name = str(table.get("name", ""))
     if not name:
@@ -446,8 +224,8 @@ def _endpoint_from_table(table: Mapping[str, object], where: str) -> EndpointCon
             DeploymentConfig(
                 name=dep_name,
                 model=str(model) if model is not None else None,
-                priority=int(_parse_number(dep.get("priority", 0), dep_where, lo=-1e6, hi=1e6, integer=True)),
-                weight=_parse_number(dep.get("weight", 1.0), dep_where, lo=0.0, hi=1e6, integer=False),
+                priority=int(parse_number(dep.get("priority", 0), dep_where, lo=-1e6, hi=1e6, integer=True)),
+                weight=parse_number(dep.get("weight", 1.0), dep_where, lo=0.0, hi=1e6, integer=False),
                 ptu=parse_bool(dep.get("ptu", False), dep_where),
             )
         )
@@ -458,13 +236,13 @@ def _endpoint_from_table(table: Mapping[str, object], where: str) -> EndpointCon
     return EndpointConfig(
         name=name,
         endpoint=url,
-        api_key=_secret(key, where) if key is not None else None,
-        azure_ad_token=_secret(token, where) if token is not None else None,
+        api_key=parse_secret(key, where) if key is not None else None,
+        azure_ad_token=parse_secret(token, where) if token is not None else None,
         use_managed_identity=parse_bool(use_mi, where) if use_mi is not None else None,
         managed_identity_client_id=str(client_id) if client_id is not None else None,
         use_default_credential=parse_bool(use_dc, where) if use_dc is not None else None,
-        api_version=_check_api_version(version, where) if version is not None else None,
-        priority=int(_parse_number(table.get("priority", 0), where, lo=-1e6, hi=1e6, integer=True)),
+        api_version=check_api_version(version, where) if version is not None else None,
+        priority=int(parse_number(table.get("priority", 0), where, lo=-1e6, hi=1e6, integer=True)),
         deployments=tuple(deployments),
     )
 
@@ -486,45 +264,154 @@ def _endpoints(raw: object, source: str) -> tuple[EndpointConfig, ...]:
     return tuple(out)
 
 
+Parser = Callable[[object, str], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """How one :class:`GatewayConfig` field is read; :data:`SETTINGS` holds one per field, and the environment
+    map, the config-file keys, the keyword arguments :func:`load_config` accepts and the framework packages'
+    copy step (:class:`FrameworkFields`) are all derived from it.
+
+    Attributes:
+        parse: ``(raw, source) -> value`` (raises :class:`ConfigurationError` naming ``source``); ``None`` means
+            "not set".
+        env: Environment variables, the first one set wins.
+        file_keys: Config-file keys; the first is the field's own name or the documented one, the others aliases.
+        secret: The value is a ``SecretStr``: masked in every repr and dump, never serialized by a framework package.
+        no_env: Why the setting has no environment variable (required when ``env`` is empty).
+    """
+
+    parse: Parser
+    env: tuple[str, ...] = ()
+    file_keys: tuple[str, ...] = ()
+    secret: bool = False
+    no_env: str = ""
+
+
+def _text(raw: object, source: str) -> str | None:
+    return None if raw is None or raw == "" else str(raw)
+
+
+def _number(lo: float, hi: float, *, integer: bool = False) -> Parser:
+    def parse(raw: object, source: str) -> object:
+        value = parse_number(raw, source, lo=lo, hi=hi, integer=integer)
+        return int(value) if integer else value
+
+    return parse
+
+
+def _deployment(raw: object, source: str) -> str | None:
+    return validate_deployment_name(str(raw).removeprefix("azure/"), source) if raw else None
+
+
+def _setting(
+    name: str, parse: Parser, *env: str, keys: tuple[str, ...] = (), secret: bool = False, no_env: str = ""
+) -> tuple[str, Setting]:
+    return name, Setting(parse, env=env, file_keys=keys or (name,), secret=secret, no_env=no_env)
+
+
+_TABLE = "a table, not one value: give it in the config file or as an argument"
+_ARGUMENT = "as in the anchors (AzureChatOpenAI, llama-index AzureOpenAI), an argument or file key only"
+_GATEWAY = "a gateway in front of Azure is set up in the config file or in code, not per process"
+
+SETTINGS: Mapping[str, Setting] = dict(
+    [
+        _setting(
+            "endpoint",
+            lambda raw, source: normalise_endpoint(raw, source)[0],
+            "AZURE_OPENAI_ENDPOINT",
+            "AZURE_OPENAI_BASE_URL",
+            keys=("azure_endpoint", "endpoint"),
+        ),
+        _setting("api_key", parse_secret, "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_KEY", "OPENAI_API_KEY", secret=True),
+        _setting("azure_ad_token", parse_secret, "AZURE_OPENAI_AD_TOKEN", secret=True),
+        # The Azure name wins over LangChain's OPENAI_API_VERSION.
+        _setting("api_version", check_api_version, "AZURE_OPENAI_API_VERSION", "OPENAI_API_VERSION"),
+        _setting("use_managed_identity", parse_bool, "AZURE_USE_MANAGED_IDENTITY"),
+        _setting("managed_identity_client_id", _text, "AZURE_MANAGED_IDENTITY_CLIENT_ID"),
+        _setting("use_default_credential", parse_bool, "AZURE_USE_DEFAULT_CREDENTIAL"),
+        _setting("token_scope", _text, no_env="rarely changed (sovereign clouds): a file key or argument"),
+        _setting("default_deployment", _deployment, "AZURE_OPENAI_DEFAULT_DEPLOYMENT"),
+        _setting("default_model", _text, "AZURE_OPENAI_DEFAULT_MODEL"),
+        _setting("deployment_mapping", lambda r, s: parse_str_map(r, s, deployments_are="values"), no_env=_TABLE),
+        _setting("deployment_models", lambda r, s: parse_str_map(r, s, deployments_are="keys"), no_env=_TABLE),
+        _setting(
+            "max_tokens",
+            _number(1, 10_000_000, integer=True),
+            "AZURE_OPENAI_MAX_OUTPUT_TOKENS",
+            keys=("max_tokens", "default_max_tokens"),
+        ),
+        _setting(
+            "temperature", _number(0.0, 2.0), "AZURE_OPENAI_TEMPERATURE", keys=("temperature", "default_temperature")
+        ),
+        _setting("timeout", _number(0.001, 86_400), no_env=_ARGUMENT),
+        _setting("max_retries", _number(0, 100, integer=True), no_env=_ARGUMENT),
+        _setting("deadline", _number(0.001, 86_400), "AZURE_OPENAI_DEADLINE"),
+        _setting("max_cooldown", _number(0.001, 86_400), "AZURE_OPENAI_MAX_COOLDOWN"),
+        _setting("debug", parse_bool, no_env="debug events go to the event sink given in code; a file key too"),
+        _setting(
+            "raw_debug",
+            parse_bool,
+            no_env="full bodies are opted into in code or in the file, never by a stray variable",
+        ),
+        _setting("endpoints", _endpoints, no_env=_TABLE),
+        _setting("routing", check_routing, keys=("routing", "strategy"), no_env="orders the endpoints, a table"),
+        _setting("prices", parse_prices, no_env=_TABLE),
+        _setting("gateway_url", normalise_gateway_url, no_env=_GATEWAY),
+        _setting("gateway_key", parse_secret, secret=True, no_env=_GATEWAY),
+        _setting("forward_azure_credentials", parse_bool, no_env=_GATEWAY),
+        _setting("health_store", parse_health_store, "AZURE_GATEWAY_REDIS_URL", secret=True),
+    ]
+)
+"""Every configuration setting, described once, in :class:`GatewayConfig`'s field order."""
+
+# Derived: config field -> environment variables, and config-file key -> config field.
+ENV_VARS: Mapping[str, tuple[str, ...]] = {name: s.env for name, s in SETTINGS.items() if s.env}
+FILE_KEYS: Mapping[str, str] = {key: name for name, s in SETTINGS.items() for key in s.file_keys}
+
+_FIELDS = tuple(SETTINGS)
+
+
 def _convert(name: str, raw: object, source: str) -> object:
-    match name:
-        case "endpoint":
-            return normalise_endpoint(raw, source)[0]
-        case "api_key" | "azure_ad_token" | "gateway_key":
-            return _secret(raw, source)
-        case "api_version":
-            return _check_api_version(raw, source)
-        case "use_managed_identity" | "use_default_credential" | "debug" | "raw_debug" | "forward_azure_credentials":
-            return parse_bool(raw, source)
-        case "temperature":
-            return _parse_number(raw, source, lo=0.0, hi=2.0, integer=False)
-        case "max_tokens":
-            return int(_parse_number(raw, source, lo=1, hi=10_000_000, integer=True))
-        case "max_retries":
-            return int(_parse_number(raw, source, lo=0, hi=100, integer=True))
-        case "timeout" | "deadline" | "max_cooldown":
-            return _parse_number(raw, source, lo=0.001, hi=86_400, integer=False)
-        case "default_deployment":
-            return validate_deployment_name(str(raw).removeprefix("azure/"), source) if raw else None
-        case "deployment_mapping":
-            return _str_map(raw, source, deployments_are="values")
-        case "deployment_models":
-            return _str_map(raw, source, deployments_are="keys")
-        case "endpoints":
-            return _endpoints(raw, source)
-        case "routing":
-            return _check_routing(raw, source)
-        case "prices":
-            return _prices(raw, source)
-        case "gateway_url":
-            return normalise_gateway_url(raw, source)
-        case "health_store":
-            return _health_store_url(raw, source)
-        case _:
-            return None if raw is None or raw == "" else str(raw)
+    return SETTINGS[name].parse(raw, source)
 
 
-_FIELDS = tuple(f.name for f in fields(GatewayConfig) if f.name not in {"config_file", "sources"})
+@dataclass(frozen=True, slots=True)
+class FrameworkFields:
+    """How a framework class's fields configure the gateway, so that its copy step is derived from
+    :data:`SETTINGS` instead of listing every setting (a new setting needs a field, or a reason here).
+
+    Attributes:
+        renamed: Setting -> the class's field, where the names differ (``default_deployment`` -> ``engine``).
+        not_copied: Setting -> why the class passes no field of that name to :func:`load_config` (it has none, or
+            uses it otherwise); ``tests/test_config_settings.py`` requires a reason for every setting left out.
+    """
+
+    renamed: Mapping[str, str] = field(default_factory=lambda: {})
+    not_copied: Mapping[str, str] = field(default_factory=lambda: {})
+
+    def copied(self) -> dict[str, str]:
+        """Setting -> the class's field, for every setting the class copies."""
+        return {name: self.renamed.get(name, name) for name in SETTINGS if name not in self.not_copied}
+
+    def config_kwargs(self, model: object, *, given: Collection[str] | None = None) -> dict[str, Any]:
+        """The :func:`load_config` keyword arguments a framework object's fields give.
+
+        A field counts when it is in ``given`` (pydantic's ``model_fields_set``: a field left to its default lets
+        the config file and the environment decide) and not ``None``; without ``given``, when it is not ``None``,
+        ``False`` or an empty mapping (the unset defaults of a class whose flags default to ``False``).
+        """
+        out: dict[str, Any] = {}
+        for name, attr in self.copied().items():
+            value: object = getattr(model, attr)
+            if given is not None:
+                unset = attr not in given or value is None
+            else:
+                unset = value is None or value is False or (isinstance(value, Mapping) and not value)
+            if not unset:
+                out[name] = value
+        return out
 
 
 def load_config(
@@ -550,7 +437,7 @@ def load_config(
 
             raise unknown_key_error(key, frozenset(_FIELDS), "keyword arguments")
     path = config_file or environ.get(CONFIG_FILE_ENV) or None
-    file_values = read_config_file(path, environ) if path else {}
+    file_values = read_config_file(path, environ, FILE_KEYS) if path else {}
     chosen: dict[str, object] = {}
     sources: dict[str, str] = {}
     for name in _FIELDS:

@@ -26,46 +26,10 @@ from shared_core.errors import ConfigurationError
 __all__ = [
     "DEPLOYMENT_KEYS",
     "ENDPOINT_KEYS",
-    "FILE_KEYS",
     "check_endpoint_keys",
     "endpoint_table",
     "read_config_file",
 ]
-
-# File key -> config field. ``azure_endpoint`` is the seed's name; ``endpoint`` is accepted too.
-FILE_KEYS: Mapping[str, str] = {
-    "azure_endpoint": "endpoint",
-    "endpoint": "endpoint",
-    "api_key": "api_key",
-    "azure_ad_token": "azure_ad_token",
-    "use_managed_identity": "use_managed_identity",
-    "use_default_credential": "use_default_credential",
-    "managed_identity_client_id": "managed_identity_client_id",
-    "token_scope": "token_scope",
-    "api_version": "api_version",
-    "deployment_mapping": "deployment_mapping",
-    "deployment_models": "deployment_models",
-    "default_deployment": "default_deployment",
-    "default_model": "default_model",
-    "max_tokens": "max_tokens",
-    "default_max_tokens": "max_tokens",
-    "temperature": "temperature",
-    "default_temperature": "temperature",
-    "timeout": "timeout",
-    "max_retries": "max_retries",
-    "deadline": "deadline",
-    "max_cooldown": "max_cooldown",
-    "debug": "debug",
-    "raw_debug": "raw_debug",
-    "endpoints": "endpoints",
-    "routing": "routing",
-    "strategy": "routing",
-    "prices": "prices",
-    "gateway_url": "gateway_url",
-    "gateway_key": "gateway_key",
-    "forward_azure_credentials": "forward_azure_credentials",
-    "health_store": "health_store",
-}
 
 ENDPOINT_KEYS = frozenset(
     {
@@ -210,8 +174,13 @@ def _check_endpoint_keys(endpoints: list[dict[str, object]], where: str) -> None
                     raise unknown_key_error(key, DEPLOYMENT_KEYS, f"{where}[{i}].deployments[{j}]")
 
 
-def read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> dict[str, tuple[object, str]]:
+def read_config_file(
+    path: str | os.PathLike[str], env: Mapping[str, str], keys: Mapping[str, str]
+) -> dict[str, tuple[object, str]]:
     """Read a config file into ``{field: (value, source)}``, with ``${VAR}`` expanded from ``env``.
+
+    ``keys`` maps each accepted file key to its config field (:data:`shared_core.config.FILE_KEYS`, derived from
+    the settings table).
 
     Raises:
         ConfigurationError: The file is missing, unreadable (a directory, not UTF-8 ...) or not TOML, or holds an
@@ -241,9 +210,9 @@ def read_config_file(path: str | os.PathLike[str], env: Mapping[str, str]) -> di
         where = f"file {file} key '{prefix}{key}'"
         if prefix == "" and key == "providers":
             continue
-        field = FILE_KEYS.get(key)
+        field = keys.get(key)
         if field is None:
-            raise unknown_key_error(key, FILE_KEYS, f"file {file}")
+            raise unknown_key_error(key, keys, f"file {file}")
         value = _expand(raw, where, env)
         if field == "endpoints":
             endpoints = _normalise_endpoints(value, where)

@@ -2,7 +2,8 @@
 
 This module is for framework packages, the thin adapters that translate a framework's types to the core's and
 back: the stream events they fold into chunks, the message parts and request options they convert, the routing
-tables they expose as fields and serialize, and the helpers they share. It is stable only within a minor version:
+tables they expose as fields and serialize, the settings table their configuration fields are copied by
+(:class:`FrameworkFields`), and the helpers they share. It is stable only within a minor version:
 a framework package is released with the core it was built against. Applications should import from
 :mod:`shared_core` (or a defining module) instead.
 
@@ -10,6 +11,7 @@ A framework package imports from :mod:`shared_core` and from here, and from no o
 (``tests/test_architecture.py`` enforces it).
 """
 
+from shared_core.config import SETTINGS, FrameworkFields
 from shared_core.deployments import ModelProfile, profile_for
 from shared_core.extras import require_extra
 from shared_core.messages import HostedToolPart, JsonValue, MessagePart, ReasoningPart, Role
@@ -46,12 +48,14 @@ from shared_core.tool_calls import parse_tool_arguments
 
 __all__ = [
     "REPAIR_EVENT",
+    "SETTINGS",
     "AnnotationEvent",
     "AudioDelta",
     "ChoiceEvent",
     "ContentFilterDelta",
     "EndpointItem",
     "FinishEvent",
+    "FrameworkFields",
     "HostedToolEvent",
     "HostedToolPart",
     "HostedToolSpec",

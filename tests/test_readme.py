@@ -19,8 +19,8 @@ import pytest
 
 from azure_openai_emulator import AzureEmulator, parse_fault
 from shared_core import load_config
-from shared_core.config import CONFIG_FILE_ENV, ENV_VARS
-from shared_core.config_file import DEPLOYMENT_KEYS, ENDPOINT_KEYS, FILE_KEYS
+from shared_core.config import CONFIG_FILE_ENV, ENV_VARS, FILE_KEYS
+from shared_core.config_file import DEPLOYMENT_KEYS, ENDPOINT_KEYS
 from shared_core.doctor import main as doctor_main
 from tests.support.recordings import REPO_ROOT
 

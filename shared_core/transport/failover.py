@@ -430,7 +430,9 @@ class _RouteRun:
         beyond = self._beyond_deadline(target, ready, wait)
         if beyond is not None:
             self._failed_event(c, error, note + beyond, 0.0)
-            self.fail(beyond, retry_after=round(ready, 3))
+            # The deployment that just answered: what it asked for, not the cooldown left a few ms later.
+            asked = error.retry_after if target.key == c.key and error.retry_after is not None else None
+            self.fail(beyond, retry_after=asked if asked is not None else round(ready, 3))
         self._failed_event(c, error, f"{note}retry on {target.key} in {wait:.2f} s", wait)
         return _Step(target, wait, admitted=False)
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from shared_core.config import CONFIG_FILE_ENV, ENV_VARS, GatewayConfig, load_config
-from shared_core.config_file import ENDPOINT_KEYS, FILE_KEYS
+from shared_core.config import CONFIG_FILE_ENV, ENV_VARS, FILE_KEYS, GatewayConfig, load_config
+from shared_core.config_file import ENDPOINT_KEYS
 from shared_core.errors import ConfigurationError
 from tests.fuzz.endpoint_urls import endpoint_urls
 
