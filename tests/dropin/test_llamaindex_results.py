@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 from unittest.mock import ANY
 
 import httpx
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ToolCallBlock
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from llama_index.llms.azure_openai import AzureOpenAI
@@ -23,6 +19,7 @@ from pydantic import BaseModel
 from azure_openai_emulator import AzureEmulator
 from llamaindex_azure_gateway import AzureGatewayLLM, ConversationRepairedEvent
 from tests.dropin.llamaindex_support import API_KEY, Difference, build_pair, result_differences, undocumented
+from tests.support.llamaindex_events import Recorder
 
 MESSAGES = [ChatMessage(role="user", content="hello")]
 
@@ -169,28 +166,6 @@ def test_llamaindex_logprobs_read_the_same_as_the_anchor() -> None:
         [("Hi", -0.1), ("Hello", -2.3)],
         [(" there", -0.2), ("!", -1.9)],
     ]
-
-
-class Recorder(BaseEventHandler):
-    """Collects instrumentation events."""
-
-    events: list[BaseEvent] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Recorder"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    root = get_dispatcher()
-    handler = Recorder(events=[])
-    root.add_event_handler(handler)
-    yield handler
-    root.event_handlers.remove(handler)
 
 
 # A tool call whose result never came: Azure would answer 400; the gateway repairs it before sending.

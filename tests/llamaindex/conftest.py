@@ -9,6 +9,7 @@ import pytest
 
 from llamaindex_azure_gateway import AzureGatewayLLM
 from tests.support.azure_server import AzureTestServer
+from tests.support.llamaindex_events import recorder  # noqa: F401  (a fixture for this folder's tests)
 
 API_KEY = "test-key"
 DEPLOYMENT = "gpt-4o-mini"

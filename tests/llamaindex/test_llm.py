@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.instrumentation.events.llm import LLMChatEndEvent, LLMChatInProgressEvent, LLMChatStartEvent
 from llama_index.core.llms import ChatMessage
@@ -18,34 +15,13 @@ from llama_index.core.llms import ChatMessage
 from llamaindex_azure_gateway import AzureGatewayLLM
 from shared_core import ContentFilterError
 from tests.support.azure_server import AzureTestServer, PromptFiltered, Reply, ToolCall, Usage
+from tests.support.llamaindex_events import Recorder
 
 CANARY = "sk-CANARY-7f3e9d"
 
 
 def user(text: str) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=text)]
-
-
-class Recorder(BaseEventHandler):
-    """Collects instrumentation events."""
-
-    events: list[BaseEvent] = []
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Recorder"
-
-    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
-        self.events.append(event)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    root = get_dispatcher()
-    handler = Recorder(events=[])
-    root.add_event_handler(handler)
-    yield handler
-    root.event_handlers.remove(handler)
 
 
 def test_llm_chat_returns_text_and_azure_usage(llm: AzureGatewayLLM, azure: AzureTestServer) -> None:
