@@ -139,22 +139,13 @@ def normalise_endpoint(raw: object, source: str) -> tuple[str, bool]:
             the network).
     """
     text = str(raw).strip()
-    parts = _split_url(
-        text, "endpoint", source, "use https://<resource>.openai.azure.com (from the Azure portal, Keys and Endpoint)"
+    parts = _base_url(
+        text,
+        "endpoint",
+        source,
+        "use https://<resource>.openai.azure.com (from the Azure portal, Keys and Endpoint)",
+        "give only scheme and host; put keys in AZURE_OPENAI_API_KEY",
     )
-    host = parts.hostname or ""
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"endpoint {text!r} uses plain http",
-            source=source,
-            fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"endpoint {parts.scheme}://{host} has a query or fragment in the URL",
-            source=source,
-            fix="give only scheme and host; put keys in AZURE_OPENAI_API_KEY",
-        )
     path = parts.path.rstrip("/")
     is_v1 = path.endswith("/openai/v1")
     if path not in {"", "/openai", "/openai/v1"}:
@@ -166,6 +157,23 @@ def normalise_endpoint(raw: object, source: str) -> tuple[str, bool]:
     return f"{parts.scheme}://{parts.netloc}", is_v1
 
 
+def _base_url(text: str, name: str, source: str, url_fix: str, query_fix: str) -> SplitResult:
+    """One URL check for every base URL: parsed (see :func:`_split_url`), https off loopback, no query or fragment."""
+    parts = _split_url(text, name, source, url_fix)
+    host = parts.hostname or ""
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"{name} {text!r} uses plain http",
+            source=source,
+            fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"{name} {parts.scheme}://{host} has a query or fragment in the URL", source=source, fix=query_fix
+        )
+    return parts
+
+
 def normalise_gateway_url(raw: object, source: str) -> str:
     """Check the base URL of an OpenAI-compatible gateway; a path (``/v1``) is kept, a trailing ``/`` dropped.
 
@@ -174,20 +182,13 @@ def normalise_gateway_url(raw: object, source: str) -> str:
             host that is not loopback (the gateway key, and perhaps the Azure key, travel with every request).
     """
     text = str(raw).strip()
-    parts = _split_url(text, "gateway_url", source, "use https://<gateway host>/v1")
-    host = parts.hostname or ""
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"gateway_url {text!r} uses plain http",
-            source=source,
-            fix="use https://; plain http is allowed only for loopback (127.0.0.1, localhost, ::1)",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"gateway_url {parts.scheme}://{host} has a query or fragment in the URL",
-            source=source,
-            fix="give scheme, host and path only; put the key in gateway_key",
-        )
+    parts = _base_url(
+        text,
+        "gateway_url",
+        source,
+        "use https://<gateway host>/v1",
+        "give scheme, host and path only; put the key in gateway_key",
+    )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
