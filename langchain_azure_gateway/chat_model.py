@@ -16,7 +16,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.callbacks.manager import ahandle_event, handle_event
 from langchain_core.language_models import LangSmithParams, LanguageModelInput, ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -24,10 +24,11 @@ from pydantic import PrivateAttr, field_validator
 
 from langchain_azure_gateway.chunks import StreamChunker
 from langchain_azure_gateway.content_blocks import choice_generations
-from langchain_azure_gateway.convert import from_core_result
+from langchain_azure_gateway.convert import ai_message
 from langchain_azure_gateway.errors import from_core_error
 from langchain_azure_gateway.fields import CONFIG_FIELDS, AzureChatOpenAIFields
 from langchain_azure_gateway.metadata import MetadataOptions, anchor_metadata
+from langchain_azure_gateway.result_objects import chat_generation, chat_result
 from langchain_azure_gateway.serialization import register_for_load
 from langchain_azure_gateway.settings import base_settings, request_for, responses_api_for
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
@@ -185,7 +186,7 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
         It speaks the API shape the model's fields select; a call whose arguments select the other shape goes
         through a sibling gateway that shares its configuration, credential, health and cost tracker.
         """
-        gateway = self._gateway
+        gateway = _private(self)["_gateway"]
         if gateway is None:
             gateway = self._gateway = self._build_gateway()
         return gateway
@@ -194,7 +195,7 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
         gateway = self.gateway
         if (gateway.api == "responses") == responses:
             return gateway
-        sibling = self._sibling
+        sibling = _private(self)["_sibling"]
         if sibling is None:
             sibling = self._sibling = Gateway(
                 gateway.config,
@@ -239,7 +240,7 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
         return gateway
 
     def _base_settings(self) -> GenerationSettings:
-        settings = self._settings
+        settings = _private(self)["_settings"]
         if settings is None:
             settings = self._settings = base_settings(self)
         return settings
@@ -249,11 +250,10 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
     ) -> tuple[Gateway, ChatRequest, MetadataOptions]:
         responses = responses_api_for(self, kwargs)
         request = request_for(self, self._base_settings(), messages, stop, kwargs, responses=responses)
-        options = MetadataOptions(
-            api="responses" if responses else "chat",
-            model_version=self.model_version,
-            include_headers=self.include_response_headers,
-        )
+        shape = (responses, self.model_version, self.include_response_headers)
+        options = _OPTIONS.get(shape)
+        if options is None:
+            options = _OPTIONS[shape] = MetadataOptions("responses" if responses else "chat", *shape[1:])
         return self._gateway_for(responses), request, options
 
     def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
@@ -434,15 +434,30 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
         return structured_runnable(self, schema, method=method, strict=strict, include_raw=include_raw, kwargs=kwargs)
 
 
+_OPTIONS: dict[tuple[bool, str, bool], MetadataOptions] = {}  # few: one per API shape and field values
+
+
+def _private(model: AzureGatewayChatModel) -> dict[str, Any]:
+    # Private attributes read directly: through pydantic's ``BaseModel.__getattr__`` each read costs a failed
+    # class lookup and an AttributeError raised and caught inside pydantic (about 20 times a dict read).
+    return cast(dict[str, Any], model.__pydantic_private__)
+
+
+_LLM_OUTPUT_KEYS = ("token_usage", "model_provider", "model_name", "system_fingerprint", "id")
+
+
 def _add_usage(into: dict[str, Any], usage: Mapping[str, Any]) -> None:
     for key, value in usage.items():
         if value is None:
             continue
         before = into.get(key)
-        if isinstance(value, Mapping) and isinstance(before, dict):
-            _add_usage(cast(dict[str, Any], before), cast(Mapping[str, Any], value))
-        elif isinstance(value, Mapping):
-            into[key] = dict(cast(Mapping[str, Any], value))
+        if type(value) is int:  # a count (the usual value): no Mapping check through the ABC
+            into[key] = (before or 0) + value
+        elif type(value) is dict or isinstance(value, Mapping):
+            if isinstance(before, dict):
+                _add_usage(cast(dict[str, Any], before), cast(Mapping[str, Any], value))
+            else:
+                into[key] = dict(cast(Mapping[str, Any], value))
         else:
             into[key] = (before or 0) + value
 
@@ -458,19 +473,17 @@ def _repairs_of(result: CoreResult) -> dict[str, Any] | None:
 
 def _chat_result(result: CoreResult, options: MetadataOptions) -> ChatResult:
     metadata = anchor_metadata(result, options, stream=False)
-    message = from_core_result(result, metadata)
+    llm_output = {key: metadata.get(key) for key in _LLM_OUTPUT_KEYS}
+    message = ai_message(result, metadata)
+    info: dict[str, Any] = {"finish_reason": result.finish_reason}
     if options.api == "chat":
         # AzureChatOpenAI copies the message's refusal (None when there is none) on Chat Completions.
         message.additional_kwargs.setdefault("refusal", result.refusal)
-    info: dict[str, Any] = {"finish_reason": result.finish_reason}
-    if options.api == "chat":
         info["logprobs"] = metadata.get("logprobs")
-    llm_output = {
-        key: metadata.get(key) for key in ("token_usage", "model_provider", "model_name", "system_fingerprint", "id")
-    }
-    generation = ChatGeneration(message=message, generation_info=info)
+    generation = chat_generation(message, info)
     # n > 1: one generation per choice, as AzureChatOpenAI gives them.
-    return ChatResult(generations=[generation, *choice_generations(result)], llm_output=llm_output)
+    generations = [generation, *choice_generations(result)] if result.choices else [generation]
+    return chat_result(generations, llm_output)
 
 
 register_for_load(AzureGatewayChatModel)

@@ -25,7 +25,7 @@ from langchain_core.messages import (
 from langchain_core.messages import (
     ToolCall as LCToolCall,
 )
-from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call
 from langchain_core.utils.function_calling import convert_to_openai_function
 from pydantic import BaseModel
@@ -38,6 +38,7 @@ from langchain_azure_gateway.content_blocks import (
     result_content,
     user_block_part,
 )
+from langchain_azure_gateway.result_objects import text_message
 from shared_core import (
     AudioPart,
     ChatRequest,
@@ -68,6 +69,7 @@ from shared_core.integration import (
 )
 
 __all__ = [
+    "ai_message",
     "from_core_result",
     "from_core_usage",
     "response_metadata",
@@ -98,6 +100,12 @@ def to_core_messages(messages: Sequence[BaseMessage]) -> tuple[Message, ...]:
 
 def _to_core_message(message: BaseMessage) -> Message:
     name = message.name if isinstance(message.name, str) and message.name else None
+    # The usual message classes by exact type: isinstance against a pydantic class goes through ABCMeta.
+    exact = type(message)
+    if exact is HumanMessage:
+        return Message("user", _user_parts(message.content), name=name)
+    if exact is SystemMessage:
+        return Message("system", (TextPart(_text_only(message.content, "system")),), name=name)
     if isinstance(message, ToolMessage):
         content = _text_only(message.content, "tool")
         return Message(
@@ -362,13 +370,14 @@ def _setting(key: str, value: Any, changes: dict[str, Any], extra: dict[str, Jso
 
 def from_core_usage(usage: Usage) -> UsageMetadata:
     """Token counts as LangChain's ``usage_metadata`` (cache reads and reasoning tokens as details)."""
-    return UsageMetadata(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        total_tokens=usage.total_tokens,
-        input_token_details=InputTokenDetails(cache_read=usage.cached_input_tokens),
-        output_token_details=OutputTokenDetails(reasoning=usage.reasoning_tokens),
-    )
+    # Literals, not the TypedDict calls: the same dicts, built without a call each.
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "input_token_details": {"cache_read": usage.cached_input_tokens},
+        "output_token_details": {"reasoning": usage.reasoning_tokens},
+    }
 
 
 def response_metadata(result: ChatResult) -> dict[str, Any]:
@@ -398,16 +407,22 @@ def response_metadata(result: ChatResult) -> dict[str, Any]:
 
 def _reasoning_kwargs(result: ChatResult) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    reasoning = [p for p in result.message.parts if isinstance(p, ReasoningPart)]
-    summary = "".join(p.text for p in reasoning)
-    if summary:
-        out["reasoning_content"] = summary
-    items = [{"id": p.id, "text": p.text, "encrypted_content": p.encrypted_content} for p in reasoning if p.id]
-    if items:
-        out["reasoning_items"] = items
+    reasoning: list[ReasoningPart] = []
+    audio: AudioPart | None = None
+    for part in result.message.parts:
+        if isinstance(part, ReasoningPart):
+            reasoning.append(part)
+        elif audio is None and isinstance(part, AudioPart):
+            audio = part
+    if reasoning:
+        summary = "".join(p.text for p in reasoning)
+        if summary:
+            out["reasoning_content"] = summary
+        items = [{"id": p.id, "text": p.text, "encrypted_content": p.encrypted_content} for p in reasoning if p.id]
+        if items:
+            out["reasoning_items"] = items
     if result.refusal:
         out["refusal"] = result.refusal
-    audio = next((p for p in result.message.parts if isinstance(p, AudioPart)), None)
     if audio is not None:
         out["audio"] = audio_kwargs(audio)
     return out
@@ -415,23 +430,31 @@ def _reasoning_kwargs(result: ChatResult) -> dict[str, Any]:
 
 def from_core_result(result: ChatResult, extra_metadata: Mapping[str, Any] | None = None) -> AIMessage:
     """The assistant message of a result, with tool calls, invalid tool calls, usage and response metadata."""
+    meta = response_metadata(result)
+    if extra_metadata:
+        meta.update(extra_metadata)
+    return ai_message(result, meta)
+
+
+def ai_message(result: ChatResult, metadata: dict[str, Any]) -> AIMessage:
+    """:func:`from_core_result` with its ``response_metadata`` already built (kept, not copied)."""
+    content = result_content(result)
+    usage = from_core_usage(result.usage) if result.usage else None
+    if not result.tool_calls and not result.invalid_tool_calls and type(content) is str:
+        return text_message(content, _reasoning_kwargs(result), usage, metadata, result.response_id)
+    if isinstance(content, list):
+        metadata["output_version"] = "v1"  # content_blocks returns these v1 blocks as they are
     calls: list[LCToolCall] = [tool_call(name=c.name, args=dict(c.arguments), id=c.id) for c in result.tool_calls]
     bad: list[LCInvalidToolCall] = [
         invalid_tool_call(name=c.name or None, args=c.raw_arguments, id=c.id or None, error=c.error)
         for c in result.invalid_tool_calls
     ]
-    meta = response_metadata(result)
-    if extra_metadata:
-        meta.update(extra_metadata)
-    content = result_content(result)
-    if isinstance(content, list):
-        meta["output_version"] = "v1"  # content_blocks returns these v1 blocks as they are
     return AIMessage(
         content=content,
         additional_kwargs=_reasoning_kwargs(result),
         tool_calls=calls,
         invalid_tool_calls=bad,
-        usage_metadata=from_core_usage(result.usage) if result.usage else None,
-        response_metadata=meta,
+        usage_metadata=usage,
+        response_metadata=metadata,
         id=result.response_id,
     )

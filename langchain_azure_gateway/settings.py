@@ -66,8 +66,11 @@ def responses_api_for(model: AzureChatOpenAIFields, kwargs: Mapping[str, Any]) -
     )
     name = model.model or ""
     prefers = name.startswith(_RESPONSES_ONLY_PREFIXES) or "codex" in name
-    call_selects = bool(_RESPONSES_ONLY & {*kwargs, *model.model_kwargs}) or _builtin_tools(kwargs.get("tools"))
-    return fields_select or prefers or call_selects
+    if fields_select or prefers:
+        return True
+    if not kwargs and not model.model_kwargs:
+        return False
+    return bool(_RESPONSES_ONLY & {*kwargs, *model.model_kwargs}) or _builtin_tools(kwargs.get("tools"))
 
 
 def _builtin_tools(tools: object) -> bool:
@@ -121,9 +124,22 @@ def request_for(
     responses: bool,
 ) -> ChatRequest:
     """The core request for one call: the model's settings, the call's kwargs over them."""
+    if not kwargs:  # a plain invoke: the model's own settings and fields
+        history: Sequence[BaseMessage] = messages
+        previous = None
+        if responses and model.use_previous_response_id:
+            history, previous = _after_last_response(messages)
+        return ChatRequest(
+            to_core_messages(history),
+            settings=base if stop is None else replace(base, stop=tuple(stop) or None),
+            store=model.store,
+            include=tuple(model.include) if model.include else (),
+            truncation=model.truncation,
+            previous_response_id=previous,
+        )
     own = {k: v for k, v in kwargs.items() if k in _CALL_FIELDS}
     rest = {k: v for k, v in kwargs.items() if k not in _CALL_FIELDS}
-    history: Sequence[BaseMessage] = messages
+    history = messages
     previous = own.get("previous_response_id")
     if previous is None and responses and model.use_previous_response_id:
         history, previous = _after_last_response(messages)
