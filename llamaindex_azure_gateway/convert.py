@@ -1,30 +1,10 @@
-"""LlamaIndex chat types to and from the core's: messages and blocks, tools, tool choice, results, tool calls.
+"""LlamaIndex chat types to the core's: messages and blocks, tools and tool choice; and a response's tool calls.
 
 Into the core (``to_core_*``): every block kind Azure can carry is converted; one it cannot carry raises
-:class:`UnsupportedContentError` naming the message and the block, never dropped silently. Out of the core
-(``from_core_*``): a :class:`ChatResult` becomes a ``ChatResponse`` whose ``raw`` has this documented shape::
-
-    {
-        "id": "chatcmpl-…" | "resp_…",  "model": "gpt-4o-mini-2024-07-18",  "deployment": "…",
-        "request_id": "<apim-request-id>",  "created": 1732000000,  "system_fingerprint": …,
-        "finish_reason": "stop" | "length" | "tool_calls" | "content_filter" | …,
-        "usage": {"prompt_tokens": int, "completion_tokens": int, "total_tokens": int,
-                  "prompt_tokens_details": {"cached_tokens": int},
-                  "completion_tokens_details": {"reasoning_tokens": int}} | None,
-        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {…}}],
-        "content_filter_results": {…},  "refusal": str | None,
-        "invalid_tool_calls": [{"id", "name", "raw_arguments", "error"}],  "provider_details": {…},
-        "cost": {"amount": float | None, "currency": "USD", "reason": str | None, "deployment": "…",
-                 "endpoint": str | None, "model": str | None} | None,
-        "conversation_repairs": {"count": int, "repairs": [[tool_call_id, tool_name]], "actions": [...]} | None,
-    }
-
-``usage`` is what Azure reported (never an estimate), in the OpenAI shape that LlamaIndex's
-``TokenCountingHandler`` reads from ``raw["usage"]``; ``ChatResponse.additional_kwargs`` repeats the three
-counts (as llama-index's OpenAI class does) plus ``finish_reason``, ``request_id`` and ``cost``. ``cost`` is
-what the call cost, priced by the deployment's base model: ``amount`` is ``None`` when unknown (``reason``
-says why; a PTU deployment costs ``0.0`` with a reason too), ``endpoint`` names the region when the route
-has several.
+:class:`UnsupportedContentError` naming the message and the block, never dropped silently. Out of the core:
+``chat_response.py`` builds the ``ChatResponse`` (``from_core_result``, re-exported here); a response's tool calls
+become ``ToolSelection`` s here (:func:`tool_selections_from_response`), and a call whose arguments are not a JSON
+object is reported (:class:`InvalidToolCallError`), never run.
 """
 
 from __future__ import annotations
@@ -42,7 +22,6 @@ from llama_index.core.base.llms.types import (
     CitationBlock,
     DocumentBlock,
     ImageBlock,
-    LogProb,
     MessageRole,
     TextBlock,
     ThinkingBlock,
@@ -52,16 +31,14 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.tools.types import BaseTool
 
+from llamaindex_azure_gateway.chat_response import from_core_result  # re-exported: the stream module imports it here
 from llamaindex_azure_gateway.content_blocks import (
     assistant_extra_parts,
-    from_core_extras,
     is_repeated_output,
     user_media_part,
 )
-from llamaindex_azure_gateway.sdk_shapes import responses_usage, tool_calls_kwargs
 from shared_core import (
     AudioPart,
-    ChatResult,
     ImagePart,
     InvalidResponseError,
     Message,
@@ -83,18 +60,13 @@ from shared_core.integration import (
     ToolChoice,
     hosted_tool_choice,
     parse_tool_arguments,
-    repairs_summary,
     tool_from_dict,
 )
 
 __all__ = [
     "InvalidToolCallError",
     "UnsupportedContentError",
-    "from_core_logprobs",
-    "from_core_message",
     "from_core_result",
-    "response_additional_kwargs",
-    "response_raw",
     "strict_json_schema",
     "to_core_messages",
     "to_core_tool_choice",
@@ -112,6 +84,11 @@ _ROLES: Mapping[str, Role] = {
     "function": "tool",
     "chatbot": "assistant",
     "model": "assistant",
+}
+
+# By enum member: MessageRole.value is a descriptor call on every read.
+_MEMBER_ROLES: Mapping[object, Role] = {
+    member: _ROLES[member.value] for member in MessageRole if member.value in _ROLES
 }
 
 
@@ -152,16 +129,14 @@ def to_core_messages(messages: Sequence[ChatMessage]) -> tuple[Message, ...]:
 
 
 def _to_core_message(index: int, message: ChatMessage) -> Message:
-    role_name = message.role.value if isinstance(message.role, MessageRole) else str(message.role)
-    role = _ROLES.get(role_name)
-    if role is None:
-        raise UnsupportedContentError(
-            f"message {index} has role {role_name!r}, which Azure OpenAI does not know", index=index, block_type="role"
-        )
+    role = _MEMBER_ROLES.get(message.role) or _role(index, message.role)
     if role == "tool":
         return _to_core_tool_message(index, message)
     parts: list[MessagePart] = []
     for block in message.blocks:
+        if type(block) is TextBlock:  # the usual block, before the media checks (isinstance through ABCMeta)
+            parts.append(TextPart(block.text))
+            continue
         if role == "assistant" and is_repeated_output(block):
             continue
         part = _to_core_media(index, block) or _to_core_part(index, block)
@@ -175,6 +150,16 @@ def _to_core_message(index: int, message: ChatMessage) -> Message:
         parts = hosted + parts + [p for p in extra if isinstance(p, AudioPart)]
     name = message.additional_kwargs.get("name")
     return Message(role, tuple(parts), name=name if isinstance(name, str) else None)
+
+
+def _role(index: int, value: object) -> Role:
+    role_name = value.value if isinstance(value, MessageRole) else str(value)
+    role = _ROLES.get(role_name)
+    if role is None:
+        raise UnsupportedContentError(
+            f"message {index} has role {role_name!r}, which Azure OpenAI does not know", index=index, block_type="role"
+        )
+    return role
 
 
 def _to_core_media(index: int, block: object) -> MessagePart | None:
@@ -359,139 +344,7 @@ def _strict(node: JsonValue) -> JsonValue:
     return out
 
 
-# -- out of the core ---------------------------------------------------------------------------------------
-
-
-def from_core_message(message: Message, invalid_arguments: Mapping[str, str] | None = None) -> ChatMessage:
-    """The assistant's message as a LlamaIndex ``ChatMessage`` (thinking, text and tool-call blocks, in order).
-
-    Tool calls whose arguments parse become dict ``tool_kwargs``; the others keep the raw text (a ``str``), so
-    :func:`tool_selections_from_response` reports them instead of running the tool with no input.
-    """
-    invalid = invalid_arguments or {}
-    blocks: list[Any] = []
-    calls: list[tuple[str | None, str, str]] = []
-    for part in message.parts:
-        if isinstance(part, TextPart):
-            blocks.append(TextBlock(text=part.text))
-        elif isinstance(part, ToolCallPart):
-            parsed = parse_tool_arguments(part.id, part.name, part.arguments)
-            kwargs: Any = (
-                parsed.arguments if isinstance(parsed, ToolCall) and part.id not in invalid else part.arguments
-            )
-            blocks.append(ToolCallBlock(tool_call_id=part.id, tool_name=part.name, tool_kwargs=kwargs))
-            calls.append((part.id, part.name, part.arguments))
-        elif isinstance(part, ReasoningPart):
-            info: dict[str, Any] = {}
-            if part.id:
-                info["id"] = part.id
-            if part.encrypted_content:
-                info["encrypted_content"] = part.encrypted_content
-            blocks.append(ThinkingBlock(content=part.text or None, additional_information=info))
-        elif isinstance(part, HostedToolPart | AudioPart):
-            continue  # from_core_extras: built_in_tool_calls, an image block, the audio
-        else:
-            # Assistant results never hold images or tool results; the core's decoders only build the above.
-            raise TypeError(f"unexpected {part.kind} part in an assistant result")
-    # Also where llama-index-core and its agents read tool calls (see ``sdk_shapes``).
-    extra: dict[str, Any] = {"tool_calls": tool_calls_kwargs(calls)} if calls else {}
-    extra_blocks, extra_kwargs = from_core_extras(message)
-    extra.update(extra_kwargs)
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks + extra_blocks, additional_kwargs=extra)
-
-
-def response_raw(result: ChatResult) -> dict[str, Any]:
-    """``ChatResponse.raw`` for a result, in the shape the module docstring documents."""
-    usage = result.usage
-    return {
-        "id": result.response_id,
-        "model": result.model,
-        "deployment": result.deployment,
-        "request_id": result.request_id,
-        "created": result.created,
-        "system_fingerprint": result.system_fingerprint,
-        "finish_reason": result.finish_reason,
-        "usage": None
-        if usage is None
-        else {
-            "prompt_tokens": usage.input_tokens,
-            "completion_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-            "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
-            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        },
-        "prompt_filter_results": [
-            {"prompt_index": r.prompt_index, "content_filter_results": dict(r.content_filter_results)}
-            for r in result.prompt_filter_results
-        ],
-        "content_filter_results": dict(result.content_filter_results),
-        "refusal": result.refusal,
-        "invalid_tool_calls": [
-            {"id": c.id, "name": c.name, "raw_arguments": c.raw_arguments, "error": c.error}
-            for c in result.invalid_tool_calls
-        ],
-        "provider_details": dict(result.provider_details),
-        "cost": result.cost.summary() if result.cost is not None else None,
-        "conversation_repairs": repairs_summary(result.repairs),
-    }
-
-
-def response_additional_kwargs(result: ChatResult) -> dict[str, Any]:
-    """``ChatResponse.additional_kwargs``: the token counts, finish reason, request id and cost."""
-    out: dict[str, Any] = {
-        "finish_reason": result.finish_reason,
-        "request_id": result.request_id,
-        "cost": result.cost.summary() if result.cost is not None else None,
-    }
-    if result.usage is not None:
-        out["prompt_tokens"] = result.usage.input_tokens
-        out["completion_tokens"] = result.usage.output_tokens
-        out["total_tokens"] = result.usage.total_tokens
-    return out
-
-
-def from_core_result(
-    result: ChatResult, *, delta: str | None = None, responses_api: bool = False, streamed: bool = False
-) -> ChatResponse:
-    """A finished result as a ``ChatResponse`` (``delta`` set for the last chunk of a stream).
-
-    With ``responses_api``, ``additional_kwargs`` also holds what llama-index's ``AzureOpenAIResponses`` puts
-    there: ``usage`` (the SDK's ``ResponseUsage`` attributes), ``built_in_tool_calls`` (the items of tools Azure
-    ran) and, for a whole (not streamed) text answer, ``annotations``.
-    """
-    invalid = {c.id: c.error for c in result.invalid_tool_calls}
-    message = from_core_message(result.message, invalid)
-    extra = response_additional_kwargs(result)
-    if result.repairs:
-        extra["conversation_repairs"] = repairs_summary(result.repairs)
-    if responses_api:
-        extra["built_in_tool_calls"] = []
-        if result.usage is not None:
-            extra["usage"] = responses_usage(result.usage)
-        if not streamed and any(isinstance(p, TextPart) for p in result.message.parts):
-            extra["annotations"] = []
-    # Where llama-index's OpenAIResponses puts them; the message keeps them too, to send them back next turn.
-    extra.update({k: v for k, v in message.additional_kwargs.items() if k in ("built_in_tool_calls", "annotations")})
-    return ChatResponse(
-        message=message,
-        raw=response_raw(result),
-        delta=delta,
-        # llama-index gives the log probabilities of whole answers only, never of stream chunks.
-        logprobs=None if streamed else from_core_logprobs(result),
-        additional_kwargs=extra,
-    )
-
-
-def from_core_logprobs(result: ChatResult) -> list[list[LogProb]] | None:
-    """``ChatResponse.logprobs`` as llama-index's OpenAI class builds it: per token, its top alternatives
-    (tokens without alternatives are left out, as there)."""
-    if result.logprobs is None:
-        return None
-    return [
-        [LogProb(token=alt.token, logprob=alt.logprob, bytes=list(alt.bytes or ())) for alt in token.top_logprobs]
-        for token in result.logprobs
-        if token.top_logprobs
-    ]
+# -- tool calls of a response -----------------------------------------------------------------------------
 
 
 def tool_selections_from_response(response: ChatResponse, *, error_on_invalid: bool = True) -> list[ToolSelection]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import replace
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
@@ -71,7 +72,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
     has one retry loop (its own, honouring ``retry-after``), refreshes Entra tokens, works across event loops,
     and never serialises a secret.
 
-    ``ChatResponse.raw`` is a dict in the shape documented in ``llamaindex_azure_gateway.convert`` (``usage`` as
+    ``ChatResponse.raw`` is a dict in the shape documented in ``llamaindex_azure_gateway.chat_response`` (``usage`` as
     Azure reported it, ``finish_reason``, filter verdicts, ``request_id``, ``cost`` ...); ``additional_kwargs``
     holds the token counts, the finish reason, the request id and the cost (with the Responses API also
     ``usage``, ``built_in_tool_calls`` and ``annotations``, as there), and ``conversation_repairs`` when the
@@ -149,30 +150,32 @@ class AzureGatewayLLM(StructuredOutputLLM):
     @property
     def metadata(self) -> LLMMetadata:
         """Context window from the model profile (or ``context_window``), ``num_output`` as llama-index sets it."""
-        profile = self._profile
+        # Read on every call (llama-index's chat callback puts it in its start event's payload).
+        private = _private(self)
+        profile = private["_profile"]
         return LLMMetadata(
             context_window=self.context_window or profile.context_window,
             # llama-index's -1 when no limit is set (here: neither in the call settings nor in the config).
-            num_output=self.max_tokens or self._gateway.config.max_tokens or -1,
+            num_output=self.max_tokens or private["_gateway"].config.max_tokens or -1,
             # llama-index's choice for o-series and gpt-5 models, kept so prompts are laid out the same.
-            system_role=MessageRole.USER if self._profile.reasoning else MessageRole.SYSTEM,
+            system_role=MessageRole.USER if profile.reasoning else MessageRole.SYSTEM,
             is_chat_model=True,
             is_function_calling_model=profile.supports_tools,
-            model_name=self._model_name,
+            model_name=private["_model_name"],
         )
 
     # -- request building ------------------------------------------------------------------------------------
 
     def _request(self, messages: Sequence[ChatMessage], options: dict[str, Any]) -> ChatRequest:
-        base = self._base_settings()
+        defaults = self._call_defaults()
         if self.additional_kwargs:
-            base = to_core_settings(self.additional_kwargs, base)
+            defaults = RequestOptions(to_core_settings(self.additional_kwargs, defaults.settings))
         core_messages = to_core_messages(messages)
         options = with_built_in_tools(options, self.built_in_tools)
         if self.use_responses_api:
             # llama-index's Responses class sends system messages with the developer role.
             core_messages = tuple(replace(m, role="developer") if m.role == "system" else m for m in core_messages)
-        request = to_core_request(core_messages, options, RequestOptions(base))
+        request = to_core_request(core_messages, options, defaults)
         if not self.use_responses_api:
             return request
         store = request.store
@@ -181,10 +184,49 @@ class AzureGatewayLLM(StructuredOutputLLM):
         return replace(
             request,
             store=store,
-            previous_response_id=request.previous_response_id or self._previous_response_id,
+            previous_response_id=request.previous_response_id or _private(self)["_previous_response_id"],
             instructions=request.instructions if request.instructions is not None else self.instructions,
             include=request.include or tuple(self.include or ()),
             truncation=request.truncation or self.truncation or "disabled",  # llama-index's default, sent
+        )
+
+    def _call_defaults(self) -> RequestOptions:
+        """What the LLM's fields give every request; built again only when a field it comes from changed.
+
+        Building :class:`GenerationSettings` (a frozen dataclass of 20 fields) is most of a call's request
+        building. The values it is built from are compared by identity (an assignment always stores a new
+        object, unless the same one); while a dict or list field it reads is set, it is built for every call,
+        since those can change in place.
+        """
+        key = self._settings_key()
+        private = _private(self)
+        cached = private["_defaults_cache"]
+        if key is not None and cached is not None and all(map(is_, key, cached[0])):
+            return cached[1]
+        defaults = RequestOptions(self._base_settings())
+        private["_defaults_cache"] = None if key is None else (key, defaults)
+        return defaults
+
+    def _settings_key(self) -> tuple[object, ...] | None:
+        """The fields :meth:`_base_settings` reads (``None`` while a dict or list one is set)."""
+        if (
+            self.reasoning_options is not None
+            or self.modalities is not None
+            or self.audio_config is not None
+            or self.call_metadata is not None
+            or self.default_headers is not None
+        ):
+            return None
+        return (
+            self.temperature,
+            "temperature" in self.model_fields_set,
+            self.top_p,
+            self.use_responses_api,
+            self.max_tokens,
+            self.reasoning_effort,
+            self.user,
+            self.logprobs,
+            self.top_logprobs,
         )
 
     def _base_settings(self) -> GenerationSettings:
@@ -213,13 +255,15 @@ class AzureGatewayLLM(StructuredOutputLLM):
         """Temperature and top_p as llama-index sends them, minus what the model would reject."""
         if self.reasoning_options is not None:
             return None, None  # llama-index drops both whenever reasoning options are set
+        private = _private(self)
+        profile = private["_profile"]
         temperature = self.temperature
         if "temperature" not in self.model_fields_set and (
-            "temperature" in self._gateway.config.sources or not self._profile.accepts_temperature
+            "temperature" in private["_gateway"].config.sources or not profile.accepts_temperature
         ):
             temperature = None  # the config file / environment decides, or the model takes none
         top_p = self.top_p
-        if top_p is None and self.use_responses_api and self._profile.accepts_top_p:
+        if top_p is None and self.use_responses_api and profile.accepts_top_p:
             top_p = 1.0
         return temperature, top_p
 
@@ -238,7 +282,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
         return self._chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        result = self._track(self._gateway.complete(self._request(messages, kwargs)))
+        result = self._track(_private(self)["_gateway"].complete(self._request(messages, kwargs)))
         return from_core_result(result, responses_api=self.use_responses_api)
 
     @llm_chat_callback()
@@ -247,7 +291,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
         return await self._achat(messages, **kwargs)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        result = self._track(await self._gateway.acomplete(self._request(messages, kwargs)))
+        result = self._track(await _private(self)["_gateway"].acomplete(self._request(messages, kwargs)))
         return from_core_result(result, responses_api=self.use_responses_api)
 
     @llm_chat_callback()
@@ -384,6 +428,14 @@ class AzureGatewayLLM(StructuredOutputLLM):
         if not selections and error_on_no_tool_call:
             raise NoToolCallError("Expected at least one tool call, but got 0 tool calls.")
         return selections
+
+
+def _private(llm: AzureGatewayLLM) -> dict[str, Any]:
+    # Private attributes read directly: through pydantic's ``BaseModel.__getattr__`` each read costs a failed
+    # class lookup and an AttributeError raised and caught inside pydantic (about 20 times a dict read).
+    private = llm.__pydantic_private__
+    assert private is not None  # set by pydantic for every model with private attributes
+    return private
 
 
 def _report_repairs(repairs: tuple[ToolSequenceRepair, ...]) -> None:

@@ -181,6 +181,7 @@ class LLMFields(FunctionCallingLLM):
     _profile: ModelProfile = PrivateAttr()
     _model_name: str = PrivateAttr(default="")
     _previous_response_id: str | None = PrivateAttr(default=None)
+    _defaults_cache: tuple[Any, ...] | None = PrivateAttr(default=None)  # AzureGatewayLLM._call_defaults
 
     def __init__(self, **data: Any) -> None:
         """Validate the fields; refuse openai SDK clients and warn about arguments nothing reads."""

@@ -37,9 +37,12 @@ class RequestOptions:
 
 
 def to_core_settings(options: Mapping[str, Any], base: GenerationSettings) -> GenerationSettings:
-    """Apply keyword options over ``base``; unknown names go to ``extra_body``."""
+    """Apply keyword options over ``base``; unknown names go to ``extra_body``.
+
+    ``base`` itself when no option changes a setting (building settings is the costly part of a call's request).
+    """
     changes: dict[str, Any] = {}
-    extra: dict[str, JsonValue] = dict(base.extra_body)
+    extra: dict[str, JsonValue] | None = None  # base.extra_body's copy, made for the first extra field
     for key, value in options.items():
         if value is None or key in _REQUEST_KEYS:
             continue
@@ -61,16 +64,19 @@ def to_core_settings(options: Mapping[str, Any], base: GenerationSettings) -> Ge
             changes[key] = dict(cast(Mapping[str, JsonValue], value))
         elif key == "response_format":
             changes[key] = to_core_response_format(value)
-        elif key == "extra_body":
-            extra.update(cast(Mapping[str, JsonValue], value))
         elif key in ("extra_headers", "extra_query"):
             # The openai SDK's per-call arguments, which llama-index passes through to it.
             merged = {**getattr(base, key), **{str(k): str(v) for k, v in cast(Mapping[str, Any], value).items()}}
             changes[key] = merged
         else:
-            extra[key] = cast(JsonValue, value)
-    changes["extra_body"] = extra
-    return replace(base, **changes)
+            extra = dict(base.extra_body) if extra is None else extra
+            if key == "extra_body":
+                extra.update(cast(Mapping[str, JsonValue], value))
+            else:
+                extra[key] = cast(JsonValue, value)
+    if extra is not None:
+        changes["extra_body"] = extra
+    return replace(base, **changes) if changes else base
 
 
 def to_core_response_format(value: object) -> ResponseFormat:
