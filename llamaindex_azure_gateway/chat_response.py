@@ -137,13 +137,13 @@ def response_raw(result: ChatResult) -> dict[str, Any]:
     }
 
 
-def response_additional_kwargs(result: ChatResult) -> dict[str, Any]:
-    """``ChatResponse.additional_kwargs``: the token counts, finish reason, request id and cost."""
-    out: dict[str, Any] = {
-        "finish_reason": result.finish_reason,
-        "request_id": result.request_id,
-        "cost": result.cost.summary() if result.cost is not None else None,
-    }
+def response_additional_kwargs(result: ChatResult, *, cost: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``ChatResponse.additional_kwargs``: the token counts, finish reason, request id and cost.
+
+    ``cost``: the cost's summary when already built (``raw``'s: a copy of it is used).
+    """
+    summary = dict(cost) if cost is not None else result.cost.summary() if result.cost is not None else None
+    out: dict[str, Any] = {"finish_reason": result.finish_reason, "request_id": result.request_id, "cost": summary}
     if result.usage is not None:
         out["prompt_tokens"] = result.usage.input_tokens
         out["completion_tokens"] = result.usage.output_tokens
@@ -162,7 +162,8 @@ def from_core_result(
     """
     invalid = {c.id: c.error for c in result.invalid_tool_calls} if result.invalid_tool_calls else None
     message = from_core_message(result.message, invalid)
-    extra = response_additional_kwargs(result)
+    raw = response_raw(result)
+    extra = response_additional_kwargs(result, cost=raw["cost"])
     if result.repairs:
         extra["conversation_repairs"] = repairs_summary(result.repairs)
     if responses_api:
@@ -177,7 +178,7 @@ def from_core_result(
         extra.update({k: v for k, v in kept.items() if k in ("built_in_tool_calls", "annotations")})
     # llama-index gives the log probabilities of whole answers only, never of stream chunks.
     logprobs = None if streamed else from_core_logprobs(result)
-    return _response(message, response_raw(result), delta, logprobs, extra)
+    return _response(message, raw, delta, logprobs, extra)
 
 
 def from_core_logprobs(result: ChatResult) -> list[list[LogProb]] | None:

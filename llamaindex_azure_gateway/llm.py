@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator, Sequence
 from dataclasses import replace
-from operator import is_
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.generic_utils import (
@@ -209,25 +209,10 @@ class AzureGatewayLLM(StructuredOutputLLM):
 
     def _settings_key(self) -> tuple[object, ...] | None:
         """The fields :meth:`_base_settings` reads (``None`` while a dict or list one is set)."""
-        if (
-            self.reasoning_options is not None
-            or self.modalities is not None
-            or self.audio_config is not None
-            or self.call_metadata is not None
-            or self.default_headers is not None
-        ):
+        values = self.__dict__  # the fields' values, read in one step
+        if _MUTABLE_FIELDS(values) != _NONE_SET:
             return None
-        return (
-            self.temperature,
-            "temperature" in self.model_fields_set,
-            self.top_p,
-            self.use_responses_api,
-            self.max_tokens,
-            self.reasoning_effort,
-            self.user,
-            self.logprobs,
-            self.top_logprobs,
-        )
+        return (*_SCALAR_FIELDS(values), "temperature" in self.__pydantic_fields_set__)
 
     def _base_settings(self) -> GenerationSettings:
         temperature, top_p = self._sampling()
@@ -428,6 +413,15 @@ class AzureGatewayLLM(StructuredOutputLLM):
         if not selections and error_on_no_tool_call:
             raise NoToolCallError("Expected at least one tool call, but got 0 tool calls.")
         return selections
+
+
+# What AzureGatewayLLM._base_settings reads: fields holding a dict or list (those could change in place, so the
+# settings are reused only while all are unset), and the others (compared by identity with the last call's).
+_MUTABLE_FIELDS = itemgetter("reasoning_options", "modalities", "audio_config", "call_metadata", "default_headers")
+_NONE_SET = (None, None, None, None, None)
+_SCALAR_FIELDS = itemgetter(
+    "temperature", "top_p", "use_responses_api", "max_tokens", "reasoning_effort", "user", "logprobs", "top_logprobs"
+)
 
 
 def _private(llm: AzureGatewayLLM) -> dict[str, Any]:

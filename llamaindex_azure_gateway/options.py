@@ -108,6 +108,9 @@ def to_core_response_format(value: object) -> ResponseFormat:
 
 def to_core_request(messages: tuple[Message, ...], options: Mapping[str, Any], defaults: RequestOptions) -> ChatRequest:
     """Build a request from converted messages, per-call keyword options and the instance's defaults."""
+    if not options:  # a plain chat call: the instance's settings as they are
+        refuse_many_choices(defaults.settings)
+        return ChatRequest(messages=messages, settings=defaults.settings, model=defaults.model)
     tools: tuple[ToolSpec | HostedToolSpec, ...] = ()
     raw_tools = options.get("tools")
     if raw_tools:
