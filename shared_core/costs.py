@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
+import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
@@ -218,15 +220,23 @@ class CostTracker:
     """Running totals per deployment and per model; safe to share between threads and tasks.
 
     Amounts are summed exactly (as fractions), so totals do not depend on the order calls finished in.
+
+    **Forked processes** (gunicorn or Celery workers forked after the parent made calls): a child's tracker
+    starts from a copy of the parent's totals at the instant of the fork and counts from there on its own; the
+    parent never sees the child's calls nor the child the parent's later ones (add the processes' totals up to
+    get the fleet's). The child gets a new lock, so a call another thread of the parent was recording at that
+    instant cannot leave the child waiting forever; that one call may be missing from, or only partly in, the
+    child's copy (the parent counts it in full).
     """
 
-    __slots__ = ("_by_deployment", "_by_model", "_lock", "_total")
+    __slots__ = ("__weakref__", "_by_deployment", "_by_model", "_lock", "_total")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_deployment: dict[str, _Bucket] = {}
         self._by_model: dict[str, _Bucket] = {}
         self._total = _Bucket()
+        _TRACKERS.add(self)
 
     def record(self, cost: CallCost) -> None:
         """Add one call."""
@@ -297,6 +307,19 @@ class CostTracker:
         ]
         rule = "-" * len(rendered[0])
         return "\n".join([rendered[0], rule, *rendered[1:-1], rule, rendered[-1]])
+
+
+_TRACKERS: weakref.WeakSet[CostTracker] = weakref.WeakSet()
+
+
+def _new_locks_after_fork() -> None:
+    # A lock another thread held at the instant of the fork stays held forever in the child, which has no such
+    # thread to release it. Nothing runs on record()'s path for this: the locks are replaced once, at the fork.
+    for tracker in list(_TRACKERS):
+        tracker._lock = threading.Lock()  # pyright: ignore[reportPrivateUsage]
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 def _table_row(name: str, other: str, t: CostTotals) -> tuple[str, ...]:
