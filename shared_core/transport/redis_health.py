@@ -65,7 +65,8 @@ class RedisHealthStore(InMemoryHealthStore):
         url: ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, instead of ``client``; a password goes in the
             URL (``rediss://:<access key>@<name>.redis.cache.windows.net:6380/0``).
         prefix: Namespace of every key (several gateways' fleets can share one Redis).
-        policy: Thresholds and periods (the same for every process of a fleet).
+        policy: Thresholds and periods (the same for every process of a fleet); its ``max_cooldown`` caps what a
+            ``Retry-After`` may cool a deployment for, in this process's view and in what it writes to Redis.
         refresh_interval: Seconds between refreshes of the local view (0.25 to 1 is sensible).
         op_timeout: Seconds one Redis operation may take before the store falls back to its local view.
         rejoin_interval: Seconds between attempts to reach Redis again after a failure.
@@ -270,7 +271,7 @@ class RedisHealthStore(InMemoryHealthStore):
         args = [
             f"{time.time():.6f}",
             kind,
-            "" if retry_after is None else f"{max(0.0, retry_after):.6f}",
+            "" if retry_after is None else f"{min(max(0.0, retry_after), p.max_cooldown):.6f}",
             (message or "")[:500],
             p.failure_threshold,
             p.failure_window,
@@ -280,6 +281,7 @@ class RedisHealthStore(InMemoryHealthStore):
             p.default_cooldown,
             HASH_TTL,
             self._channel,
+            p.max_cooldown,
         ]
         self._merge_state(self._failure(keys=list(keys_for(self.prefix, key)), args=args))
 
