@@ -446,11 +446,10 @@ def resolve_auth(
 ) -> AuthProvider:
     """Choose the credential for an endpoint.
 
-    The source decides first: a credential given in code (kwargs, token providers) beats one from the config
-    file, which beats one from the environment; ``OPENAI_API_KEY`` comes last of all. Within one source the
-    first configured of API key > Azure AD token > token provider(s) > managed identity >
-    DefaultAzureCredential wins (:mod:`shared_core.auth_choice`). Logs one DEBUG line on ``shared_core.auth``
-    naming the winner, why, and what was configured but ignored.
+    The source decides first: a credential given in code (kwargs, token providers) beats one from the config file,
+    which beats one from the environment; ``OPENAI_API_KEY`` comes last of all. Within one source the first
+    configured of API key > Azure AD token > token provider(s) > managed identity > DefaultAzureCredential wins
+    (:mod:`shared_core.auth_choice`). A DEBUG line on ``shared_core.auth`` names the winner, why, and those ignored.
 
     Args:
         endpoint: The Azure endpoint; decides the default scope (see :func:`scope_for_endpoint`).
