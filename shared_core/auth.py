@@ -14,10 +14,10 @@ import asyncio
 import functools
 import importlib.util
 import logging
-from collections.abc import Awaitable, Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from typing import Protocol
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("shared_core.auth")
+_T = TypeVar("_T")
 
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
 AI_FOUNDRY_SCOPE = "https://ai.azure.com/.default"
@@ -209,6 +210,37 @@ def _run_in_fresh_loop(provider: Callable[[], Awaitable[str]]) -> str:
         return pool.submit(asyncio.run, call()).result()
 
 
+class _ProviderPath(Generic[_T]):
+    """The provider one path (sync or async) calls, named for its errors.
+
+    As a ``with``, it turns the provider's exception into an :class:`AuthenticationError` naming the provider
+    (an :class:`AuthenticationError` passes as is); :meth:`header` checks what the provider returned.
+    """
+
+    __slots__ = ("call", "kind", "which")
+
+    def __init__(self, which: str, call: Callable[[], _T], kind: str) -> None:
+        self.which, self.call, self.kind = which, call, kind
+
+    def __enter__(self) -> Callable[[], _T]:
+        return self.call
+
+    def __exit__(self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, AuthenticationError):
+            message = f"the {self.which} token provider failed: {safe_cause_text(exc)}"
+            raise AuthenticationError(message, credential=self.kind) from exc
+
+    def header(self, token: object) -> dict[str, str]:
+        """``Authorization: Bearer <token>``; raises :class:`AuthenticationError` when ``token`` is not a token."""
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError(
+                f"the {self.which} token provider returned {type(token).__name__ if token else 'an empty value'}, "
+                "not a token string",
+                credential=self.kind,
+            )
+        return bearer_header(token)
+
+
 class TokenProviderAuth:
     """Bearer tokens from user callables (LangChain's ``azure_ad_token_provider`` and its async twin).
 
@@ -237,19 +269,19 @@ class TokenProviderAuth:
         self.reason = reason
         self._provider = provider
         self._async_provider = async_provider
-        # Which provider each path calls, named for its errors: its own kind when given, else the other kind
-        # off the caller's thread (sync) or event loop (async).
-        self._sync: tuple[str, Callable[[], str]]
+        # Each path calls its own kind of provider when given, else the other kind off the caller's thread (sync)
+        # or event loop (async).
+        self._sync: _ProviderPath[str]
         if provider is not None:
-            self._sync = ("sync", provider)
+            self._sync = _ProviderPath("sync", provider, self.kind)
         elif async_provider is not None:
-            self._sync = ("async", functools.partial(_run_in_fresh_loop, async_provider))
+            self._sync = _ProviderPath("async", functools.partial(_run_in_fresh_loop, async_provider), self.kind)
         else:
             raise ConfigurationError("TokenProviderAuth needs a token provider, sync or async")
-        self._async: tuple[str, Callable[[], Awaitable[str]]] = (
-            ("async", async_provider)
+        self._async: _ProviderPath[Awaitable[str]] = (
+            _ProviderPath("async", async_provider, self.kind)
             if async_provider is not None
-            else ("sync", functools.partial(asyncio.to_thread, self._sync[1]))
+            else _ProviderPath("sync", functools.partial(asyncio.to_thread, self._sync.call), self.kind)
         )
 
     def __repr__(self) -> str:
@@ -267,26 +299,6 @@ class TokenProviderAuth:
         which = [name for name, p in (("sync", self._provider), ("async", self._async_provider)) if p]
         return f"token_provider ({' and '.join(which)})"
 
-    def _checked(self, token: object, which: str) -> dict[str, str]:
-        if not isinstance(token, str) or not token:
-            raise AuthenticationError(
-                f"the {which} token provider returned {type(token).__name__ if token else 'an empty value'}, "
-                "not a token string",
-                credential=self.kind,
-            )
-        return bearer_header(token)
-
-    @contextmanager
-    def _failures(self, which: str) -> Generator[None]:
-        """A provider's exception becomes an :class:`AuthenticationError` naming the provider (ours pass as is)."""
-        try:
-            yield
-        except AuthenticationError:
-            raise
-        except Exception as exc:
-            message = f"the {which} token provider failed: {safe_cause_text(exc)}"
-            raise AuthenticationError(message, credential=self.kind) from exc
-
     def headers(self) -> dict[str, str]:
         """``Authorization: Bearer <token>`` from the sync provider, else the async one on a worker thread.
 
@@ -296,9 +308,8 @@ class TokenProviderAuth:
         Raises:
             AuthenticationError: The provider raised or returned no token.
         """
-        which, call = self._sync
-        with self._failures(which):
-            return self._checked(call(), which)
+        with self._sync as call:
+            return self._sync.header(call())
 
     async def aheaders(self) -> dict[str, str]:
         """``Authorization: Bearer <token>`` from the async provider, else the sync one on a worker thread.
@@ -309,9 +320,8 @@ class TokenProviderAuth:
         Raises:
             AuthenticationError: The provider raised or returned no token.
         """
-        which, call = self._async
-        with self._failures(which):
-            return self._checked(await call(), which)
+        with self._async as call:
+            return self._async.header(await call())
 
     def force_refresh(self) -> None:
         """No-op: the provider decides when its token is renewed."""
