@@ -3,7 +3,8 @@
 With many processes (gunicorn or uvicorn workers, Celery workers, pods), each would learn alone that a
 deployment throttles or is down: sixteen workers send a throttled region sixteen requests, and each runs its own
 circuit-breaker trial. This store keeps one fleet view in Redis (extra ``[redis]``; layout in
-:mod:`~shared_core.transport.redis_scripts`):
+:mod:`~shared_core.transport.redis_scripts`, the client and its options in
+:mod:`~shared_core.transport.redis_connection`):
 
 * **No Redis round trip on the hot path.** Reads (``snapshot``, ``state``, ``admit`` of a healthy deployment)
   answer from a local view. A background thread per process refreshes it every ``refresh_interval`` seconds
@@ -31,14 +32,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
-from shared_core.errors import ConfigurationError
 from shared_core.events import DebugEvent, EventName, EventSink
-from shared_core.extras import require_extra
 from shared_core.messages import JsonValue
 from shared_core.transport.health import DeploymentHealth, FailureKind, HealthPolicy, InMemoryHealthStore
 from shared_core.transport.quota import QuotaState
+from shared_core.transport.redis_connection import check_store_options, describe_redis_url, open_client, redis_errors
 from shared_core.transport.redis_scripts import (
     FAILURE_LUA,
     HASH_TTL,
@@ -55,30 +54,6 @@ __all__ = ["RedisHealthStore", "describe_redis_url"]
 _log = logging.getLogger("shared_core.transport.redis_health")
 _LOW_EVERY = 0.1
 T = TypeVar("T")
-
-
-def describe_redis_url(url: str) -> str:
-    """The URL without user name or password, for events and errors (``rediss://cache.example.net:6380/0``)."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return f"unix://{parts.path}"
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _client_from_url(url: str, op_timeout: float) -> Any:
-    import redis  # noqa: PLC0415 - the [redis] extra is optional
-    from redis.backoff import NoBackoff  # noqa: PLC0415
-    from redis.retry import Retry  # noqa: PLC0415
-
-    return redis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType]
-        url,
-        socket_timeout=op_timeout,
-        socket_connect_timeout=op_timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
 
 
 class RedisHealthStore(InMemoryHealthStore):
@@ -113,29 +88,16 @@ class RedisHealthStore(InMemoryHealthStore):
         rejoin_interval: float = 1.0,
         sink: EventSink | None = None,
     ) -> None:
-        require_extra("redis", feature="the Redis health store (fleet mode)", extra="redis", package="redis")
-        if (client is None) == (url is None):
-            raise ConfigurationError(
-                "a Redis health store needs exactly one of client= and url=",
-                source="RedisHealthStore",
-                fix="pass url='redis://host:6379/0' (or rediss:// for TLS), or a redis.Redis client",
-            )
-        if not (0.01 <= refresh_interval <= 60 and 0.001 <= op_timeout <= 10 and 0.01 <= rejoin_interval <= 600):
-            raise ConfigurationError(
-                "Redis health store intervals out of range",
-                source="RedisHealthStore",
-                fix="use refresh_interval 0.01-60 s, op_timeout 0.001-10 s and rejoin_interval 0.01-600 s",
-            )
+        check_store_options(
+            client, url, refresh_interval=refresh_interval, op_timeout=op_timeout, rejoin_interval=rejoin_interval
+        )
         super().__init__(policy, now=time.time, wall=time.time)
-        self.where = describe_redis_url(url) if url is not None else type(client).__name__
+        self._redis, self.where = open_client(client, url, op_timeout)
         self.prefix = prefix
         self.refresh_interval = refresh_interval
         self.rejoin_interval = rejoin_interval
         self.sinks: list[EventSink] = [] if sink is None else [sink]
-        self._redis: Any = client if client is not None else _client_from_url(cast(str, url), op_timeout)
-        import redis.exceptions  # noqa: PLC0415
-
-        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._errors = redis_errors()
         self._failure = self._redis.register_script(FAILURE_LUA)
         self._success = self._redis.register_script(SUCCESS_LUA)
         self._restore = self._redis.register_script(RESTORE_LUA)
