@@ -330,7 +330,7 @@ class TokenProviderAuth:
         """No-op: the provider decides when its token is renewed."""
 
 
-# -- choosing a credential --------------------------------------------------------------------------------
+# -- building the chosen credential (:mod:`shared_core.auth_choice` chooses) -------------------------------
 
 _MI_HINT = (
     "check that this resource has a managed identity (and the client_id, if user-assigned) and that it holds "
@@ -344,7 +344,8 @@ def _aio_available() -> bool:
     return importlib.util.find_spec("aiohttp") is not None
 
 
-def _managed_identity(scope: str, client_id: str | None, reason: str) -> EntraTokenAuth:
+def _managed_identity(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
+    client_id = options.managed_identity_client_id
     try:
         from azure.identity import ManagedIdentityCredential  # noqa: PLC0415  (heavy; only when used)
     except ImportError as exc:
@@ -383,7 +384,7 @@ def _async_managed_identity_factory(client_id: str | None) -> Callable[[], Async
     return factory
 
 
-def _default_credential(scope: str, reason: str) -> EntraTokenAuth:
+def _default_credential(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
     try:
         from azure.identity import DefaultAzureCredential  # noqa: PLC0415
     except ImportError as exc:
@@ -415,21 +416,13 @@ def _token_provider(options: CredentialOptions, scope: str, reason: str) -> Auth
     return TokenProviderAuth(options.token_provider, options.async_token_provider, reason=reason)
 
 
-def _managed_identity_of(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
-    return _managed_identity(scope, options.managed_identity_client_id, reason)
-
-
-def _default_credential_of(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
-    return _default_credential(scope, reason)
-
-
 # One builder per kind of :data:`~shared_core.auth_choice.AUTH_ORDER`.
 _BUILDERS: Mapping[str, Callable[[CredentialOptions, str, str], AuthProvider]] = {
     "api_key": _api_key,
     "azure_ad_token": _azure_ad_token,
     "token_provider": _token_provider,
-    "managed_identity": _managed_identity_of,
-    "default_credential": _default_credential_of,
+    "managed_identity": _managed_identity,
+    "default_credential": _default_credential,
 }
 
 
