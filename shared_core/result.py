@@ -403,6 +403,7 @@ class StreamAccumulator:
         "_details",
         "_finish",
         "_hosted",
+        "_last_filter",
         "_logprobs",
         "_meta",
         "_prompt_filter",
@@ -425,6 +426,7 @@ class StreamAccumulator:
         self._tools = ToolCallAssembler()
         self._prompt_filter: list[PromptFilterResult] = []
         self._content_filter: dict[str, JsonValue] = {}
+        self._last_filter: Mapping[str, JsonValue] | None = None  # the verdicts of the last ContentFilterDelta
         self._usage: Usage | None = None
         self._finish: FinishEvent | None = None
         self._cost: CallCost | None = None
@@ -442,6 +444,15 @@ class StreamAccumulator:
     def add(self, event: StreamEvent) -> None:
         """Fold one event in."""
         self.events_seen += 1
+        # The two events of every text chunk first, without the match below (class patterns test in order).
+        if type(event) is TextDelta:
+            self._text.append(event.text)
+            if event.logprobs:
+                self._add_logprobs(event.logprobs)
+            return
+        if type(event) is ContentFilterDelta:
+            self._add_filter(event.results)
+            return
         match event:
             case TextDelta(text=text, logprobs=logprobs):
                 self._text.append(text)
@@ -462,7 +473,7 @@ class StreamAccumulator:
             case PromptFilterEvent(results=results):
                 self._prompt_filter.extend(results)
             case ContentFilterDelta(results=results):
-                merge_filter_results(self._content_filter, results)
+                self._add_filter(results)
             case UsageEvent(usage=usage):
                 self._usage = usage
             case FinishEvent():
@@ -482,6 +493,12 @@ class StreamAccumulator:
                 choice.add(inner)
             case _:
                 assert_never(event)
+
+    def _add_filter(self, results: Mapping[str, JsonValue]) -> None:
+        # Azure repeats the same verdicts on every text chunk; merging verdicts just merged changes nothing.
+        if results != self._last_filter:
+            self._last_filter = results
+            merge_filter_results(self._content_filter, results)
 
     def _add_logprobs(self, logprobs: tuple[TokenLogprob, ...]) -> None:
         if self._logprobs is None:

@@ -28,7 +28,7 @@ from shared_core.repair import ToolSequenceRepair
 from shared_core.result import ChatResult, ResponseMetadata, StreamAccumulator, StreamEvent, public_headers
 from shared_core.transport.error_map import request_id
 from shared_core.transport.http import StreamingResponse
-from shared_core.transport.sse import SSEParser, SSERecord
+from shared_core.transport.sse import SSEParser
 from shared_core.wire import chat_completions, responses
 
 __all__ = ["StreamFolder", "adrive", "drive"]
@@ -117,18 +117,18 @@ class StreamFolder:
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Decode and fold one chunk of bytes."""
-        return self._decode(self._parser.feed(chunk))
+        return self._decode(self._parser.feed_pairs(chunk))
 
-    def _decode(self, records: list[SSERecord]) -> list[StreamEvent]:
+    def _decode(self, records: list[tuple[str | None, str]]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for record in records:
+        for name, data in records:
             if self._decoder.done:
                 break  # bytes after the terminal event, in the same read, are not part of the answer
-            if record.event in _KEEPALIVE_EVENTS or not record.data.strip():
+            if name in _KEEPALIVE_EVENTS or not data.strip():
                 continue  # an empty ``data:`` keep-alive, or a ping
             if self._raw is not None:
-                self._raw.append({"event": record.event, "data": record.data})
-            for event in self._decoder.decode(record.event, record.data):
+                self._raw.append({"event": name, "data": data})
+            for event in self._decoder.decode(name, data):
                 self.accumulator.add(event)
                 out.append(event)
         return out
@@ -182,7 +182,7 @@ class StreamFolder:
 
     def close(self) -> list[StreamEvent]:
         """The events held back by the parser; raises when the terminal event never came."""
-        out = [] if self._decoder.done else self._decode(self._parser.close())
+        out = [] if self._decoder.done else self._decode(self._parser.close_pairs())
         if not self._decoder.done:
             raise StreamInterruptedError(
                 "the stream ended without its terminal event ([DONE] or response.completed); "

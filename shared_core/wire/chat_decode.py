@@ -56,6 +56,7 @@ from shared_core.result import (
     UsageEvent,
 )
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
+from shared_core.wire.record_json import load_record
 
 __all__ = [
     "ChatStreamDecoder",
@@ -362,11 +363,12 @@ class ChatStreamDecoder:
         done: True once ``data: [DONE]`` arrived.
     """
 
-    __slots__ = ("_extras", "_meta", "done")
+    __slots__ = ("_extras", "_meta", "_raw_meta", "done")
 
     def __init__(self) -> None:
         self.done = False
         self._meta: tuple[str | None, str | None, int | None, str | None] = (None, None, None, None)
+        self._raw_meta: tuple[JsonValue, ...] = ()
         self._extras: JsonObject = {}
 
     def decode(self, event: str | None, data: str) -> tuple[StreamEvent, ...]:
@@ -384,7 +386,7 @@ class ChatStreamDecoder:
             self.done = True
             return ()
         try:
-            chunk: JsonValue = json.loads(data)
+            chunk = load_record(data)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's parser goes
             raise InvalidResponseError(f"stream chunk is not JSON ({exc}): {data[:200]!r}") from exc
         if not isinstance(chunk, dict):
@@ -417,6 +419,11 @@ class ChatStreamDecoder:
         return tuple(out)
 
     def _metadata(self, chunk: JsonObject, out: list[StreamEvent]) -> None:
+        created = chunk.get("created")
+        raw = (chunk.get("id"), chunk.get("model"), created, type(created), chunk.get("system_fingerprint"))
+        if raw == self._raw_meta and chunk.keys() <= _IGNORED_STREAM_TOP:
+            return  # the same identity as the chunk before (every chunk repeats it): no event, as below
+        self._raw_meta = raw
         meta = (
             _str(chunk.get("id")),
             _str(chunk.get("model")),
