@@ -165,13 +165,16 @@ class ResponseMetadata:
     The gateway sends one more as the first event of every stream, carrying what only the transport knows:
     the deployment that answered (after any failover), its endpoint, Azure's request id and the conversation
     repairs made before sending; and one as the last event, carrying the stream's ``cost`` once the gateway has
-    priced it (before any completion content-filter error is raised).
+    priced it (before any completion content-filter error is raised), and the whole stream folded.
 
     Attributes:
         endpoint: The endpoint that answered: its configured name, else its URL (first event only).
         cost: What the stream cost (last event only).
         repairs: What conversation repair changed before sending (first event only).
         response_headers: The HTTP response headers, credentials and cookies left out (first event only).
+        result: Every event of the stream folded, this one included: the priced :class:`ChatResult` that
+            :meth:`StreamAccumulator.result` gives at the end (last event only). Left out of the event's ``repr``
+            and equality: it is what the events before it already say.
     """
 
     response_id: str | None = None
@@ -185,6 +188,7 @@ class ResponseMetadata:
     cost: CallCost | None = None
     repairs: tuple[ToolSequenceRepair, ...] = ()
     response_headers: Mapping[str, str] = field(default_factory=lambda: {})
+    result: ChatResult | None = field(default=None, repr=False, compare=False)
     kind: Literal["metadata"] = "metadata"
 
 

@@ -198,14 +198,15 @@ class StreamFolder:
         """Emit the raw stream (raw debug), have the gateway price the folded result, and fold its cost in.
 
         Returns:
-            The stream's last event (its cost), and the completion filter error to raise after yielding it:
-            the caller sees what a filtered answer cost before the error.
+            The stream's last event (its cost and the priced result), and the completion filter error to raise
+            after yielding it: the caller sees what a filtered answer cost before the error.
         """
         if self._raw is not None:
             data: dict[str, JsonValue] = {"deployment": self._deployment, "status": 200, "events": self._raw}
             self._sink.emit(DebugEvent("llm:response:raw", data))
         priced, filtered = self._finish(self.partial(), time.perf_counter() - self._started)
-        event = ResponseMetadata(cost=priced.cost)
+        # ``priced`` is the fold with this event's cost in: the framework packages take it instead of folding again.
+        event = ResponseMetadata(cost=priced.cost, result=priced)
         self.accumulator.add(event)
         return event, filtered
 

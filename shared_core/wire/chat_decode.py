@@ -368,7 +368,7 @@ class ChatStreamDecoder:
     def __init__(self) -> None:
         self.done = False
         self._meta: tuple[str | None, str | None, int | None, str | None] = (None, None, None, None)
-        self._raw_meta: tuple[JsonValue, ...] = ()
+        self._raw_meta: tuple[object, ...] = ()
         self._extras: JsonObject = {}
 
     def decode(self, event: str | None, data: str) -> tuple[StreamEvent, ...]:
