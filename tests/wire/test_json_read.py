@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared_core.wire.record_json import load_record
+from shared_core.wire.json_read import load_record
 from tests.fuzz.json_values import any_text, json_text
 
 
