@@ -26,7 +26,13 @@ from pydantic import BaseModel
 from llamaindex_azure_gateway.convert import from_core_result
 from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
 from shared_core import ChatResult, StreamEvent, TextDelta
-from shared_core.integration import ReasoningDelta, ResponseMetadata, ToolCallDelta, ToolSequenceRepair
+from shared_core.integration import (
+    ContentFilterDelta,
+    ReasoningDelta,
+    ResponseMetadata,
+    ToolCallDelta,
+    ToolSequenceRepair,
+)
 
 __all__ = ["ChatStreamBuilder"]
 
@@ -69,6 +75,8 @@ class ChatStreamBuilder:
         if isinstance(event, TextDelta):  # the hot path: one text delta per chunk
             self._text += event.text
             return self._hold(self._chunk(delta=event.text))
+        if type(event) is ContentFilterDelta:  # the other event of every text chunk: in the closing result
+            return None
         if isinstance(event, ToolCallDelta):
             call = self._calls.get(event.index)
             if call is None:
