@@ -2,8 +2,10 @@
 
 Azure's Chat Completions streams send ``data:`` lines only and end with ``data: [DONE]``; its Responses streams
 send ``event:`` + ``data:`` pairs and stop after ``response.completed`` with no ``[DONE]`` and, behind some
-proxies, without the final blank line. Records are plain frozen dataclasses: the per-chunk cost of a stream is
-what users feel, so no pydantic model and no regular expression is built per line (``str.split`` / ``find``).
+proxies, without the final blank line. Records are plain frozen dataclasses (plain ``(event, data)`` pairs on
+the stream folder's path, :meth:`SSEParser.feed_pairs`): the per-chunk cost of a stream is what users feel, so no
+pydantic model and no regular expression is built per line (``str.split`` / ``find``), a read is decoded in one
+step when it holds whole characters, and a record that is one ``data:`` line is taken whole.
 
 Rules (the WHATWG event-stream format, minus ``id``/``retry`` which Azure never uses for resumption):
 ``data:`` lines are joined with ``"\\n"``; ``event:`` names the record; lines starting with ``:`` are comments;
