@@ -21,7 +21,9 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,7 +33,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IMPORTS", "MARGINS", "Margin", "import_margins", "import_times", "main", "render_imports"]
+__all__ = [
+    "IMPORTS",
+    "MARGINS",
+    "Margin",
+    "import_instructions",
+    "import_margins",
+    "import_times",
+    "instruction_margins",
+    "main",
+    "render_imports",
+    "render_instructions",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,6 +162,45 @@ def import_times(modules: Sequence[str], runs: int) -> dict[str, dict[str, Any] 
     return out
 
 
+def import_instructions(modules: Sequence[str]) -> dict[str, int | str]:
+    """Instructions each import executes (``python -c "import X"`` minus ``python -c "pass"``), counted by
+    callgrind once per module (bytecode cached first): deterministic to a fraction of a percent, where CPU time on
+    a shared machine moves by 10% between runs. About 10 s of CPU per second of import."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return dict.fromkeys(modules, "valgrind not installed")
+    env = _environment()
+
+    def count(code: str, tree: Path) -> int:
+        subprocess.run([sys.executable, "-c", code], cwd=tree, check=True, capture_output=True, env=env)
+        command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code]
+        done = subprocess.run(command, cwd=tree, check=True, capture_output=True, text=True, env=env)
+        match = re.search(r"Collected : (\d+)", done.stderr)
+        if match is None:
+            raise RuntimeError(f"callgrind printed no count for {code!r}: {done.stderr[-300:]}")
+        return int(match.group(1))
+
+    bare = count("pass", ROOT)
+    out: dict[str, int | str] = {}
+    for spec in modules:
+        module, tree = _split(spec)
+        out[spec] = count(f"import {module}", tree) - bare if _installed(module) else "not installed"
+    return out
+
+
+def instruction_margins(counts: Mapping[str, int | str]) -> dict[str, dict[str, Any]]:
+    """Each package's import over its floor's in instructions, and as a fraction of the floor's."""
+    out: dict[str, dict[str, Any]] = {}
+    trees = sorted({spec.partition("@")[2] for spec in counts})
+    for margin, tree in [(m, t) for m in MARGINS for t in trees]:
+        suffix = f"@{tree}" if tree else ""
+        package, floor = counts.get(margin.package + suffix), counts.get(margin.floor + suffix)
+        if isinstance(package, int) and isinstance(floor, int):
+            out[margin.package + suffix] = {"floor": margin.floor + suffix, "over": package - floor}
+            out[margin.package + suffix]["fraction"] = (package - floor) / floor
+    return out
+
+
 def import_margins(times: Mapping[str, Any], margins: Sequence[Margin] = MARGINS) -> dict[str, dict[str, Any]]:
     """Each package's import over its floor's, in ms: median of the runs' differences (runs are interleaved, so
     each difference is taken in the same spell) and difference of the minimums (the least disturbed runs); the
@@ -197,6 +249,16 @@ def render_imports(times: Mapping[str, Any], margins: Mapping[str, Mapping[str, 
     return lines
 
 
+def render_instructions(counts: Mapping[str, int | str]) -> list[str]:
+    """Markdown lines: instructions per import, then each package's over its floor."""
+    lines = ["| import (bare start-up subtracted) | instructions |", "|---|--:|"]
+    lines += [f"| `{m}` | {n:,} |" if isinstance(n, int) else f"| `{m}` | {n} |" for m, n in counts.items()]
+    lines += ["", "| import over its floor | floor | instructions over | over / floor |", "|---|---|--:|--:|"]
+    for package, row in instruction_margins(counts).items():
+        lines.append(f"| `{package}` | `{row['floor']}` | {row['over']:,} | {row['fraction']:.1%} |")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point: time the imports (the margins' pairs by default) and print the tables.
 
@@ -215,14 +277,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="also time the same modules from another tree's packages (a 'before' copy), interleaved",
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions under callgrind instead of timing (slow)"
+    )
     args = parser.parse_args(argv)
     modules = [m for _, m in IMPORTS] if args.all else list(FRAMEWORK_IMPORTS)
     modules += [f"{m}@{tree.resolve()}" for tree in args.also for m in modules]
-    times = import_times(modules, args.runs)
-    margins = import_margins(times)
-    print("\n".join(render_imports(times, margins)).strip())
+    if args.instructions:
+        counts = import_instructions(modules)
+        print("\n".join(render_instructions(counts)))
+        figures: dict[str, Any] = {"import_instructions": counts}
+    else:
+        times = import_times(modules, args.runs)
+        figures = {"imports_ms": times, "import_margins_ms": import_margins(times)}
+        print("\n".join(render_imports(times, figures["import_margins_ms"])).strip())
     if args.json:
-        args.json.write_text(json.dumps({"imports_ms": times, "import_margins_ms": margins}, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 
