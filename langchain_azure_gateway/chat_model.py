@@ -18,7 +18,6 @@ from langchain_core.language_models import LangSmithParams, LanguageModelInput, 
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr, field_validator
 
@@ -45,6 +44,8 @@ from shared_core.integration import (
 )
 
 if TYPE_CHECKING:  # imported where a gateway is built: the pipeline and its transport load on first use
+    from langchain_core.tools import BaseTool  # an annotation only: langchain_core.tools loads its whole base
+
     from shared_core import Gateway
 
 __all__ = ["AzureGatewayChatModel"]

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
@@ -152,6 +151,9 @@ def _forced_tool_call(
 
 
 def _json_parser(schema: object) -> Runnable[Any, Any]:
+    # Imported here: their modules load only when a structured output asks for them, not with the package.
+    from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser  # noqa: PLC0415
+
     if _is_pydantic(schema):
         return PydanticOutputParser(pydantic_object=cast(type[BaseModel], schema))
     return JsonOutputParser()

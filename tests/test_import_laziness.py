@@ -119,3 +119,30 @@ def test_import_laziness_unknown_name_is_an_attribute_error_naming_it() -> None:
         _ = shared_core.NoSuchName  # type: ignore[attr-defined]
     with pytest.raises(ImportError, match="NoSuchName"):
         exec("from shared_core import NoSuchName", {})
+
+
+# Loaded only for what needs them: a config file (tomllib), structured output's JSON and pydantic parsers, and
+# langchain_core's tool base class (an annotation in the LangChain package).
+ON_DEMAND = (
+    "tomllib",
+    "langchain_core.tools.base",
+    "langchain_core.output_parsers.json",
+    "langchain_core.output_parsers.pydantic",
+)
+
+
+@pytest.mark.parametrize(
+    ("floor", "package"),
+    [
+        pytest.param("langchain_core.language_models.chat_models", "langchain_azure_gateway", id="langchain"),
+        pytest.param("llama_index.core.llms.function_calling", "llamaindex_azure_gateway", id="llamaindex"),
+    ],
+)
+def test_import_laziness_package_loads_no_on_demand_module_its_floor_does_not(floor: str, package: str) -> None:
+    out = _run(
+        f"import {floor}\n"
+        f"before = set(sys.modules)\n"
+        f"import {package}\n"
+        f"out['added'] = sorted(m for m in {ON_DEMAND!r} if m in sys.modules and m not in before)\n"
+    )
+    assert out["added"] == []
