@@ -202,9 +202,10 @@ def instruction_margins(counts: Mapping[str, int | str]) -> dict[str, dict[str, 
 
 
 def import_margins(times: Mapping[str, Any], margins: Sequence[Margin] = MARGINS) -> dict[str, dict[str, Any]]:
-    """Each package's import over its floor's, in ms: median of the runs' differences (runs are interleaved, so
-    each difference is taken in the same spell) and difference of the minimums (the least disturbed runs); the
-    target is judged on the latter."""
+    """Each package's import over its floor's, in ms: the median of the runs' differences (runs are interleaved,
+    so each difference is taken in the same spell of load), on which the target is judged, and the difference of
+    the minimums (on a quiet machine the least disturbed runs; on a shared one a single lucky run of either side
+    moves it by as much as the margin itself)."""
     out: dict[str, dict[str, Any]] = {}
     trees = sorted({spec.partition("@")[2] for spec in times})
     for margin, tree in [(m, t) for m in margins for t in trees]:
@@ -219,7 +220,7 @@ def import_margins(times: Mapping[str, Any], margins: Sequence[Margin] = MARGINS
             "median_ms": statistics.median(paired),
             "min_ms": over_min,
             "target_ms": margin.target_ms,
-            "pass": over_min <= margin.target_ms,
+            "pass": statistics.median(paired) <= margin.target_ms,
         }
     return out
 
