@@ -156,7 +156,7 @@ class Gateway:
         )
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
         self.health: HealthStore = (
-            health_store_for(health, self.config.health_store, sink=self.sink)
+            health_store_for(health, self.config.health_store, sink=self.sink, max_cooldown=self.config.max_cooldown)
             if health is not None or self.config.health_store
             else InMemoryHealthStore(HealthPolicy(max_cooldown=self.config.max_cooldown))
         )
