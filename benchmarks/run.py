@@ -217,6 +217,21 @@ def run(plan: RunPlan, clients: Sequence[str], *, profile: bool = False, log: An
     return report
 
 
+def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--imports-only",
+        action="store_true",
+        help="only our packages' import time over their floors (no server or clients; python -m benchmarks.imports)",
+    )
+    parser.add_argument("--import-runs", type=int, help="interleaved runs per module (5; 7 with --imports-only)")
+
+
+def _imports_only(runs: int) -> int:
+    times = import_times(FRAMEWORK_IMPORTS, runs)
+    print("\n".join(render_imports(times, import_margins(times))).strip())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description="Client overhead of the gateway against plain httpx and the anchors.")
@@ -231,14 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--chunk-gap-ms", type=float, help="pause between stream chunks, so each arrives in its own read (default 0)"
     )
     parser.add_argument("--no-imports", action="store_true", help="skip the import-time measurements")
-    parser.add_argument(
-        "--imports-only",
-        action="store_true",
-        help="only our packages' import time over their floors (no server or clients; python -m benchmarks.imports)",
-    )
-    parser.add_argument(
-        "--import-runs", type=int, help="interleaved runs per imported module (5; 7 with --imports-only)"
-    )
+    _add_import_arguments(parser)
     parser.add_argument("--profile", action="store_true", help="also cProfile the gateway's call and stream loops")
     parser.add_argument(
         "--workload",
@@ -256,9 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.imports_only:
-        times = import_times(FRAMEWORK_IMPORTS, args.import_runs or 7)
-        print("\n".join(render_imports(times, import_margins(times))).strip())
-        return 0
+        return _imports_only(args.import_runs or 7)
     plan = QUICK if args.quick else FULL
     if args.import_runs:
         plan = dataclasses.replace(plan, import_runs=args.import_runs)
