@@ -12,6 +12,7 @@ from importlib import metadata
 from typing import Any
 
 from benchmarks.clients import ADAPTERS
+from benchmarks.imports import render_imports
 
 __all__ = ["TARGETS", "environment", "render_markdown", "summarize"]
 
@@ -273,18 +274,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {target['what']} {target['target']} | {_x(target['measured'])} | {verdict} |")
     lines += _render_frameworks(summary.get("frameworks", {}))
     lines += _render_instructions(report.get("instructions", {}))
-    imports = report.get("imports_ms", {})
-    if imports:
-        lines += [
-            "",
-            "| import (fresh interpreter, bare start-up subtracted) | median ms | min ms |",
-            "|---|--:|--:|",
-        ]
-        for module, ms in imports.items():
-            if isinstance(ms, dict):
-                lines.append(f"| `{module}` | {_fmt(ms['median'])} | {_fmt(ms['min'])} |")
-            else:
-                lines.append(f"| `{module}` | {ms} | |")
+    if report.get("imports_ms"):
+        lines += render_imports(report["imports_ms"], report.get("import_margins_ms", {}))
     errors = {name: row["errors"] for name, row in summary["clients"].items() if row.get("errors")}
     if errors:
         lines += ["", "Errors:"]

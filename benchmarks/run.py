@@ -1,5 +1,5 @@
 """Run the benchmark: ``python -m benchmarks.run [--quick] [--json out.json] [--clients a,b] [--profile]
-[--workload one-word|realistic|both] [--instructions]``.
+[--workload one-word|realistic|both] [--instructions] [--imports-only]``.
 
 One run starts the fixed-response server in its own process, measures import times in fresh interpreters,
 then measures every installed client in a fresh worker process per repetition (clients interleaved, so a
@@ -16,7 +16,6 @@ import dataclasses
 import json
 import os
 import select
-import statistics
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.clients import ADAPTERS, Target, unavailable_reason
+from benchmarks.imports import FRAMEWORK_IMPORTS, IMPORTS, import_margins, import_times, render_imports
 from benchmarks.instructions import count_client
 from benchmarks.report import environment, render_markdown, summarize
 from benchmarks.server import FixedResponses
@@ -37,19 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "bench-key"
 API_VERSION = "2024-10-21"
 
-IMPORTS: tuple[tuple[str, str], ...] = (
-    ("httpx", "httpx"),
-    ("shared_core", "shared_core"),
-    ("openai", "openai"),
-    ("langchain_openai", "langchain_openai"),
-    ("llama-index AzureOpenAI", "llama_index.llms.azure_openai"),
-    ("langchain_core chat model (floor)", "langchain_core.language_models.chat_models"),
-    ("langchain_azure_gateway", "langchain_azure_gateway"),
-    ("llama_index.core FunctionCallingLLM (floor)", "llama_index.core.llms.function_calling"),
-    ("llamaindex_azure_gateway", "llamaindex_azure_gateway"),
-)
-"""(label, module) pairs timed as ``python -c "import <module>"`` minus a bare interpreter start."""
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RunPlan:
@@ -59,7 +46,7 @@ class RunPlan:
     chunks: int = 100
     hold_ms: float = 250.0
     chunk_gap_ms: float = 0.0
-    import_runs: int = 3
+    import_runs: int = 5
     imports: tuple[str, ...] = tuple(module for _, module in IMPORTS)
     worker: WorkerPlan = dataclasses.field(default_factory=WorkerPlan)
     workload: str = "one-word"
@@ -140,43 +127,6 @@ def gateway_bodies(endpoint: str) -> tuple[bytes, bytes]:
     )
 
 
-def _interpreter_seconds(code: str) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - started
-
-
-def import_times(modules: Sequence[str], runs: int) -> dict[str, dict[str, float] | str]:
-    """Milliseconds to import each module in a fresh interpreter, bare start-up subtracted.
-
-    Returns the median and the minimum of ``runs`` per module: importing is fixed work, so load from elsewhere
-    on the machine can only add to it, and the minimum is the least disturbed observation.
-    """
-    import importlib.util
-
-    bare_runs = [_interpreter_seconds("pass") for _ in range(max(3, runs))]
-    bare_median, bare_min = statistics.median(bare_runs), min(bare_runs)
-    out: dict[str, dict[str, float] | str] = {}
-    for module in modules:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            out[module] = "not installed"
-            continue
-        try:
-            seconds = [_interpreter_seconds(f"import {module}") for _ in range(runs)]
-        except subprocess.CalledProcessError as exc:
-            out[module] = "error: " + exc.stderr.decode(errors="replace").strip().splitlines()[-1][:200]
-            continue
-        out[module] = {
-            "median": (statistics.median(seconds) - bare_median) * 1e3,
-            "min": (min(seconds) - bare_min) * 1e3,
-        }
-    return out
-
-
 def run_worker(
     client: str, target: Target, plan: WorkerPlan, *, profile: bool = False, workload: str = "one-word"
 ) -> dict[str, Any]:
@@ -247,6 +197,7 @@ def run(plan: RunPlan, clients: Sequence[str], *, profile: bool = False, log: An
         if plan.imports:
             print(f"server {endpoint}; timing imports ({plan.import_runs} run(s) each)", file=log, flush=True)
         report["imports_ms"] = import_times(plan.imports, plan.import_runs) if plan.imports else {}
+        report["import_margins_ms"] = import_margins(report["imports_ms"])
         reps: dict[str, list[dict[str, Any]]] = {name: [] for name in measured}
         for rep in range(plan.reps):
             for name in measured:
@@ -266,6 +217,21 @@ def run(plan: RunPlan, clients: Sequence[str], *, profile: bool = False, log: An
     return report
 
 
+def _add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--imports-only",
+        action="store_true",
+        help="only our packages' import time over their floors (no server or clients; python -m benchmarks.imports)",
+    )
+    parser.add_argument("--import-runs", type=int, help="interleaved runs per module (5; 7 with --imports-only)")
+
+
+def _imports_only(runs: int) -> int:
+    times = import_times(FRAMEWORK_IMPORTS, runs)
+    print("\n".join(render_imports(times, import_margins(times))).strip())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description="Client overhead of the gateway against plain httpx and the anchors.")
@@ -280,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--chunk-gap-ms", type=float, help="pause between stream chunks, so each arrives in its own read (default 0)"
     )
     parser.add_argument("--no-imports", action="store_true", help="skip the import-time measurements")
+    _add_import_arguments(parser)
     parser.add_argument("--profile", action="store_true", help="also cProfile the gateway's call and stream loops")
     parser.add_argument(
         "--workload",
@@ -296,7 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also count instructions per call and per chunk under callgrind (CALLS calls, a tenth as many streams)",
     )
     args = parser.parse_args(argv)
+    if args.imports_only:
+        return _imports_only(args.import_runs or 7)
     plan = QUICK if args.quick else FULL
+    if args.import_runs:
+        plan = dataclasses.replace(plan, import_runs=args.import_runs)
     if args.instructions:
         plan = dataclasses.replace(plan, instruction_calls=args.instructions)
     if args.reps:

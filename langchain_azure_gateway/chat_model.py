@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.callbacks.manager import ahandle_event, handle_event
@@ -18,7 +18,6 @@ from langchain_core.language_models import LangSmithParams, LanguageModelInput, 
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr, field_validator
 
@@ -33,7 +32,7 @@ from langchain_azure_gateway.serialization import register_for_load
 from langchain_azure_gateway.settings import base_settings, request_for, responses_api_for
 from langchain_azure_gateway.structured import StructuredMethod, structured_runnable
 from langchain_azure_gateway.tokens import count_chat_tokens, count_text_tokens
-from shared_core import ChatRequest, CostTracker, Gateway, GatewayError, GenerationSettings
+from shared_core import ChatRequest, CostTracker, GatewayError, GenerationSettings
 from shared_core import ChatResult as CoreResult
 from shared_core.integration import (
     REPAIR_EVENT,
@@ -44,6 +43,11 @@ from shared_core.integration import (
     profile_for,
     repairs_summary,
 )
+
+if TYPE_CHECKING:  # imported where a gateway is built: the pipeline and its transport load on first use
+    from langchain_core.tools import BaseTool  # an annotation only: langchain_core.tools loads its whole base
+
+    from shared_core import Gateway
 
 __all__ = ["AzureGatewayChatModel"]
 
@@ -197,6 +201,8 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
             return gateway
         sibling = _private(self)["_sibling"]
         if sibling is None:
+            from shared_core import Gateway  # noqa: PLC0415  (loaded on first use: see the imports)
+
             sibling = self._sibling = Gateway(
                 gateway.config,
                 api="responses" if responses else "chat",
@@ -219,6 +225,8 @@ class AzureGatewayChatModel(AzureChatOpenAIFields):
 
     def _build_gateway(self) -> Gateway:
         # Only explicitly given fields become kwargs, so a config file still wins over the environment.
+        from shared_core import Gateway  # noqa: PLC0415  (loaded on first use: see the imports)
+
         config = CONFIG_FIELDS.config_kwargs(self, given=self.model_fields_set)
         gateway = Gateway(
             api="responses" if responses_api_for(self, {}) else "chat",

@@ -83,7 +83,10 @@ def _chunk_timeout() -> float | None:
 class AzureChatOpenAIFields(BaseChatModel):
     """The fields of ``AzureGatewayChatModel``: ``AzureChatOpenAI``'s (same names, aliases and effect) and ours."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=())
+    # defer_build: the validator is built when the first model is, not at import (and never for this base class).
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=(), defer_build=True
+    )
 
     # -- where and who ------------------------------------------------------------------------------------
     endpoint: str | None = Field(

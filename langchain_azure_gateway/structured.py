@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_function, convert_to_openai_tool
@@ -97,22 +96,9 @@ def structured_runnable(
     if strict is not None and method == "json_mode":
         raise ConfigurationError("strict is not supported with method='json_mode'", fix="drop strict")
     method = choose_method(model, schema, method)
+    parser: Runnable[Any, Any]
     if method == "function_calling":
-        tool = convert_to_openai_tool(cast(Any, schema), strict=strict)
-        name = tool["function"]["name"]
-        options: dict[str, Any] = {"tool_choice": name, "parallel_tool_calls": False, "strict": strict}
-        for disabled in model.disabled_params or {}:
-            options.pop(disabled, None)
-        bound = model.bind_tools(
-            [cast(Any, schema)],
-            ls_structured_output_format={"kwargs": {"method": method, "strict": strict}, "schema": schema},
-            **{**options, **kwargs},
-        )
-        parser: Runnable[Any, Any] = (
-            PydanticToolsParser(tools=[cast(type[BaseModel], schema)], first_tool_only=True)
-            if _is_pydantic(schema)
-            else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
-        )
+        bound, parser = _forced_tool_call(model, schema, strict, kwargs)
     elif method == "json_schema":
         bound = model.bind(
             response_format=openai_response_format(schema, strict),
@@ -142,7 +128,32 @@ def structured_runnable(
     return RunnableMap(raw=bound) | parse.with_fallbacks([fallback], exception_key="parsing_error")
 
 
+def _forced_tool_call(
+    model: AzureGatewayChatModel, schema: Mapping[str, Any] | type, strict: bool | None, kwargs: Mapping[str, Any]
+) -> tuple[Runnable[LanguageModelInput, Any], Runnable[Any, Any]]:
+    """``method="function_calling"``: the model bound to call the schema as its one tool, and the call's parser."""
+    tool = convert_to_openai_tool(cast(Any, schema), strict=strict)
+    name = tool["function"]["name"]
+    options: dict[str, Any] = {"tool_choice": name, "parallel_tool_calls": False, "strict": strict}
+    for disabled in model.disabled_params or {}:
+        options.pop(disabled, None)
+    bound = model.bind_tools(
+        [cast(Any, schema)],
+        ls_structured_output_format={"kwargs": {"method": "function_calling", "strict": strict}, "schema": schema},
+        **{**options, **kwargs},
+    )
+    parser: Runnable[Any, Any] = (
+        PydanticToolsParser(tools=[cast(type[BaseModel], schema)], first_tool_only=True)
+        if _is_pydantic(schema)
+        else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+    )
+    return bound, parser
+
+
 def _json_parser(schema: object) -> Runnable[Any, Any]:
+    # Imported here: their modules load only when a structured output asks for them, not with the package.
+    from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser  # noqa: PLC0415
+
     if _is_pydantic(schema):
         return PydanticOutputParser(pydantic_object=cast(type[BaseModel], schema))
     return JsonOutputParser()

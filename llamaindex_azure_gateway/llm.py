@@ -47,11 +47,13 @@ from llamaindex_azure_gateway.options import RequestOptions, to_core_request, to
 from llamaindex_azure_gateway.repairs import ConversationRepairedEvent
 from llamaindex_azure_gateway.stream import ChatStreamBuilder
 from llamaindex_azure_gateway.structured import StructuredOutputLLM
-from shared_core import ChatRequest, ChatResult, ConfigurationError, CostTracker, Gateway, GenerationSettings, ToolSpec
+from shared_core import ChatRequest, ChatResult, ConfigurationError, CostTracker, GenerationSettings, ToolSpec
 from shared_core.integration import HostedToolSpec, JsonValue, ToolSequenceRepair, profile_for
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
+
+    from shared_core import Gateway  # imported where the gateway is built: the pipeline loads on first use
 
 __all__ = ["AzureGatewayLLM"]
 
@@ -111,6 +113,8 @@ class AzureGatewayLLM(StructuredOutputLLM):
             "use_default_credential": True if use_dc else None,
             "temperature": self.temperature if "temperature" in self.model_fields_set else None,
         }
+        from shared_core import Gateway  # noqa: PLC0415  (loaded on first use: see the imports)
+
         self._gateway = Gateway(
             api="responses" if self.use_responses_api else "chat",
             token_provider=self.azure_ad_token_provider,

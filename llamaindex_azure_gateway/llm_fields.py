@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.constants import DEFAULT_TEMPERATURE
 from llama_index.core.llms.function_calling import FunctionCallingLLM
@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from llamaindex_azure_gateway.anchor_fields import REFUSED_ARGUMENTS, check_fields
-from shared_core import ConfigurationError, Gateway, GatewayError
+from shared_core import ConfigurationError, GatewayError
 from shared_core.integration import (
     EndpointItem,
     FrameworkFields,
@@ -35,6 +35,9 @@ from shared_core.integration import (
     hide_endpoint_secrets,
     prices_to_json,
 )
+
+if TYPE_CHECKING:  # built in AzureGatewayLLM.__init__, where it is imported: the pipeline loads on first use
+    from shared_core import Gateway
 
 __all__ = ["CONFIG_FIELDS", "LLMFields", "UnknownArgumentWarning"]
 
@@ -63,7 +66,8 @@ class UnknownArgumentWarning(UserWarning):
 class LLMFields(FunctionCallingLLM):
     """The declared fields; :class:`~llamaindex_azure_gateway.AzureGatewayLLM` adds the behaviour."""
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    # defer_build: the validator is built when the first model is, not at import (and never for this base class).
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
     model: str | None = Field(default=None, description="The base model (gpt-4o, o3 ...), for rules and metadata.")
     engine: str | None = Field(

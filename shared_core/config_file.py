@@ -16,7 +16,6 @@ import dataclasses
 import difflib
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import cast
@@ -200,6 +199,8 @@ def read_config_file(
             source=f"file {file}",
             fix="point config_file or AZURE_GATEWAY_CONFIG at a readable UTF-8 TOML file (save as UTF-8, not UTF-16)",
         ) from None
+    import tomllib  # noqa: PLC0415  (only when a config file is read: not with the package)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
