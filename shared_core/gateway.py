@@ -45,6 +45,7 @@ __all__ = ["Gateway"]
 
 Api = Literal["chat", "responses"]
 T = TypeVar("T")
+R = TypeVar("R", http.HttpResponse, http.StreamingResponse)
 _USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
 # One call's own store for a route of one: no circuit, no default cooldown; Retry-After is still honoured.
 _CALL_HEALTH = HealthPolicy(failure_threshold=1_000_000, default_cooldown=0.0)
@@ -386,11 +387,11 @@ class Gateway:
             self._client_keys[route.endpoint_url] = key
         return key
 
-    def _sync_client(self, route: RouteTarget) -> http.SyncClient:
-        return self._http_client or http.SHARED_CLIENTS.sync_client(self._client_key(route))
+    def _sync_sender(self, route: RouteTarget) -> http.SyncSender:
+        return self._http_client or http.SHARED_CLIENTS.sync_pooled(self._client_key(route))
 
-    def _async_client(self, route: RouteTarget) -> http.AsyncClient:
-        return self._async_http_client or http.SHARED_CLIENTS.async_client(self._client_key(route))
+    def _async_sender(self, route: RouteTarget) -> http.AsyncSender:
+        return self._async_http_client or http.SHARED_CLIENTS.async_pooled(self._client_key(route))
 
     @contextlib.contextmanager
     def _located(self, call: _Call) -> Generator[None]:
@@ -401,66 +402,47 @@ class Gateway:
             self._locate(call, error)
             raise
 
-    def _checked(self, call: _Call, response: http.HttpResponse) -> http.HttpResponse:
+    def _checked(self, call: _Call, response: R) -> R:
         if response.status >= 300:
-            raise self._error(call, response.status, response.headers, response.body)
+            body = response.body if isinstance(response, http.HttpResponse) else response.error_body
+            raise self._error(call, response.status, response.headers, body)
         return response
 
     def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
-            auth_headers = call.route.auth.headers()
+            auth = call.route.auth.headers()
             response = http.send(
-                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+                self._sync_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
             )
         return self._checked(call, response)
 
     async def _asend(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
-            auth_headers = await call.route.auth.aheaders()
+            auth = await call.route.auth.aheaders()
             response = await http.asend(
-                self._async_client(call.route),
-                call.http_request,
-                self.timeouts,
-                auth_headers,
-                deadline=plan.deadline_at,
+                self._async_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
             )
         return self._checked(call, response)
 
     def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
-            auth_headers = call.route.auth.headers()
+            auth = call.route.auth.headers()
             opened = http.stream(
-                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
+                self._sync_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
             )
-            if opened.status >= 300:
-                try:
-                    body = opened.read()
-                finally:
-                    opened.close()
-                raise self._error(call, opened.status, opened.headers, body)
-        return opened
+        return self._checked(call, opened)
 
     async def _aopen(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
-            auth_headers = await call.route.auth.aheaders()
+            auth = await call.route.auth.aheaders()
             opened = await http.astream(
-                self._async_client(call.route),
-                call.http_request,
-                self.timeouts,
-                auth_headers,
-                deadline=plan.deadline_at,
+                self._async_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
             )
-            if opened.status >= 300:
-                try:
-                    body = await opened.aread()
-                finally:
-                    await opened.aclose()
-                raise self._error(call, opened.status, opened.headers, body)
-        return opened
+        return self._checked(call, opened)
 
     # -- routing -------------------------------------------------------------------------------------------
 
