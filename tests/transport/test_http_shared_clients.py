@@ -98,9 +98,8 @@ def test_http_shared_async_client_sends_what_client_send_would() -> None:
 
     async def go() -> None:
         async with httpx.AsyncClient(transport=transport) as client:
-            pooled: http.AsyncPooled = http.Pooled[httpx.AsyncClient, httpx.AsyncBaseTransport](
-                client, transport, dict(client.headers.items())
-            )
+            async_transport: httpx.AsyncBaseTransport = transport
+            pooled: http.AsyncPooled = http.Pooled(client, async_transport, dict(client.headers.items()))
             for sender in (client, pooled):
                 assert (await http.asend(sender, _request(), http.Timeouts(), {"api-key": "k"})).status == 200
                 opened = await http.astream(sender, _request(), http.Timeouts(), {"api-key": "k"})
