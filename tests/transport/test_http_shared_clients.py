@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 import httpx
 import pytest
@@ -98,7 +99,7 @@ def test_http_shared_async_client_sends_what_client_send_would() -> None:
 
     async def go() -> None:
         async with httpx.AsyncClient(transport=transport) as client:
-            async_transport: httpx.AsyncBaseTransport = transport
+            async_transport = cast(httpx.AsyncBaseTransport, transport)  # a MockTransport is both kinds
             pooled: http.AsyncPooled = http.Pooled(client, async_transport, dict(client.headers.items()))
             for sender in (client, pooled):
                 assert (await http.asend(sender, _request(), http.Timeouts(), {"api-key": "k"})).status == 200
