@@ -11,75 +11,38 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar, cast
+from dataclasses import replace
+from typing import Any, TypeVar, cast
 
 from shared_core.auth import AuthProvider
+from shared_core.call_plan import Api, Call, Plan, encode_call, request_summary
 from shared_core.config import GatewayConfig, load_config
 from shared_core.content_filter import completion_filter_error
 from shared_core.costs import CallCost, CostTracker, cost_of
-from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
+from shared_core.deployments import DeploymentMap
 from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
 from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
-from shared_core.request import ChatRequest, GenerationSettings
+from shared_core.request import ChatRequest
 from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder, adrive, drive
 from shared_core.telemetry import traced_acall, traced_astream, traced_call, traced_stream
 from shared_core.transport import http
-from shared_core.transport.error_map import RequestContext, error_from_response, request_id
+from shared_core.transport.error_map import error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
 from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore, failure_kind_of
-from shared_core.transport.quota import ametered_attempt, metered_attempt
+from shared_core.transport.quota import estimate_tokens
 from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
-from shared_core.version import __version__
+from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.wire import chat_completions, responses
-from shared_core.wire.envelope import EncodedRequest
-from shared_core.wire.json_body import encode_body, wrong_types_are_typed
 
 __all__ = ["Gateway"]
 
-Api = Literal["chat", "responses"]
 T = TypeVar("T")
 R = TypeVar("R", http.HttpResponse, http.StreamingResponse)
-_USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
-# One call's own store for a route of one: no circuit, no default cooldown; Retry-After is still honoured.
-_CALL_HEALTH = HealthPolicy(failure_threshold=1_000_000, default_cooldown=0.0)
-_V1_PREFIX = "/openai/v1"
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """One prepared request to one deployment: where it goes, what it sends, and the context for its errors."""
-
-    target: ResolvedDeployment
-    route: RouteTarget
-    encoded: EncodedRequest
-    http_request: http.HttpRequest
-    ctx: RequestContext
-    repairs: tuple[ToolSequenceRepair, ...] = ()
-
-
-@dataclass(slots=True)
-class _Plan:
-    """One call: resolved, repaired and routed once; the gateway encodes each route target on first use."""
-
-    resolved: ResolvedDeployment
-    request: ChatRequest
-    repairs: tuple[ToolSequenceRepair, ...]
-    stream: bool
-    targets: tuple[RouteTarget, ...]
-    by_key: dict[str, RouteTarget]
-    calls: dict[str, _Call] = field(default_factory=dict[str, _Call])
-    deadline_at: float | None = None  # monotonic time by which the whole call ends; set when its attempts start
-
-    @property
-    def candidates(self) -> tuple[RouteCandidate, ...]:
-        return tuple(t.candidate for t in self.targets)
 
 
 class Gateway:
@@ -165,6 +128,8 @@ class Gateway:
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
         self._client_keys: dict[str, http.ClientKey] = {}
+        self._auths: dict[str, AuthProvider] = {}  # by candidate key: each endpoint has one credential
+        self._hooks: dict[bool, FailoverHooks] = {}  # for a route of several deployments, and of one
         self._proxy, self._verify = proxy, verify
         self._http_client, self._async_http_client = http_client, async_http_client
 
@@ -176,36 +141,25 @@ class Gateway:
 
     # -- preparation (pure apart from events) ------------------------------------------------------------
 
-    def prepare(self, request: ChatRequest, *, stream: bool) -> _Call:
+    def prepare(self, request: ChatRequest, *, stream: bool) -> Call:
         """Resolve, repair, fill defaults and encode a request for its route's first deployment; no I/O.
 
         Public for tests and the doctor.
         """
         plan = self._plan(request, stream=stream)
-        return self._call_for(plan, plan.targets[0].candidate)
+        return self._call_for(plan, plan.candidates[0])
 
-    def _plan(self, request: ChatRequest, *, stream: bool) -> _Plan:
+    def _plan(self, request: ChatRequest, *, stream: bool) -> Plan:
         resolved = self.deployments.resolve(request.model)
         repaired, repairs = self._repaired(request)
         targets = self.routes.targets(resolved)
-        by_key = {t.candidate.key: t for t in targets}
-        plan = _Plan(resolved, repaired, repairs, stream, targets, by_key)
-        first = self._call_for(plan, targets[0].candidate)
+        for target in targets:
+            self._auths.setdefault(target.candidate.key, target.auth)
+        candidates = (targets[0].candidate,) if len(targets) == 1 else tuple(t.candidate for t in targets)
+        plan = Plan(resolved, repaired, repairs, stream, targets, candidates)
+        first = plan.calls[candidates[0].key] = self._encode(plan, targets[0])
         if self._summaries:
-            summary: dict[str, JsonValue] = {
-                "deployment": first.target.deployment,
-                "model": first.target.model,
-                "rule": first.target.rule,
-                "api": first.encoded.api,
-                "path": first.encoded.path,
-                "stream": stream,
-                "message_count": len(plan.request.messages),
-                "tool_count": len(plan.request.tools),
-            }
-            if len(plan.targets) > 1:
-                summary["route"] = [t.candidate.key for t in plan.targets]
-                summary["routing"] = self.strategy.name
-            self.sink.emit(DebugEvent("llm:request:debug", summary))
+            self.sink.emit(DebugEvent("llm:request:debug", request_summary(plan, first, self.strategy.name)))
         if self.config.raw_debug:
             body = dict(first.encoded.body)
             self.sink.emit(DebugEvent("llm:request:raw", {"path": first.encoded.path, "body": body}))
@@ -221,68 +175,22 @@ class Gateway:
         self.sink.emit(DebugEvent(REPAIR_EVENT, outcome.event_payload()))
         return replace(request, messages=outcome.messages), outcome.repairs
 
-    def _with_defaults(self, request: ChatRequest, target: ResolvedDeployment) -> GenerationSettings:
-        # One replace at most (none when nothing changes): dataclasses.replace costs a few µs, on every call.
-        settings, config = request.settings, self.config
-        changes: dict[str, object] = {}
-        if settings.max_tokens is None and config.max_tokens is not None:
-            changes["max_tokens"] = config.max_tokens
-        if settings.temperature is None and config.temperature is not None:
-            changes["temperature"] = config.temperature
-        return replace(settings, **changes) if changes else settings
+    def _encode(self, plan: Plan, route: RouteTarget) -> Call:
+        return encode_call(plan, route, api=self.api, config=self.config, sink=self.sink)
 
-    def _call_for(self, plan: _Plan, candidate: RouteCandidate) -> _Call:
+    def _call_for(self, plan: Plan, candidate: RouteCandidate) -> Call:
         call = plan.calls.get(candidate.key)
         if call is None:
-            call = plan.calls[candidate.key] = self._encode(plan, plan.by_key[candidate.key])
+            route = next(t for t in plan.targets if t.candidate.key == candidate.key)
+            call = plan.calls[candidate.key] = self._encode(plan, route)
         return call
-
-    def _encode(self, plan: _Plan, route: RouteTarget) -> _Call:
-        resolved, candidate = plan.resolved, route.candidate
-        target = resolved
-        if (candidate.deployment, candidate.model) != (resolved.deployment, resolved.model):
-            target = replace(
-                resolved, deployment=candidate.deployment, model=candidate.model, profile=profile_for(candidate.model)
-            )
-        request = plan.request
-        settings = self._with_defaults(request, target)
-        if settings is not request.settings:
-            request = replace(request, settings=settings)
-        codec = chat_completions if self.api == "chat" else responses
-        # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
-        wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
-        with wrong_types_are_typed():
-            encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
-        for warning in encoded.warnings:
-            data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
-            self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
-        body = encode_body(encoded.body)
-        headers = {"content-type": "application/json", "accept": "application/json", "user-agent": _USER_AGENT}
-        if plan.stream:
-            headers["accept"] = "text/event-stream"
-        path, query = encoded.path, dict(encoded.query)
-        if route.via_gateway:
-            path, query = path.removeprefix(_V1_PREFIX), {}
-        ctx = RequestContext(
-            deployment=target.deployment,
-            endpoint=route.endpoint_url,
-            api_version=None if route.via_gateway else encoded.query.get("api-version") or route.api_version,
-            model=target.model,
-            credential=f"{route.auth.kind} ({route.auth.reason})",
-            scope=route.scope,
-            deployment_rule=target.rule,
-        )
-        if request.settings.extra_headers or request.settings.extra_query:
-            headers, query = request.settings.with_extras(headers, query)
-        request_out = http.HttpRequest(route.endpoint_url + path, query, body, headers)
-        return _Call(target, route, encoded, request_out, ctx, plan.repairs)
 
     # -- errors, results and costs -------------------------------------------------------------------------
 
-    def _error(self, call: _Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
+    def _error(self, call: Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
         return error_from_response(status, headers, body, call.ctx)
 
-    def _decode(self, call: _Call, response: http.HttpResponse) -> ChatResult:
+    def _decode(self, call: Call, response: http.HttpResponse) -> ChatResult:
         rid = request_id(response.headers)
         try:
             payload: JsonValue = json.loads(response.body)
@@ -304,11 +212,19 @@ class Gateway:
             }
             self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
-        result = codec.decode_response(payload)
-        result = replace(result, response_headers=public_headers(response.headers))
-        return self._finish(call, result, latency=response.elapsed, deployment=call.target.deployment, request_id=rid)
+        result, filtered = self._settle(
+            call,
+            codec.decode_response(payload),
+            latency=response.elapsed,
+            deployment=call.target.deployment,
+            request_id=rid,
+            headers=public_headers(response.headers),
+        )
+        if filtered is not None:
+            raise filtered
+        return result
 
-    def _price(self, call: _Call, result: ChatResult) -> CallCost:
+    def _price(self, call: Call, result: ChatResult) -> CallCost:
         candidate = call.route.candidate
         model = candidate.model
         configured = (model is not None and model != candidate.deployment) or (
@@ -327,22 +243,29 @@ class Gateway:
             endpoint=call.route.named_endpoint,
         )
 
-    def _finish(
-        self, call: _Call, result: ChatResult, *, latency: float, deployment: str | None, request_id: str | None
-    ) -> ChatResult:
-        result, filtered = self._settle(call, result, latency=latency, deployment=deployment, request_id=request_id)
-        if filtered is not None:
-            raise filtered
-        return result
-
     def _settle(
-        self, call: _Call, result: ChatResult, *, latency: float, deployment: str | None, request_id: str | None
+        self,
+        call: Call,
+        result: ChatResult,
+        *,
+        latency: float,
+        deployment: str | None,
+        request_id: str | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[ChatResult, GatewayError | None]:
         """Price and record the result, emit its summary, and build the completion filter error (not raised)."""
         cost = self._price(call, result)
         self.costs.record(cost)
-        # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
-        result = replace(result, deployment=deployment, request_id=request_id, cost=cost, repairs=call.repairs)
+        # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 25,000
+        # instructions (20 frozen fields).
+        result = replace(
+            result,
+            deployment=deployment,
+            request_id=request_id,
+            cost=cost,
+            repairs=call.repairs,
+            response_headers=result.response_headers if headers is None else headers,
+        )
         filtered = completion_filter_error(
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
@@ -372,7 +295,7 @@ class Gateway:
 
     # -- sending -------------------------------------------------------------------------------------------
 
-    def _locate(self, call: _Call, error: GatewayError) -> None:
+    def _locate(self, call: Call, error: GatewayError) -> None:
         # Transport and token errors are raised below the layer that knows the deployment; every error the
         # caller sees names it (and the endpoint), as those raised from a response do.
         if error.deployment is None:
@@ -394,7 +317,7 @@ class Gateway:
         return self._async_http_client or http.SHARED_CLIENTS.async_pooled(self._client_key(route))
 
     @contextlib.contextmanager
-    def _located(self, call: _Call) -> Generator[None]:
+    def _located(self, call: Call) -> Generator[None]:
         """Every error of an attempt names the deployment and endpoint; a response of 300 or more is an error."""
         try:
             yield
@@ -402,13 +325,13 @@ class Gateway:
             self._locate(call, error)
             raise
 
-    def _checked(self, call: _Call, response: R) -> R:
+    def _checked(self, call: Call, response: R) -> R:
         if response.status >= 300:
             body = response.body if isinstance(response, http.HttpResponse) else response.error_body
             raise self._error(call, response.status, response.headers, body)
         return response
 
-    def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+    def _send(self, plan: Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
             auth = call.route.auth.headers()
@@ -417,7 +340,7 @@ class Gateway:
             )
         return self._checked(call, response)
 
-    async def _asend(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+    async def _asend(self, plan: Plan, candidate: RouteCandidate) -> http.HttpResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
             auth = await call.route.auth.aheaders()
@@ -426,7 +349,7 @@ class Gateway:
             )
         return self._checked(call, response)
 
-    def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
+    def _open(self, plan: Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
             auth = call.route.auth.headers()
@@ -435,7 +358,7 @@ class Gateway:
             )
         return self._checked(call, opened)
 
-    async def _aopen(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
+    async def _aopen(self, plan: Plan, candidate: RouteCandidate) -> http.StreamingResponse:
         call = self._call_for(plan, candidate)
         with self._located(call):
             auth = await call.route.auth.aheaders()
@@ -446,50 +369,65 @@ class Gateway:
 
     # -- routing -------------------------------------------------------------------------------------------
 
-    def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
-        by_key, limit = plan.by_key, plan.request.settings.max_tokens or self.config.max_tokens
-        # A route of one keeps no health across calls (nowhere else to go: a cooldown or an open circuit would
-        # only delay or refuse the next call); its store lives for this call, for the waits Azure asks.
-        several = len(plan.targets) > 1
-        store = self.health if several else InMemoryHealthStore(_CALL_HEALTH)
-        return FailoverHooks(
-            policy=self.retry_policy,
-            sink=self.sink,
-            store=store,
-            strategy=PreferBudget(self.strategy, self._call_for(plan, plan.candidates[0]).http_request.body, limit),
-            credential_kind=lambda c: by_key[c.key].auth.kind,
-            refresh=lambda c: by_key[c.key].auth.force_refresh(),
-            arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
-        )
+    def _failover_hooks(self, several: bool) -> FailoverHooks:
+        """The loop's hooks, built once per gateway and kind of route (again if a setting they hold was replaced).
 
-    def _start_clock(self, plan: _Plan) -> None:
+        A route of one keeps no health across calls (nowhere else to go: a cooldown or an open circuit would only
+        delay or refuse the next call): its store lives for the call (``store=None``), for the waits Azure asks.
+        """
+        store = self.health if several else None
+        hooks = self._hooks.get(several)
+        if (
+            hooks is None
+            or hooks.sink is not self.sink
+            or hooks.policy is not self.retry_policy
+            or hooks.store is not store
+            or hooks.strategy is not self.strategy
+        ):
+            auths = self._auths
+            hooks = self._hooks[several] = FailoverHooks(
+                policy=self.retry_policy,
+                sink=self.sink,
+                store=store,
+                strategy=self.strategy,
+                credential_kind=lambda c: auths[c.key].kind,
+                refresh=lambda c: auths[c.key].force_refresh(),
+                arefresh=lambda c: auths[c.key].aforce_refresh(),
+            )
+        return hooks
+
+    def _route(self, plan: Plan) -> tuple[FailoverHooks, int | None]:
+        """The prologue of the attempts: the deadline's clock starts; the hooks, and the request's estimated tokens
+        for a route of several (the deployments it would not fit go last)."""
         deadline = self.retry_policy.deadline
         plan.deadline_at = None if deadline is None else time.monotonic() + deadline
+        if len(plan.candidates) == 1:
+            return self._failover_hooks(False), None
+        body = self._call_for(plan, plan.candidates[0]).http_request.body
+        return self._failover_hooks(True), estimate_tokens(
+            len(body), plan.request.settings.max_tokens or self.config.max_tokens
+        )
 
     def _run(
-        self, plan: _Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
-    ) -> tuple[_Call, T]:
-        self._start_clock(plan)
-        if len(plan.targets) > 1:
-            attempt = metered_attempt(self.health.record_quota, attempt)
-        winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        self, plan: Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
+    ) -> tuple[Call, T]:
+        hooks, tokens = self._route(plan)
+        winner, result = run_route(plan.candidates, attempt, hooks, latency=latency, tokens=tokens)
         return self._call_for(plan, winner), result
 
     async def _arun(
-        self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
-    ) -> tuple[_Call, T]:
-        self._start_clock(plan)
-        if len(plan.targets) > 1:
-            attempt = ametered_attempt(self.health.record_quota, attempt)
-        winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        self, plan: Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
+    ) -> tuple[Call, T]:
+        hooks, tokens = self._route(plan)
+        winner, result = await arun_route(plan.candidates, attempt, hooks, latency=latency, tokens=tokens)
         return self._call_for(plan, winner), result
 
-    def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:
-        if len(plan.targets) > 1:
+    def _stream_broke(self, plan: Plan, call: Call, error: GatewayError) -> None:
+        if len(plan.candidates) > 1:
             kind = failure_kind_of(error)
             self.health.record_failure(call.route.candidate.key, kind, None, message=f"stream broke: {error.message}")
 
-    def _folder(self, call: _Call, opened: http.StreamingResponse) -> StreamFolder:
+    def _folder(self, call: Call, opened: http.StreamingResponse) -> StreamFolder:
         return StreamFolder(
             api=self.api,
             deployment=call.target.deployment,

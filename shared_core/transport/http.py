@@ -76,7 +76,8 @@ _HTTPX_LOG = logging.getLogger("httpx")
 class HttpRequest:
     """A request ready to send (the codec's path/query/body plus host and auth headers; not in ``repr``).
 
-    ``headers`` have lower-case names. ``full_url`` is ``url`` with ``query`` appended, built once per URL.
+    ``headers`` have lower-case names (a user's extra headers keep theirs). ``full_url`` is ``url`` with
+    ``query`` appended, built once per URL.
     """
 
     url: str
@@ -124,7 +125,11 @@ def _request(
             "POST", url, content=req.body, headers=headers, timeout=timeouts.for_request(streaming)
         )
     # What build_request would give: Host and Content-Length first, then the client's defaults under ours.
-    headers = {"host": host, "content-length": str(len(req.body)), **client.headers, **req.headers, **extra}
+    defaults = client.headers
+    if not "".join(req.headers).islower():  # a user's extra header, in any case, replaces a default
+        names = {name.lower() for name in req.headers}
+        defaults = {name: value for name, value in defaults.items() if name not in names}
+    headers = {"host": host, "content-length": str(len(req.body)), **defaults, **req.headers, **extra}
     extensions = {"timeout": timeouts.extension(streaming)}
     request = httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(req.body), extensions=extensions)
     request.read()  # the body is in memory: a transport may ask for request.content

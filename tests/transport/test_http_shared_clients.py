@@ -61,8 +61,9 @@ def test_http_shared_client_sends_what_client_send_would() -> None:
     assert shared.extensions["timeout"] == user.extensions["timeout"] == timeouts.for_request(False).as_dict()
 
 
-def test_http_shared_client_lets_a_request_header_replace_a_client_default() -> None:
-    user, shared = _both(_request({"accept-encoding": "identity"}), http.Timeouts())
+@pytest.mark.parametrize("name", ["accept-encoding", "Accept-Encoding"])
+def test_http_shared_client_lets_a_request_header_replace_a_client_default(name: str) -> None:
+    user, shared = _both(_request({name: "identity"}), http.Timeouts())
 
     assert _multi(shared) == _multi(user)
     assert shared.headers.get_list("accept-encoding") == ["identity"]
