@@ -30,9 +30,9 @@ _DRAIN_BYTES = 64 * 1024
 _READING = "while the body was being read"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class HttpResponse:
-    """A complete response. ``headers`` have lower-case names."""
+    """A complete response. ``headers`` have lower-case names. Not changed once built (not frozen: cheaper)."""
 
     status: int
     headers: Mapping[str, str]
