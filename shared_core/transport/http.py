@@ -107,32 +107,31 @@ def _target(full_url: str) -> tuple[httpx.URL, str]:
     return url, url.netloc.decode("ascii")
 
 
-def _bounded(timeouts: Timeouts, deadline: float | None) -> Timeouts:
+def _timeout(timeouts: Timeouts, streaming: bool, deadline: float | None) -> Mapping[str, float | None]:
+    """The attempt's ``timeout`` extension: each timeout cut to the time left before ``deadline``."""
     if deadline is None:
-        return timeouts
+        return timeouts.extension(streaming)
     left = time_left(deadline)
     if left <= 0:
         raise deadline_passed("before the attempt started")
-    return timeouts.within(left)
+    return timeouts.extension(streaming, left)
 
 
 def _request(
-    client: SyncSender | AsyncSender, req: HttpRequest, timeouts: Timeouts, streaming: bool, extra: Mapping[str, str]
+    client: SyncSender | AsyncSender, req: HttpRequest, timeout: Mapping[str, float | None], extra: Mapping[str, str]
 ) -> httpx.Request:
     """The httpx request: built directly for a shared client, by ``build_request`` for a user's one."""
     url, host = _target(req.full_url)
+    extensions = {"timeout": timeout}
     if not isinstance(client, Pooled):
         headers = {**req.headers, **extra}
-        return client.build_request(
-            "POST", url, content=req.body, headers=headers, timeout=timeouts.for_request(streaming)
-        )
+        return client.build_request("POST", url, content=req.body, headers=headers, extensions=extensions)
     # What build_request would give: Host and Content-Length first, then the client's defaults under ours.
     defaults = client.headers
     if not "".join(req.headers).islower():  # a user's extra header, in any case, replaces a default
         names = {name.lower() for name in req.headers}
         defaults = {name: value for name, value in defaults.items() if name not in names}
     headers = {"host": host, "content-length": str(len(req.body)), **defaults, **req.headers, **extra}
-    extensions = {"timeout": timeouts.extension(streaming)}
     request = httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(req.body), extensions=extensions)
     request.read()  # the body is in memory: a transport may ask for request.content
     return request
@@ -152,7 +151,7 @@ def _open(
     streaming: bool,
 ) -> StreamingResponse:  # fmt: skip
     started = time.perf_counter()
-    request = _request(client, req, _bounded(timeouts, deadline), streaming, extra)
+    request = _request(client, req, _timeout(timeouts, streaming, deadline), extra)
     with Translated(_WAITING, SENDING, cut=at_deadline(deadline)):
         if isinstance(client, Pooled):
             response = _answered(request, client.transport.handle_request(request))
@@ -166,7 +165,7 @@ async def _aopen(
     streaming: bool,
 ) -> StreamingResponse:  # fmt: skip
     started = time.perf_counter()
-    request = _request(client, req, _bounded(timeouts, deadline), streaming, extra)
+    request = _request(client, req, _timeout(timeouts, streaming, deadline), extra)
     with Translated(_WAITING, SENDING, cut=at_deadline(deadline)):
         async with within(deadline):
             if isinstance(client, Pooled):

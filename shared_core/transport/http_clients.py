@@ -31,7 +31,7 @@ import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypedDict, TypeVar
 
 import httpx
 
@@ -58,22 +58,25 @@ class Timeouts:
         read = self.chunk if streaming else self.read
         return httpx.Timeout(connect=self.connect, read=read, write=self.write, pool=self.pool)
 
-    def extension(self, streaming: bool) -> Mapping[str, float | None]:
-        """The request's ``timeout`` extension (what ``for_request(...).as_dict()`` gives), cached per value."""
-        return _extension(self, streaming)
-
-    def within(self, left: float) -> Timeouts:
-        """These timeouts, each cut to ``left`` seconds (the time left before the call's deadline)."""
+    def extension(self, streaming: bool, left: float | None = None) -> Mapping[str, float | None]:
+        """The request's ``timeout`` extension (``for_request(streaming).as_dict()``), each value cut to ``left``
+        seconds when given (the time left before the call's deadline). Cached per value; only read by transports."""
+        extension = _extension(self, streaming)
+        if left is None or left >= extension["longest"]:
+            return extension["values"]
         left = max(left, 0.001)
-        if left >= max(self.connect, self.read, self.chunk, self.write, self.pool):
-            return self
-        return Timeouts(*(min(value, left) for value in (self.connect, self.read, self.chunk, self.write, self.pool)))
-
+        return {name: left if value is None or value > left else value for name, value in extension["values"].items()}
 
 @functools.lru_cache(maxsize=64)
-def _extension(timeouts: Timeouts, streaming: bool) -> Mapping[str, float | None]:
+def _extension(timeouts: Timeouts, streaming: bool) -> _Extension:
     # Transports only read it; a gateway sends with one or two values for its whole life.
-    return timeouts.for_request(streaming).as_dict()
+    values = timeouts.for_request(streaming).as_dict()
+    return {"values": values, "longest": max(v for v in values.values() if v is not None)}
+
+
+class _Extension(TypedDict):
+    values: Mapping[str, float | None]
+    longest: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import cast
 
 import httpx
@@ -34,13 +35,15 @@ def _request(extra: dict[str, str] | None = None) -> http.HttpRequest:
     return http.HttpRequest(URL, {"api-version": "2024-10-21"}, b'{"a":1}', {**HEADERS, **(extra or {})})
 
 
-def _both(req: http.HttpRequest, timeouts: http.Timeouts) -> tuple[httpx.Request, httpx.Request]:
+def _both(
+    req: http.HttpRequest, timeouts: http.Timeouts, deadline: float | None = None
+) -> tuple[httpx.Request, httpx.Request]:
     seen: list[httpx.Request] = []
     transport = _recording(seen)
     client = httpx.Client(transport=transport)
     pooled = http.Pooled(client, transport, dict(client.headers.items()))
     for sender in (client, pooled):
-        assert http.send(sender, req, timeouts, {"api-key": "k"}).body == b'{"ok":true}'
+        assert http.send(sender, req, timeouts, {"api-key": "k"}, deadline=deadline).body == b'{"ok":true}'
     user, shared = seen
     return user, shared
 
@@ -59,6 +62,16 @@ def test_http_shared_client_sends_what_client_send_would() -> None:
     assert shared.url == user.url and str(shared.url) == f"{URL}?api-version=2024-10-21"
     assert shared.content == user.content == b'{"a":1}'
     assert shared.extensions["timeout"] == user.extensions["timeout"] == timeouts.for_request(False).as_dict()
+
+
+def test_http_timeouts_are_cut_to_the_time_left_before_the_deadline_on_both_paths() -> None:
+    timeouts = http.Timeouts(connect=3.0, read=7.0, write=5.0, pool=0.5)
+    user, shared = _both(_request(), timeouts, deadline=time.monotonic() + 2.0)
+
+    for sent in (user, shared):
+        cut = sent.extensions["timeout"]
+        assert 1.0 < cut["connect"] <= 2.0 and 1.0 < cut["read"] <= 2.0 and 1.0 < cut["write"] <= 2.0
+        assert cut["pool"] == 0.5, "a timeout shorter than the time left is kept"
 
 
 @pytest.mark.parametrize("name", ["accept-encoding", "Accept-Encoding"])
