@@ -331,41 +331,21 @@ class Gateway:
             raise self._error(call, response.status, response.headers, body)
         return response
 
-    def _send(self, plan: Plan, candidate: RouteCandidate) -> http.HttpResponse:
+    def _send(self, plan: Plan, candidate: RouteCandidate, send: Callable[..., R]) -> R:
+        """One attempt: ``send`` (``http.send`` or ``http.stream``) to the candidate, an error status raised."""
         call = self._call_for(plan, candidate)
         with self._located(call):
-            auth = call.route.auth.headers()
-            response = http.send(
-                self._sync_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
-            )
+            sender, auth = self._sync_sender(call.route), call.route.auth.headers()
+            response = send(sender, call.http_request, self.timeouts, auth, deadline=plan.deadline_at)
         return self._checked(call, response)
 
-    async def _asend(self, plan: Plan, candidate: RouteCandidate) -> http.HttpResponse:
+    async def _asend(self, plan: Plan, candidate: RouteCandidate, send: Callable[..., Awaitable[R]]) -> R:
+        """Async :meth:`_send` (``http.asend`` or ``http.astream``)."""
         call = self._call_for(plan, candidate)
         with self._located(call):
-            auth = await call.route.auth.aheaders()
-            response = await http.asend(
-                self._async_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
-            )
+            sender, auth = self._async_sender(call.route), await call.route.auth.aheaders()
+            response = await send(sender, call.http_request, self.timeouts, auth, deadline=plan.deadline_at)
         return self._checked(call, response)
-
-    def _open(self, plan: Plan, candidate: RouteCandidate) -> http.StreamingResponse:
-        call = self._call_for(plan, candidate)
-        with self._located(call):
-            auth = call.route.auth.headers()
-            opened = http.stream(
-                self._sync_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
-            )
-        return self._checked(call, opened)
-
-    async def _aopen(self, plan: Plan, candidate: RouteCandidate) -> http.StreamingResponse:
-        call = self._call_for(plan, candidate)
-        with self._located(call):
-            auth = await call.route.auth.aheaders()
-            opened = await http.astream(
-                self._async_sender(call.route), call.http_request, self.timeouts, auth, deadline=plan.deadline_at
-            )
-        return self._checked(call, opened)
 
     # -- routing -------------------------------------------------------------------------------------------
 
@@ -422,10 +402,15 @@ class Gateway:
         winner, result = await arun_route(plan.candidates, attempt, hooks, latency=latency, tokens=tokens)
         return self._call_for(plan, winner), result
 
-    def _stream_broke(self, plan: Plan, call: Call, error: GatewayError) -> None:
-        if len(plan.candidates) > 1:
-            kind = failure_kind_of(error)
-            self.health.record_failure(call.route.candidate.key, kind, None, message=f"stream broke: {error.message}")
+    def _broken(self, plan: Plan, call: Call) -> Callable[[GatewayError], None]:
+        """What a stream that broke after its first event records: a failure, for a route of several."""
+
+        def record(error: GatewayError) -> None:
+            if len(plan.candidates) > 1:
+                message = f"stream broke: {error.message}"
+                self.health.record_failure(call.route.candidate.key, failure_kind_of(error), None, message=message)
+
+        return record
 
     def _folder(self, call: Call, opened: http.StreamingResponse) -> StreamFolder:
         return StreamFolder(
@@ -452,14 +437,14 @@ class Gateway:
             GatewayError: A subclass saying what failed (see ``shared_core.errors``).
         """
         plan = self._plan(request, stream=False)
-        call, response = self._run(plan, lambda c: self._send(plan, c), _elapsed)
+        call, response = self._run(plan, lambda c: self._send(plan, c, http.send), _elapsed)
         return self._decode(call, response)
 
     @traced_acall
     async def acomplete(self, request: ChatRequest) -> ChatResult:
         """Async :meth:`complete`."""
         plan = self._plan(request, stream=False)
-        call, response = await self._arun(plan, lambda c: self._asend(plan, c), _elapsed)
+        call, response = await self._arun(plan, lambda c: self._asend(plan, c, http.asend), _elapsed)
         return self._decode(call, response)
 
     @traced_stream
@@ -475,20 +460,18 @@ class Gateway:
             ContentFilterError: The filter stopped the answer; ``partial`` holds what came before.
         """
         plan = self._plan(request, stream=True)
-        call, opened = self._run(plan, lambda c: self._open(plan, c), _to_headers)
-        yield from drive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
+        call, opened = self._run(plan, lambda c: self._send(plan, c, http.stream), _to_headers)
+        yield from drive(self._folder(call, opened), opened, self._broken(plan, call))
 
     @traced_astream
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)
-        call, opened = await self._arun(plan, lambda c: self._aopen(plan, c), _to_headers)
-        events = adrive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
-        try:
+        call, opened = await self._arun(plan, lambda c: self._asend(plan, c, http.astream), _to_headers)
+        # A consumer that stops early closes this generator: the inner one closes (releases the stream) now.
+        async with contextlib.aclosing(adrive(self._folder(call, opened), opened, self._broken(plan, call))) as events:
             async for event in events:
                 yield event
-        finally:  # a consumer that stops early closes this generator: the inner one closes (releases) now
-            await events.aclose()
 
 
 def _elapsed(response: http.HttpResponse) -> float:

@@ -25,6 +25,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypedDict
 
 import httpx
 
@@ -70,6 +71,14 @@ AsyncSender = httpx.AsyncClient | AsyncPooled
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _WAITING = "while waiting for Azure"
 _HTTPX_LOG = logging.getLogger("httpx")
+# A user's client may follow redirects, and httpx strips only Authorization on a cross-origin hop: the api-key
+# header would reach the other host. Azure never redirects a data-plane call, so none is followed.
+_AS_IS: _SendOptions = {"stream": True, "follow_redirects": False}
+
+
+class _SendOptions(TypedDict):
+    stream: bool
+    follow_redirects: bool
 
 
 @dataclass(slots=True)
@@ -137,8 +146,10 @@ def _request(
     return request
 
 
-def _answered(request: httpx.Request, response: httpx.Response) -> httpx.Response:
-    """A shared client's response, as ``Client.send`` leaves it (its request set, httpx's log line written)."""
+def _answered(client: SyncSender | AsyncSender, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    """The response as ``Client.send`` leaves it: for a shared client, its request set and httpx's log line written."""
+    if not isinstance(client, Pooled):
+        return response
     response.request = request
     if _HTTPX_LOG.isEnabledFor(logging.INFO):
         status = f"{response.http_version} {response.status_code} {response.reason_phrase}"
@@ -153,11 +164,9 @@ def _open(
     started = time.perf_counter()
     request = _request(client, req, _timeout(timeouts, streaming, deadline), extra)
     with Translated(_WAITING, SENDING, cut=at_deadline(deadline)):
-        if isinstance(client, Pooled):
-            response = _answered(request, client.transport.handle_request(request))
-        else:
-            response = client.send(request, stream=True, follow_redirects=False)
-    return StreamingResponse(response, time.perf_counter() - started, deadline, started)
+        pooled = isinstance(client, Pooled)
+        sent = client.transport.handle_request(request) if pooled else client.send(request, **_AS_IS)
+    return StreamingResponse(_answered(client, request, sent), time.perf_counter() - started, deadline, started)
 
 
 async def _aopen(
@@ -168,11 +177,9 @@ async def _aopen(
     request = _request(client, req, _timeout(timeouts, streaming, deadline), extra)
     with Translated(_WAITING, SENDING, cut=at_deadline(deadline)):
         async with within(deadline):
-            if isinstance(client, Pooled):
-                response = _answered(request, await client.transport.handle_async_request(request))
-            else:
-                response = await client.send(request, stream=True, follow_redirects=False)
-    return StreamingResponse(response, time.perf_counter() - started, deadline, started)
+            pooled = isinstance(client, Pooled)
+            sent = await (client.transport.handle_async_request(request) if pooled else client.send(request, **_AS_IS))
+    return StreamingResponse(_answered(client, request, sent), time.perf_counter() - started, deadline, started)
 
 
 def send(

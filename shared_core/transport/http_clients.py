@@ -67,6 +67,7 @@ class Timeouts:
         left = max(left, 0.001)
         return {name: left if value is None or value > left else value for name, value in extension["values"].items()}
 
+
 @functools.lru_cache(maxsize=64)
 def _extension(timeouts: Timeouts, streaming: bool) -> _Extension:
     # Transports only read it; a gateway sends with one or two values for its whole life.
@@ -192,6 +193,12 @@ class _LoopClient:
     pooled: AsyncPooled
     closer: AsyncGenerator[None]
 
+    @classmethod
+    def new(cls, key: ClientKey) -> _LoopClient:
+        """A new client for ``key``, closed when the running loop shuts down."""
+        client = _new_async_client(key)
+        return cls(_pooled(key, client), close_with_running_loop(client))
+
 
 class ClientPool:
     """Pooled httpx clients shared by every gateway in the process (thread-safe, per process)."""
@@ -241,24 +248,24 @@ class ClientPool:
         """The shared async client for ``key`` on the running event loop, with its transport and default headers."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            per_loop = self._async.get(loop)
-            if per_loop is None:
-                self._forget_closed_loops()
-                per_loop = self._async[loop] = {}
+            per_loop = self._loop_clients(loop)
             entry = per_loop.get(key)
             if entry is None or entry.pooled.client.is_closed:
-                client = _new_async_client(key)
-                entry = per_loop[key] = _LoopClient(_pooled(key, client), close_with_running_loop(client))
+                entry = per_loop[key] = _LoopClient.new(key)
             return entry.pooled
+
+    def _loop_clients(self, loop: asyncio.AbstractEventLoop) -> dict[ClientKey, _LoopClient]:
+        per_loop = self._async.get(loop)
+        if per_loop is None:
+            # A client holds its loop, so the weak keys alone would never let a finished loop go.
+            for closed in [other for other in self._async if other.is_closed()]:
+                del self._async[closed]
+            per_loop = self._async[loop] = {}
+        return per_loop
 
     def async_client(self, key: ClientKey) -> httpx.AsyncClient:
         """The shared async client for ``key`` on the running event loop."""
         return self.async_pooled(key).client
-
-    def _forget_closed_loops(self) -> None:
-        # A client holds its loop, so the weak keys alone would never let a finished loop go.
-        for loop in [loop for loop in self._async if loop.is_closed()]:
-            del self._async[loop]
 
     def close(self) -> None:
         """Close the sync clients (async ones close with their loops)."""

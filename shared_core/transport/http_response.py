@@ -114,8 +114,7 @@ class StreamingResponse:
 
     def drain(self) -> None:
         """Read what is left after the terminal event (briefly), so that the connection can be reused."""
-        chunks = self._chunks
-        if chunks is None or self._response.is_closed:
+        if (chunks := self._chunks) is None or self._response.is_closed:
             return
         at = min(time.monotonic() + _DRAIN_SECONDS, self._deadline or math.inf)
         armed = WATCHDOG.arm_stream(self._response.extensions, at)
@@ -128,8 +127,7 @@ class StreamingResponse:
 
     async def adrain(self) -> None:
         """Async :meth:`drain`."""
-        chunks = self._achunks
-        if chunks is None or self._response.is_closed:
+        if (chunks := self._achunks) is None or self._response.is_closed:
             return
         with contextlib.suppress(TimeoutError, GatewayError):
             async with asyncio.timeout(min(_DRAIN_SECONDS, max(0.0, time_left(self._deadline)))):
@@ -148,21 +146,18 @@ class StreamingResponse:
             async with within(self._deadline):
                 return await self._response.aread()
 
+    def _complete(self, body: bytes) -> HttpResponse:
+        return HttpResponse(self.status, self.headers, body, time.perf_counter() - self.started)
+
     def whole(self) -> HttpResponse:
         """Read the whole body (bounded by the call's deadline), release the connection, and return it all."""
-        try:
-            body = self.read()
-        finally:
-            self.close()
-        return HttpResponse(self.status, self.headers, body, time.perf_counter() - self.started)
+        with contextlib.closing(self):
+            return self._complete(self.read())
 
     async def awhole(self) -> HttpResponse:
         """Async :meth:`whole`."""
-        try:
-            body = await self.aread()
-        finally:
-            await self.aclose()
-        return HttpResponse(self.status, self.headers, body, time.perf_counter() - self.started)
+        async with contextlib.aclosing(self):
+            return self._complete(await self.aread())
 
     def close(self) -> None:
         """Release the connection (to the pool when the body was read to its end, else closed)."""
