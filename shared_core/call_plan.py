@@ -3,7 +3,8 @@
 The gateway's four calls share this prologue: :class:`Plan` holds what is decided once per call (the resolved
 deployment, the repaired request, the route), and :func:`encode_call` turns it into a :class:`Call` for one
 route target (the wire body for that deployment's model and api-version, the URL, the headers) the first time the
-route tries that target. Pure apart from the parameter-adjustment events the encoders report.
+route tries that target. Pure apart from the parameter-adjustment events the encoders report. The call's two
+summaries (``llm:request:debug``, ``llm:response:debug``) are built here too.
 
 Both records are plain (not frozen) dataclasses: nothing changes them after they are built, and each field of a
 frozen one costs about 1,300 instructions to set, several thousand per call for nothing.
@@ -17,11 +18,13 @@ from types import MappingProxyType
 from typing import Literal
 
 from shared_core.config import GatewayConfig
+from shared_core.costs import CallCost
 from shared_core.deployments import ResolvedDeployment, profile_for
 from shared_core.events import DebugEvent, EventSink
 from shared_core.messages import JsonValue
 from shared_core.repair import ToolSequenceRepair
 from shared_core.request import ChatRequest, GenerationSettings
+from shared_core.result import ChatResult
 from shared_core.routes import RouteTarget
 from shared_core.transport import http
 from shared_core.transport.error_map import RequestContext
@@ -31,7 +34,7 @@ from shared_core.wire import chat_completions, responses
 from shared_core.wire.envelope import EncodedRequest
 from shared_core.wire.json_body import encode_body, wrong_types_are_typed
 
-__all__ = ["Api", "Call", "Plan", "encode_call", "request_summary"]
+__all__ = ["Api", "Call", "Plan", "encode_call", "request_summary", "response_summary"]
 
 Api = Literal["chat", "responses"]
 _USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
@@ -143,3 +146,27 @@ def request_summary(plan: Plan, first: Call, routing: str) -> dict[str, JsonValu
         summary["route"] = [t.candidate.key for t in plan.targets]
         summary["routing"] = routing
     return summary
+
+
+def response_summary(call: Call, result: ChatResult, cost: CallCost, latency: float) -> dict[str, JsonValue]:
+    """The ``llm:response:debug`` event's data: who answered, the usage, the latency and the cost."""
+    usage = result.usage
+    priced: dict[str, JsonValue] = {
+        "amount": cost.amount,
+        "currency": cost.currency,
+        "model": cost.model,
+        "priced_as": cost.priced_as,
+        "reason": cost.reason,
+    }
+    return {
+        "deployment": call.target.deployment,
+        "endpoint": call.route.named_endpoint,
+        "model": result.model,
+        "request_id": result.request_id,
+        "finish_reason": result.finish_reason,
+        "latency": round(latency, 4),
+        "input_tokens": usage.input_tokens if usage else None,
+        "output_tokens": usage.output_tokens if usage else None,
+        "tool_calls": len(result.tool_calls) + len(result.invalid_tool_calls),
+        "cost": priced,
+    }

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from shared_core.auth import AuthProvider
-from shared_core.call_plan import Api, Call, Plan, encode_call, request_summary
+from shared_core.call_plan import Api, Call, Plan, encode_call, request_summary, response_summary
 from shared_core.config import GatewayConfig, load_config
 from shared_core.content_filter import completion_filter_error
 from shared_core.costs import CallCost, CostTracker, cost_of
@@ -119,11 +119,7 @@ class Gateway:
             max_retries=self.config.max_retries, deadline=self.config.deadline
         )
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = (
-            health_store_for(health, self.config.health_store, sink=self.sink)
-            if health is not None or self.config.health_store
-            else InMemoryHealthStore(HealthPolicy(max_cooldown=self.config.max_cooldown))
-        )
+        self.health: HealthStore = _health_store(health, self.config, self.sink)
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
@@ -270,27 +266,7 @@ class Gateway:
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
         if self._summaries:
-            usage = result.usage
-            priced: dict[str, JsonValue] = {
-                "amount": cost.amount,
-                "currency": cost.currency,
-                "model": cost.model,
-                "priced_as": cost.priced_as,
-                "reason": cost.reason,
-            }
-            data: dict[str, JsonValue] = {
-                "deployment": call.target.deployment,
-                "endpoint": call.route.named_endpoint,
-                "model": result.model,
-                "request_id": result.request_id,
-                "finish_reason": result.finish_reason,
-                "latency": round(latency, 4),
-                "input_tokens": usage.input_tokens if usage else None,
-                "output_tokens": usage.output_tokens if usage else None,
-                "tool_calls": len(result.tool_calls) + len(result.invalid_tool_calls),
-                "cost": priced,
-            }
-            self.sink.emit(DebugEvent("llm:response:debug", data))
+            self.sink.emit(DebugEvent("llm:response:debug", response_summary(call, result, cost, latency)))
         return result, filtered
 
     # -- sending -------------------------------------------------------------------------------------------
@@ -472,6 +448,12 @@ class Gateway:
         async with contextlib.aclosing(adrive(self._folder(call, opened), opened, self._broken(plan, call))) as events:
             async for event in events:
                 yield event
+
+
+def _health_store(health: HealthStore | str | object | None, config: GatewayConfig, sink: EventSink) -> HealthStore:
+    if health is not None or config.health_store:
+        return health_store_for(health, config.health_store, sink=sink)
+    return InMemoryHealthStore(HealthPolicy(max_cooldown=config.max_cooldown))
 
 
 def _elapsed(response: http.HttpResponse) -> float:
