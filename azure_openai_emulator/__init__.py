@@ -34,7 +34,9 @@ from shared_core.extras import require_extra as _require_extra
 
 _require_extra("aiohttp", feature="the Azure OpenAI emulator", extra="emulator", package="aiohttp")
 
-from azure_openai_emulator.faults import (  # noqa: E402  (after the extra check, which names what to install)
+# The imports below come after the extra check, which names what to install (hence E402).
+from azure_openai_emulator.completion import DeploymentInfo, FilterVerdict, ToolCall, Usage  # noqa: E402
+from azure_openai_emulator.faults import (  # noqa: E402
     FaultKind,
     FaultPlan,
     FaultRule,
@@ -58,7 +60,6 @@ from azure_openai_emulator.script import (  # noqa: E402
     as_responder,
 )
 from azure_openai_emulator.server import AzureEmulator  # noqa: E402
-from azure_openai_emulator.shapes import DeploymentInfo, FilterVerdict, ToolCall, Usage  # noqa: E402
 
 __all__ = [
     "IDENTITY_PATH",

@@ -27,10 +27,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import cast
 
+from azure_openai_emulator.completion import DeploymentInfo
 from azure_openai_emulator.faults import FaultPlan, FaultRule, FaultSpecError, load_faults, parse_fault
 from azure_openai_emulator.identity import ManagedIdentity
 from azure_openai_emulator.server import AzureEmulator
-from azure_openai_emulator.shapes import DeploymentInfo
 
 __all__ = ["build_parser", "emulator_from_args", "export_line", "main"]
 

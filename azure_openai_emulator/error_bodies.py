@@ -6,7 +6,8 @@ compact JSON, the OpenAI-style ones (``invalid_request_error``, ``server_error``
 
 from __future__ import annotations
 
-from azure_openai_emulator.shapes import PROMPT_FILTER, DeploymentInfo, FilterVerdict, compact, pretty
+from azure_openai_emulator.completion import DeploymentInfo, FilterVerdict, compact, pretty
+from azure_openai_emulator.shapes import PROMPT_FILTER
 from shared_core.messages import JsonValue
 
 __all__ = [

@@ -42,6 +42,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Literal, assert_never, cast, get_args
 
+from azure_openai_emulator.completion import FilterVerdict
 from azure_openai_emulator.script import (
     BadGateway,
     ConnectionReset,
@@ -52,7 +53,6 @@ from azure_openai_emulator.script import (
     Reply,
     RetryAfterHeader,
 )
-from azure_openai_emulator.shapes import FilterVerdict
 
 __all__ = ["FaultKind", "FaultPlan", "FaultRule", "FaultSpecError", "load_faults", "parse_fault"]
 

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from azure_openai_emulator import content, shapes
 from azure_openai_emulator import error_bodies as errors
+from azure_openai_emulator.completion import Completion, DeploymentInfo, Usage
 from azure_openai_emulator.script import (
     ApiShape,
     BadGateway,
@@ -33,7 +34,6 @@ from azure_openai_emulator.script import (
     Reply,
     Unparsable,
 )
-from azure_openai_emulator.shapes import Completion, DeploymentInfo, Usage
 from shared_core.messages import JsonValue
 
 __all__ = [

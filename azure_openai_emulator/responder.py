@@ -29,9 +29,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from azure_openai_emulator.completion import ToolCall
 from azure_openai_emulator.schema_example import schema_instance
 from azure_openai_emulator.script import Outcome, RecordedRequest, Reply
-from azure_openai_emulator.shapes import ToolCall
 from shared_core.messages import JsonValue
 
 __all__ = ["PromptView", "decide_answer", "deterministic_responder", "read_prompt"]

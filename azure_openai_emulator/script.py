@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from azure_openai_emulator.shapes import FilterVerdict, ToolCall, Usage
+from azure_openai_emulator.completion import FilterVerdict, ToolCall, Usage
 from shared_core.messages import JsonValue
 
 __all__ = [

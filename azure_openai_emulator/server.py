@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from azure_openai_emulator import error_bodies as errors
+from azure_openai_emulator.completion import DeploymentInfo
 from azure_openai_emulator.faults import FaultPlan, FaultRule
 from azure_openai_emulator.identity import IDENTITY_PATH, ManagedIdentity, TokenIssuer
 from azure_openai_emulator.model_rules import reject_parameters
@@ -54,7 +55,6 @@ from azure_openai_emulator.render import (
 )
 from azure_openai_emulator.responder import deterministic_responder
 from azure_openai_emulator.script import HttpError, Outcome, RecordedRequest, Responder, as_responder
-from azure_openai_emulator.shapes import DeploymentInfo
 
 __all__ = ["AzureEmulator"]
 

@@ -11,15 +11,18 @@ built. No secret appears in a repr, a log record or an error.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from shared_core.auth_choice import Choice, CredentialOptions, choose_credential
 from shared_core.errors import AuthenticationError, ConfigurationError, MissingExtraError
 from shared_core.token_cache import (
     AsyncTokenCredential,
@@ -44,6 +47,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("shared_core.auth")
+_T = TypeVar("_T")
 
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
 AI_FOUNDRY_SCOPE = "https://ai.azure.com/.default"
@@ -206,6 +210,37 @@ def _run_in_fresh_loop(provider: Callable[[], Awaitable[str]]) -> str:
         return pool.submit(asyncio.run, call()).result()
 
 
+class _ProviderPath(Generic[_T]):
+    """The provider one path (sync or async) calls, named for its errors.
+
+    As a ``with``, it turns the provider's exception into an :class:`AuthenticationError` naming the provider
+    (an :class:`AuthenticationError` passes as is); :meth:`header` checks what the provider returned.
+    """
+
+    __slots__ = ("call", "kind", "which")
+
+    def __init__(self, which: str, call: Callable[[], _T], kind: str) -> None:
+        self.which, self.call, self.kind = which, call, kind
+
+    def __enter__(self) -> Callable[[], _T]:
+        return self.call
+
+    def __exit__(self, _type: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, AuthenticationError):
+            message = f"the {self.which} token provider failed: {safe_cause_text(exc)}"
+            raise AuthenticationError(message, credential=self.kind) from exc
+
+    def header(self, token: object) -> dict[str, str]:
+        """``Authorization: Bearer <token>``; raises :class:`AuthenticationError` when ``token`` is not a token."""
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError(
+                f"the {self.which} token provider returned {type(token).__name__ if token else 'an empty value'}, "
+                "not a token string",
+                credential=self.kind,
+            )
+        return bearer_header(token)
+
+
 class TokenProviderAuth:
     """Bearer tokens from user callables (LangChain's ``azure_ad_token_provider`` and its async twin).
 
@@ -231,11 +266,23 @@ class TokenProviderAuth:
         *,
         reason: str = "token provider given",
     ) -> None:
-        if provider is None and async_provider is None:
-            raise ConfigurationError("TokenProviderAuth needs a token provider, sync or async")
         self.reason = reason
         self._provider = provider
         self._async_provider = async_provider
+        # Each path calls its own kind of provider when given, else the other kind off the caller's thread (sync)
+        # or event loop (async).
+        self._sync: _ProviderPath[str]
+        if provider is not None:
+            self._sync = _ProviderPath("sync", provider, self.kind)
+        elif async_provider is not None:
+            self._sync = _ProviderPath("async", functools.partial(_run_in_fresh_loop, async_provider), self.kind)
+        else:
+            raise ConfigurationError("TokenProviderAuth needs a token provider, sync or async")
+        self._async: _ProviderPath[Awaitable[str]] = (
+            _ProviderPath("async", async_provider, self.kind)
+            if async_provider is not None
+            else _ProviderPath("sync", functools.partial(asyncio.to_thread, self._sync.call), self.kind)
+        )
 
     def __repr__(self) -> str:
         return f"TokenProviderAuth(kind={self.kind!r}, reason={self.reason!r})"
@@ -252,18 +299,6 @@ class TokenProviderAuth:
         which = [name for name, p in (("sync", self._provider), ("async", self._async_provider)) if p]
         return f"token_provider ({' and '.join(which)})"
 
-    def _checked(self, token: object, which: str) -> dict[str, str]:
-        if not isinstance(token, str) or not token:
-            raise AuthenticationError(
-                f"the {which} token provider returned {type(token).__name__ if token else 'an empty value'}, "
-                "not a token string",
-                credential=self.kind,
-            )
-        return bearer_header(token)
-
-    def _failed(self, exc: Exception, which: str) -> AuthenticationError:
-        return AuthenticationError(f"the {which} token provider failed: {safe_cause_text(exc)}", credential=self.kind)
-
     def headers(self) -> dict[str, str]:
         """``Authorization: Bearer <token>`` from the sync provider, else the async one on a worker thread.
 
@@ -273,18 +308,8 @@ class TokenProviderAuth:
         Raises:
             AuthenticationError: The provider raised or returned no token.
         """
-        which = "sync" if self._provider is not None else "async"
-        try:
-            if self._provider is not None:
-                token = self._provider()
-            else:
-                assert self._async_provider is not None
-                token = _run_in_fresh_loop(self._async_provider)
-        except AuthenticationError:
-            raise
-        except Exception as exc:
-            raise self._failed(exc, which) from exc
-        return self._checked(token, which)
+        with self._sync as call:
+            return self._sync.header(call())
 
     async def aheaders(self) -> dict[str, str]:
         """``Authorization: Bearer <token>`` from the async provider, else the sync one on a worker thread.
@@ -295,18 +320,8 @@ class TokenProviderAuth:
         Raises:
             AuthenticationError: The provider raised or returned no token.
         """
-        which = "async" if self._async_provider is not None else "sync"
-        try:
-            if self._async_provider is not None:
-                token = await self._async_provider()
-            else:
-                assert self._provider is not None
-                token = await asyncio.to_thread(self._provider)
-        except AuthenticationError:
-            raise
-        except Exception as exc:
-            raise self._failed(exc, which) from exc
-        return self._checked(token, which)
+        with self._async as call:
+            return self._async.header(await call())
 
     def force_refresh(self) -> None:
         """No-op: the provider decides when its token is renewed."""
@@ -315,20 +330,8 @@ class TokenProviderAuth:
         """No-op: the provider decides when its token is renewed."""
 
 
-# -- choosing a credential --------------------------------------------------------------------------------
+# -- building the chosen credential (:mod:`shared_core.auth_choice` chooses) -------------------------------
 
-_LOOKED_FOR = (
-    "No Azure OpenAI credential is configured. Looked for: kwargs api_key, azure_ad_token, token_provider, "
-    "async_token_provider, use_managed_identity, managed_identity_client_id, use_default_credential; "
-    "config-file keys api_key, azure_ad_token, use_managed_identity, managed_identity_client_id, "
-    "use_default_credential; env vars AZURE_OPENAI_API_KEY, "
-    "AZURE_OPENAI_KEY, AZURE_OPENAI_AD_TOKEN, AZURE_USE_MANAGED_IDENTITY, AZURE_USE_DEFAULT_CREDENTIAL, "
-    "AZURE_MANAGED_IDENTITY_CLIENT_ID, and OPENAI_API_KEY as the last fallback"
-)
-_LOOKED_FOR_FIX = (
-    "set AZURE_OPENAI_API_KEY, or use_managed_identity=True on Azure compute, "
-    "or use_default_credential=True after 'az login'"
-)
 _MI_HINT = (
     "check that this resource has a managed identity (and the client_id, if user-assigned) and that it holds "
     "the 'Cognitive Services OpenAI User' role on the Azure OpenAI resource"
@@ -336,16 +339,13 @@ _MI_HINT = (
 _DAC_HINT = "run 'az login', or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, or use an API key"
 
 
-def _has_secret(value: SecretStr | None) -> bool:
-    return value is not None and bool(value.get_secret_value().strip())
-
-
 def _aio_available() -> bool:
     # azure.identity.aio imports without aiohttp but fails on the first request; check up front.
     return importlib.util.find_spec("aiohttp") is not None
 
 
-def _managed_identity(scope: str, client_id: str | None, reason: str) -> EntraTokenAuth:
+def _managed_identity(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
+    client_id = options.managed_identity_client_id
     try:
         from azure.identity import ManagedIdentityCredential  # noqa: PLC0415  (heavy; only when used)
     except ImportError as exc:
@@ -384,7 +384,7 @@ def _async_managed_identity_factory(client_id: str | None) -> Callable[[], Async
     return factory
 
 
-def _default_credential(scope: str, reason: str) -> EntraTokenAuth:
+def _default_credential(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
     try:
         from azure.identity import DefaultAzureCredential  # noqa: PLC0415
     except ImportError as exc:
@@ -402,72 +402,36 @@ def _default_credential(scope: str, reason: str) -> EntraTokenAuth:
     )
 
 
-_TIER_NAMES = ("given in code", "from the config file", "from the environment", "from OPENAI_API_KEY")
+def _api_key(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
+    assert options.api_key is not None
+    return ApiKeyAuth(options.api_key, reason=reason)
 
 
-def _tier(source: str) -> int:
-    """Where a credential came from, as a rank: code (kwargs) 0 > config file 1 > environment 2 > OPENAI_API_KEY 3."""
-    if source.startswith("env OPENAI_API_KEY"):
-        return 3
-    if source.startswith("env "):
-        return 2
-    if source.startswith("file ") or source.startswith("endpoint "):
-        return 1
-    return 0
+def _azure_ad_token(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
+    assert options.azure_ad_token is not None
+    return StaticTokenAuth(options.azure_ad_token, reason=reason)
 
 
-def _configured(
-    *,
-    origin: Mapping[str, str],
-    api_key: SecretStr | None,
-    azure_ad_token: SecretStr | None,
-    providers: tuple[object | None, object | None],
-    managed_identity: tuple[bool, str | None],
-    use_default_credential: bool,
-) -> list[tuple[str, str, int]]:
-    """(kind, reason, tier) of every configured credential, highest priority first.
-
-    An explicit credential beats an environment one of any kind: credentials are ranked first by where they came
-    from (code > config file > environment > ``OPENAI_API_KEY``), then by the auth order within that source.
-    """
-
-    def set_by(*fields: str) -> tuple[str, int]:
-        sources = [origin.get(name, f"kwarg {name!r}") for name in fields]
-        reason = ", ".join(f"{name} set by {source}" for name, source in zip(fields, sources, strict=True))
-        return reason, min(_tier(source) for source in sources)
-
-    configured: list[tuple[str, tuple[str, int]]] = []
-    if _has_secret(api_key):
-        configured.append(("api_key", set_by("api_key")))
-    if _has_secret(azure_ad_token):
-        configured.append(("azure_ad_token", set_by("azure_ad_token")))
-    provider_fields = [
-        name
-        for name, value in zip(("token_provider", "async_token_provider"), providers, strict=True)
-        if value is not None
-    ]
-    if provider_fields:
-        configured.append(("token_provider", set_by(*provider_fields)))
-    use_mi, client_id = managed_identity
-    if use_mi or client_id:
-        fields = ["use_managed_identity"] if use_mi else []
-        fields += ["managed_identity_client_id"] if client_id else []
-        configured.append(("managed_identity", set_by(*fields)))
-    if use_default_credential:
-        configured.append(("default_credential", set_by("use_default_credential")))
-    ranked = sorted(configured, key=lambda item: item[1][1])  # stable: the auth order within a source
-    return [(kind, reason, tier) for kind, (reason, tier) in ranked]
+def _token_provider(options: CredentialOptions, scope: str, reason: str) -> AuthProvider:
+    return TokenProviderAuth(options.token_provider, options.async_token_provider, reason=reason)
 
 
-def _why(configured: list[tuple[str, str, int]]) -> str:
-    """The winner's reason, with why it beat the others (a source ranked higher, or the auth order)."""
-    kind, reason, tier = configured[0]
-    lower = [other for other in configured[1:] if other[2] > tier]
-    if lower:
-        return f"{reason} ({_TIER_NAMES[tier]}, which beats a credential {_TIER_NAMES[lower[0][2]]})"
-    if len(configured) > 1:
-        return f"{reason} ({kind} comes first in the auth order among credentials {_TIER_NAMES[tier]})"
-    return reason
+# One builder per kind of :data:`~shared_core.auth_choice.AUTH_ORDER`.
+_BUILDERS: Mapping[str, Callable[[CredentialOptions, str, str], AuthProvider]] = {
+    "api_key": _api_key,
+    "azure_ad_token": _azure_ad_token,
+    "token_provider": _token_provider,
+    "managed_identity": _managed_identity,
+    "default_credential": _default_credential,
+}
+
+
+def _built(choice: Choice, options: CredentialOptions, scope: str) -> AuthProvider:
+    provider = _BUILDERS[choice.kind](options, scope, choice.reason)
+    logger.debug(
+        "auth: using %s because %s; configured but ignored: %s", provider.describe(), choice.reason, choice.ignored
+    )
+    return provider
 
 
 def resolve_auth(
@@ -485,12 +449,10 @@ def resolve_auth(
 ) -> AuthProvider:
     """Choose the credential for an endpoint.
 
-    The source decides first: a credential given in code (kwargs, token providers) beats one from the config
-    file, which beats one from the environment; ``OPENAI_API_KEY`` comes last of all. Within one source the
-    first configured of API key > Azure AD token > token provider(s) > managed identity >
-    DefaultAzureCredential wins.
-
-    Logs one DEBUG line on ``shared_core.auth`` naming the winner, why, and what was configured but ignored.
+    The source decides first: a credential given in code (kwargs, token providers) beats one from the config file,
+    which beats one from the environment; ``OPENAI_API_KEY`` comes last of all. Within one source the first
+    configured of API key > Azure AD token > token provider(s) > managed identity > DefaultAzureCredential wins
+    (:mod:`shared_core.auth_choice`). A DEBUG line on ``shared_core.auth`` names the winner, why, and those ignored.
 
     Args:
         endpoint: The Azure endpoint; decides the default scope (see :func:`scope_for_endpoint`).
@@ -512,33 +474,13 @@ def resolve_auth(
         ConfigurationError: Nothing is configured.
         MissingExtraError: Managed identity or DefaultAzureCredential was chosen without azure-identity.
     """
-    configured = _configured(
-        origin=dict(sources or {}),
+    options = CredentialOptions(
         api_key=api_key,
         azure_ad_token=azure_ad_token,
-        providers=(token_provider, async_token_provider),
-        managed_identity=(use_managed_identity, managed_identity_client_id),
+        token_provider=token_provider,
+        async_token_provider=async_token_provider,
+        use_managed_identity=use_managed_identity,
+        managed_identity_client_id=managed_identity_client_id,
         use_default_credential=use_default_credential,
     )
-    if not configured:
-        raise ConfigurationError(_LOOKED_FOR, fix=_LOOKED_FOR_FIX)
-
-    kind, reason = configured[0][0], _why(configured)
-    chosen_scope = scope_for_endpoint(endpoint, scope)
-    provider: AuthProvider
-    if kind == "api_key":
-        assert api_key is not None
-        provider = ApiKeyAuth(api_key, reason=reason)
-    elif kind == "azure_ad_token":
-        assert azure_ad_token is not None
-        provider = StaticTokenAuth(azure_ad_token, reason=reason)
-    elif kind == "token_provider":
-        provider = TokenProviderAuth(token_provider, async_token_provider, reason=reason)
-    elif kind == "managed_identity":
-        provider = _managed_identity(chosen_scope, managed_identity_client_id, reason)
-    else:
-        provider = _default_credential(chosen_scope, reason)
-
-    ignored = "; ".join(f"{other} ({why})" for other, why, _ in configured[1:]) or "none"
-    logger.debug("auth: using %s because %s; configured but ignored: %s", provider.describe(), reason, ignored)
-    return provider
+    return _built(choose_credential(options, sources or {}), options, scope_for_endpoint(endpoint, scope))

@@ -452,7 +452,7 @@ class Gateway:
 
 def _health_store(health: HealthStore | str | object | None, config: GatewayConfig, sink: EventSink) -> HealthStore:
     if health is not None or config.health_store:
-        return health_store_for(health, config.health_store, sink=sink)
+        return health_store_for(health, config.health_store, sink=sink, max_cooldown=config.max_cooldown)
     return InMemoryHealthStore(HealthPolicy(max_cooldown=config.max_cooldown))
 
 

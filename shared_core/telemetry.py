@@ -21,7 +21,8 @@ The four calls of :class:`~shared_core.gateway.Gateway` are decorated with :func
 :func:`traced_acall`, :func:`traced_stream` and :func:`traced_astream` in ``gateway.py``. The attribute and metric
 names are the conventions' (:mod:`shared_core.telemetry_names`, checked against
 ``opentelemetry-semantic-conventions`` by a test); one call's span and metrics are built by
-:mod:`shared_core.telemetry_record`.
+:mod:`shared_core.telemetry_record`, which also decides when a call or stream ends and as what, so the sync and
+async hooks here are the same few lines.
 """
 
 from __future__ import annotations
@@ -92,9 +93,7 @@ class _Providers:
             return cache[2]
         built = None
         if tracer_provider is not None or meter_provider is not None:
-            record = _record()
-            tracer = tracer_provider.get_tracer(record.SCOPE) if tracer_provider is not None else None
-            built = record.Instruments(tracer, meter_provider)
+            built = _record().Instruments(tracer_provider, meter_provider)
         self.cache = (tracer_provider, meter_provider, built)
         return built
 
@@ -136,14 +135,8 @@ def traced_call(method: Callable[[Gateway, ChatRequest], ChatResult]) -> Callabl
         if instruments is None:
             return method(gateway, request)
         record = _record().CallRecord(instruments, gateway, request, stream=False)
-        tokens = record.enter()
-        try:
+        with record.running():
             result = method(gateway, request)
-        except BaseException as error:
-            record.failed(error)
-            raise
-        finally:
-            record.exit(tokens)
         record.succeeded(result)
         return result
 
@@ -161,14 +154,8 @@ def traced_acall(
         if instruments is None:
             return await method(gateway, request)
         record = _record().CallRecord(instruments, gateway, request, stream=False)
-        tokens = record.enter()
-        try:
+        with record.running():
             result = await method(gateway, request)
-        except BaseException as error:
-            record.failed(error)
-            raise
-        finally:
-            record.exit(tokens)
         record.succeeded(result)
         return result
 
@@ -194,31 +181,15 @@ def _traced_events(
     instruments: Instruments, inner: Iterator[StreamEvent], gateway: Gateway, request: ChatRequest
 ) -> Iterator[StreamEvent]:
     record = _record().CallRecord(instruments, gateway, request, stream=True)
-    outcome = "abandoned"
     try:
-        # Routing (and so every attempt event) happens before the first event; never current across a yield.
-        tokens = record.enter()
-        try:
-            first = next(inner)
-        finally:
-            record.exit(tokens)
-        record.saw(first)
-        yield first
-        facts = _record().FACT_KINDS
-        for event in inner:
-            if record.watching or event.kind in facts:
-                record.saw(event)
-            yield event
-        outcome = "completed"
-    except GeneratorExit:
-        raise
-    except BaseException as error:
-        outcome = "failed"
-        record.failed(error)
-        raise
+        with record.streaming():
+            # Routing (and so every attempt event) happens before the first event; never current across a yield.
+            with record.routing():
+                first = next(inner)
+            yield record.observe(first)
+            for event in inner:
+                yield record.observe(event)
     finally:
-        if outcome != "failed":
-            record.streamed(outcome)
         close = getattr(inner, "close", None)
         if close is not None:
             close()
@@ -243,30 +214,14 @@ async def _atraced_events(
     instruments: Instruments, inner: AsyncIterator[StreamEvent], gateway: Gateway, request: ChatRequest
 ) -> AsyncIterator[StreamEvent]:
     record = _record().CallRecord(instruments, gateway, request, stream=True)
-    outcome = "abandoned"
     try:
-        tokens = record.enter()
-        try:
-            first = await anext(inner)
-        finally:
-            record.exit(tokens)
-        record.saw(first)
-        yield first
-        facts = _record().FACT_KINDS
-        async for event in inner:
-            if record.watching or event.kind in facts:
-                record.saw(event)
-            yield event
-        outcome = "completed"
-    except GeneratorExit:
-        raise
-    except BaseException as error:
-        outcome = "failed"
-        record.failed(error)
-        raise
+        with record.streaming():
+            with record.routing():
+                first = await anext(inner)
+            yield record.observe(first)
+            async for event in inner:
+                yield record.observe(event)
     finally:
-        if outcome != "failed":
-            record.streamed(outcome)
         aclose: Callable[[], Awaitable[None]] | None = getattr(inner, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -1,8 +1,11 @@
 """One call's span and metrics: what it asked, what came back, what happened on the way (``shared_core.telemetry``).
 
 Built only when a tracer or meter provider is configured; :mod:`shared_core.telemetry` decides that and hooks
-the gateway. The pipeline's debug events reach the call running in the current context through
-:class:`TelemetrySink`; every failed attempt, failover and wait becomes a span event.
+the gateway, and :mod:`shared_core.telemetry_providers` holds the tracer and meters. The pipeline's debug events
+reach the call running in the current context through :class:`TelemetrySink`; every failed attempt, failover
+and wait becomes a span event. When a call or a stream ends, and what it ends as, is decided here
+(:meth:`CallRecord.running`, :meth:`~CallRecord.routing`, :meth:`~CallRecord.streaming`): the sync and async
+hooks only drive them.
 """
 
 from __future__ import annotations
@@ -27,9 +30,6 @@ from shared_core.telemetry_names import (
     AZURE_SERVICE_REQUEST_ID,
     CAPTURE_CONTENT_ENV,
     ERROR_TYPE,
-    GEN_AI_CLIENT_OPERATION_DURATION,
-    GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-    GEN_AI_CLIENT_TOKEN_USAGE,
     GEN_AI_OPERATION_NAME,
     GEN_AI_PROVIDER_NAME,
     GEN_AI_REQUEST_FREQUENCY_PENALTY,
@@ -53,7 +53,6 @@ from shared_core.telemetry_names import (
     GW_ATTEMPTS,
     GW_COST,
     GW_COST_CURRENCY,
-    GW_COST_METRIC,
     GW_COST_REASON,
     GW_DEPLOYMENT,
     GW_ENDPOINT_NAME,
@@ -74,15 +73,17 @@ from shared_core.telemetry_names import (
     TOKEN_INPUT,
     TOKEN_OUTPUT,
 )
+from shared_core.telemetry_providers import Instruments, api
 
 if TYPE_CHECKING:
-    from opentelemetry.metrics import Counter, Histogram, MeterProvider
-    from opentelemetry.trace import Span, Tracer, TracerProvider
+    from types import TracebackType
+
+    from opentelemetry.trace import Span
 
     from shared_core.gateway import Gateway
     from shared_core.request import ChatRequest
 
-__all__ = ["CURRENT", "FACT_KINDS", "SCOPE", "CallRecord", "Instruments", "TelemetrySink", "api", "observe_sink"]
+__all__ = ["CURRENT", "FACT_KINDS", "CallRecord", "Instruments", "TelemetrySink", "api", "observe_sink"]
 
 _log = logging.getLogger("shared_core.telemetry")
 _UNSET = object()
@@ -104,10 +105,6 @@ def _never_raises(method: Callable[Concatenate[S, P], None]) -> Callable[Concate
 
 
 _CAPTURE_ON = frozenset({"true", "1", "span_only", "span_and_event"})
-# The conventions' advised bucket boundaries for the two histograms.
-_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
-_TOKEN_BUCKETS = tuple(float(4**n) for n in range(14))
-SCOPE = "shared_core"  # the instrumentation scope of the tracer and meter
 _FIRST_CHUNK_KINDS = frozenset({"text", "refusal", "reasoning", "reasoning_item", "tool_call_delta"})
 # The stream events a span needs once its first chunk has passed (the text only when content is captured).
 FACT_KINDS = frozenset({"metadata", "usage", "finish", "prompt_filter", "content_filter"})
@@ -118,100 +115,6 @@ _EVENT_KEYS = {"error": ERROR_TYPE, "status": HTTP_RESPONSE_STATUS_CODE, "reques
 
 def _primitive(value: object) -> bool:
     return isinstance(value, str | int | float | bool)
-
-
-# -- OpenTelemetry's API and the instruments ------------------------------------------------------------------
-
-
-class _Api:
-    """OpenTelemetry's API modules, imported once; their global provider slots are read cheaply on every call.
-
-    ``get_tracer_provider()`` checks the environment on every call; the module globals behind it say the same
-    for a few attribute reads. A provider named in the environment (``OTEL_PYTHON_*_PROVIDER``) goes through
-    the public functions, which load it.
-    """
-
-    def __init__(self) -> None:
-        # Imported only here, and only once the application has imported OpenTelemetry (or configured it).
-        from opentelemetry import context, trace  # noqa: PLC0415
-        from opentelemetry.metrics import _internal as metrics  # noqa: PLC0415
-
-        self.trace, self.metrics, self.context = trace, metrics, context
-        self.from_env = any(v in os.environ for v in ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"))
-        self.slots = hasattr(trace, "_TRACER_PROVIDER") and hasattr(metrics, "_METER_PROVIDER")
-        self.no_op_seen: dict[int, tuple[object, bool]] = {}
-
-    def providers(self) -> tuple[TracerProvider | None, MeterProvider | None]:
-        """The application's global providers, ``None`` for each one left unconfigured (a proxy or no-op)."""
-        if self.slots and not self.from_env:
-            tracer_provider: TracerProvider | None = self.trace._TRACER_PROVIDER  # pyright: ignore[reportPrivateUsage]
-            meter_provider: MeterProvider | None = self.metrics._METER_PROVIDER  # pyright: ignore[reportPrivateUsage]
-        else:
-            tracer_provider, meter_provider = self.trace.get_tracer_provider(), self.metrics.get_meter_provider()
-        # The providers are ABCs, and an isinstance check through an ABC costs more than the rest of this
-        # method: done only on a provider that is there, and a no-op one is remembered as such.
-        if tracer_provider is not None and self._no_op(tracer_provider):
-            tracer_provider = None
-        if meter_provider is not None and self._no_op(meter_provider):
-            meter_provider = None
-        return tracer_provider, meter_provider
-
-    def _no_op(self, provider: object) -> bool:
-        known = self.no_op_seen.get(id(provider))
-        if known is not None and known[0] is provider:
-            return known[1]
-        no_op_types = (
-            self.trace.ProxyTracerProvider,
-            self.trace.NoOpTracerProvider,
-            self.metrics.NoOpMeterProvider,
-            self.metrics._ProxyMeterProvider,  # pyright: ignore[reportPrivateUsage]
-        )
-        verdict = isinstance(provider, no_op_types)
-        self.no_op_seen[id(provider)] = (provider, verdict)
-        return verdict
-
-
-_API: list[_Api] = []
-
-
-def api() -> _Api:
-    if not _API:
-        _API.append(_Api())
-    return _API[0]
-
-
-class Instruments:
-    """The tracer and metric instruments of one (tracer provider, meter provider) pair."""
-
-    __slots__ = ("cost", "duration", "first_chunk", "tokens", "tracer")
-
-    def __init__(self, tracer: Tracer | None, meter_provider: MeterProvider | None) -> None:
-        self.tracer = tracer
-        self.duration: Histogram | None = None
-        self.tokens: Histogram | None = None
-        self.first_chunk: Histogram | None = None
-        self.cost: Counter | None = None
-        if meter_provider is not None:
-            meter = meter_provider.get_meter(SCOPE)
-            self.duration = meter.create_histogram(
-                GEN_AI_CLIENT_OPERATION_DURATION,
-                unit="s",
-                description="GenAI operation duration.",
-                explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-            )
-            self.tokens = meter.create_histogram(
-                GEN_AI_CLIENT_TOKEN_USAGE,
-                unit="{token}",
-                description="Number of input and output tokens used.",
-                explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
-            )
-            self.first_chunk = meter.create_histogram(
-                GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-                unit="s",
-                description="Time to receive the first chunk of a stream.",
-                explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-            )
-            self.cost = meter.create_counter(GW_COST_METRIC, unit="{USD}", description="Cost of the calls, in USD.")
 
 
 def _capture_content() -> bool:
@@ -360,6 +263,12 @@ class CallRecord:
             retries = data.get("retries")
             self.retries = retries if isinstance(retries, int) else max(0, attempts - 1 - self.refreshes)
 
+    def observe(self, event: StreamEvent) -> StreamEvent:
+        """Fold a stream event in when the span needs it (see :meth:`saw`); returns it, to be passed on."""
+        if self.watching or event.kind in FACT_KINDS:
+            self.saw(event)
+        return event
+
     def saw(self, event: StreamEvent) -> None:
         """Fold one stream event in (the first content event marks the time to first chunk).
 
@@ -506,6 +415,18 @@ class CallRecord:
 
     # -- context ------------------------------------------------------------------------------------------
 
+    def running(self) -> _Current:
+        """A call's whole run: current for the body of a ``with``, ended by the error that leaves it, if any."""
+        return _Current(self, ends_on_error=True)
+
+    def routing(self) -> _Current:
+        """A stream's routing (up to its first event): current for the body of a ``with``, never across a yield."""
+        return _Current(self, ends_on_error=False)
+
+    def streaming(self) -> _Streaming:
+        """A stream's whole life: ended when the ``with`` is left, as completed, abandoned or failed."""
+        return _Streaming(self)
+
     def enter(self) -> tuple[Any, Any]:
         """Make this call current (for the pipeline's events and for spans started below it)."""
         token = CURRENT.set(self)
@@ -521,3 +442,43 @@ class CallRecord:
         if otel_token is not None:
             api().context.detach(otel_token)
         CURRENT.reset(token)
+
+
+class _Current:
+    """Makes a call current for the body of a ``with``; optionally ends it with the error that leaves the body."""
+
+    __slots__ = ("ends_on_error", "record", "tokens")
+
+    def __init__(self, record: CallRecord, *, ends_on_error: bool) -> None:
+        self.record, self.ends_on_error = record, ends_on_error
+        self.tokens: tuple[Any, Any] = (None, None)
+
+    def __enter__(self) -> None:
+        self.tokens = self.record.enter()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if error is not None and self.ends_on_error:
+                self.record.failed(error)
+        finally:
+            self.record.exit(self.tokens)
+
+
+class _Streaming:
+    """Ends a stream's record when the stream's body is left: completed, abandoned (closed early) or failed."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: CallRecord) -> None:
+        self.record = record
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        if error is None:
+            self.record.streamed("completed")
+        elif isinstance(error, GeneratorExit):  # the consumer stopped early (break, or the generator closed)
+            self.record.streamed("abandoned")
+        else:
+            self.record.failed(error)

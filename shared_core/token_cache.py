@@ -14,15 +14,17 @@ builds the credentials).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from shared_core.errors import AuthenticationError
 
@@ -56,6 +58,10 @@ class CachedToken:
 
     value: str = field(repr=False)
     expires_on: float
+
+
+# Given the token a caller saw (or was refused with), the cached token it may use instead of fetching.
+_Reuse = Callable[[CachedToken | None], CachedToken | None]
 
 
 class TokenCache:
@@ -105,8 +111,14 @@ class TokenCache:
         """Expiry of the cached token (seconds since the epoch), or ``None`` when nothing is cached."""
         return self._token.expires_on if self._token is not None else None
 
-    def _fresh(self, token: CachedToken | None) -> bool:
+    def _fresh(self, token: CachedToken | None) -> TypeGuard[CachedToken]:
         return token is not None and token.expires_on - time.time() > self.refresh_margin
+
+    def invalidate(self) -> None:
+        """Forget the cached token, so that the next call fetches a new one."""
+        self._token = None
+
+    # -- the rules, shared by the sync and async paths ------------------------------------------------------
 
     def _usable_after_wait(self, seen: CachedToken | None) -> CachedToken | None:
         # A token fetched by whoever held the lock while we waited is good enough unless it has expired:
@@ -118,9 +130,26 @@ class TokenCache:
             return token
         return None
 
-    def invalidate(self) -> None:
-        """Forget the cached token, so that the next call fetches a new one."""
-        self._token = None
+    def _not_rejected(self, rejected: CachedToken | None) -> CachedToken | None:
+        # Another thread or task already replaced the token Azure rejected: theirs is the new one.
+        current = self._token
+        return current if current is not None and current is not rejected else None
+
+    def _rejected(self) -> CachedToken | None:
+        return self._served.get() or self._token
+
+    def _fetching(self, before_fetch: Callable[[], None] | None) -> None:
+        if before_fetch is not None:
+            before_fetch()
+        self.fetch_count += 1
+
+    def _serve(self, token: CachedToken) -> str:
+        self._served.set(token)
+        return token.value
+
+    def _store(self, token: CachedToken) -> CachedToken:
+        self._token = token
+        return token
 
     # -- sync ---------------------------------------------------------------------------------------------
 
@@ -131,21 +160,7 @@ class TokenCache:
             The token value.
         """
         seen = self._token
-        if seen is not None and self._fresh(seen):
-            self._served.set(seen)
-            return seen.value
-        return self._serve(self._get_after_wait(seen))
-
-    def _serve(self, token: CachedToken) -> str:
-        self._served.set(token)
-        return token.value
-
-    def _get_after_wait(self, seen: CachedToken | None) -> CachedToken:
-        with self._lock:
-            token = self._usable_after_wait(seen)
-            if token is not None:
-                return token
-            return self._store(self._fetch_counted())
+        return self._serve(seen if self._fresh(seen) else self._obtain(self._usable_after_wait, seen))
 
     def refresh(self, before_fetch: Callable[[], None] | None = None) -> str:
         """Replace the token this thread was served (Azure rejected it), unless another thread already has.
@@ -156,29 +171,16 @@ class TokenCache:
         Returns:
             The new token value.
         """
-        return self._serve(self._refresh_replacing(self._rejected(), before_fetch))
+        return self._serve(self._obtain(self._not_rejected, self._rejected(), before_fetch))
 
-    def _rejected(self) -> CachedToken | None:
-        return self._served.get() or self._token
-
-    def _refresh_replacing(
-        self, rejected: CachedToken | None, before_fetch: Callable[[], None] | None = None
+    def _obtain(
+        self, reuse: _Reuse, seen: CachedToken | None, before_fetch: Callable[[], None] | None = None
     ) -> CachedToken:
         with self._lock:
-            current = self._token
-            if current is not None and current is not rejected:
-                return current
-            if before_fetch is not None:
-                before_fetch()
-            return self._store(self._fetch_counted())
-
-    def _fetch_counted(self) -> CachedToken:
-        self.fetch_count += 1
-        return self._fetch()
-
-    def _store(self, token: CachedToken) -> CachedToken:
-        self._token = token
-        return token
+            if (token := reuse(seen)) is not None:
+                return token
+            self._fetching(before_fetch)
+            return self._store(self._fetch())
 
     # -- async --------------------------------------------------------------------------------------------
 
@@ -201,17 +203,7 @@ class TokenCache:
             The token value.
         """
         seen = self._token
-        if seen is not None and self._fresh(seen):
-            self._served.set(seen)
-            return seen.value
-        async with self._loop_lock():
-            token = self._usable_after_wait(seen)
-            if token is not None:
-                return self._serve(token)
-            if self._afetch is None:
-                return self._serve(await asyncio.to_thread(self._get_after_wait, seen))
-            self.fetch_count += 1
-            return self._serve(self._store(await self._afetch()))
+        return self._serve(seen if self._fresh(seen) else await self._aobtain(self._usable_after_wait, seen))
 
     async def arefresh(self, before_fetch: Callable[[], None] | None = None) -> str:
         """Async :meth:`refresh`: replace the token this task was served unless another task already has.
@@ -219,17 +211,18 @@ class TokenCache:
         Returns:
             The new token value.
         """
-        rejected = self._rejected()
+        return self._serve(await self._aobtain(self._not_rejected, self._rejected(), before_fetch))
+
+    async def _aobtain(
+        self, reuse: _Reuse, seen: CachedToken | None, before_fetch: Callable[[], None] | None = None
+    ) -> CachedToken:
         async with self._loop_lock():
-            current = self._token
-            if current is not None and current is not rejected:
-                return self._serve(current)
-            if self._afetch is None:
-                return self._serve(await asyncio.to_thread(self._refresh_replacing, rejected, before_fetch))
-            if before_fetch is not None:
-                before_fetch()
-            self.fetch_count += 1
-            return self._serve(self._store(await self._afetch()))
+            if (token := reuse(seen)) is not None:
+                return token
+            if self._afetch is None:  # no async credential: the sync path, on a worker thread
+                return await asyncio.to_thread(self._obtain, reuse, seen, before_fetch)
+            self._fetching(before_fetch)
+            return self._store(await self._afetch())
 
 
 _CACHES: weakref.WeakSet[TokenCache] = weakref.WeakSet()
@@ -337,12 +330,8 @@ class EntraTokenAuth:
         self._credential_factory = credential_factory
         self._credential = credential_factory()
         self._renew_credential = False
-        self._async_factory = async_credential_factory
-        self._cache = TokenCache(
-            self._fetch,
-            self._afetch if async_credential_factory is not None else None,
-            refresh_margin=refresh_margin,
-        )
+        afetch = None if async_credential_factory is None else functools.partial(self._afetch, async_credential_factory)
+        self._cache = TokenCache(self._fetch, afetch, refresh_margin=refresh_margin)
 
     def __repr__(self) -> str:
         return f"EntraTokenAuth(kind={self.kind!r}, scope={self.scope!r}, reason={self.reason!r})"
@@ -419,28 +408,34 @@ class EntraTokenAuth:
             )
         return CachedToken(token.token, float(token.expires_on))
 
-    def _fetch(self) -> CachedToken:
-        # Runs under the cache's thread lock, so the credential is swapped by one thread at a time.
+    @contextmanager
+    def _failures(self) -> Generator[None]:
+        """Whatever the credential raises becomes an :class:`AuthenticationError` naming the credential and scope."""
         try:
-            if self._renew_credential:
-                self._renew_credential = False
-                old, self._credential = self._credential, self._credential_factory()
-                close = getattr(old, "close", None)
-                if old is not self._credential and callable(close):
-                    close()
-            token = self._credential.get_token(self.scope)
+            yield
         except Exception as exc:
             raise self._error(exc) from exc
+
+    def _swap_credential(self) -> None:
+        # Runs under the cache's thread lock, so the credential is swapped by one thread at a time.
+        self._renew_credential = False
+        old, self._credential = self._credential, self._credential_factory()
+        close = getattr(old, "close", None)
+        if old is not self._credential and callable(close):
+            close()
+
+    def _fetch(self) -> CachedToken:
+        with self._failures():
+            if self._renew_credential:
+                self._swap_credential()
+            token = self._credential.get_token(self.scope)
         return self._checked(token)
 
-    async def _afetch(self) -> CachedToken:
-        assert self._async_factory is not None
-        try:
-            credential = self._async_factory()
+    async def _afetch(self, factory: Callable[[], AsyncTokenCredential]) -> CachedToken:
+        with self._failures():
+            credential = factory()  # one per fetch, so its aiohttp session is on the loop that uses it
             try:
                 token = await credential.get_token(self.scope)
             finally:
                 await credential.close()
-        except Exception as exc:
-            raise self._error(exc) from exc
         return self._checked(token)

@@ -71,6 +71,9 @@ DANGLING = ChatRequest(
 PLAIN = ChatRequest((Message.system("be brief"), Message.user("hello")))
 
 # Each failure class once, each outcome consumed by one call (retries: 1 extra attempt at most).
+# The slow first byte is 15x the read timeout (0.1 s): on a loaded machine a client thread that is not scheduled
+# until the byte has arrived reads it without waiting, so a delay near the timeout turned the failure into a success.
+SLOW_FIRST_BYTE = 1.5
 STREAM_ONLY = "stream cut"
 FAILURES: tuple[tuple[str, tuple[Outcome, ...]], ...] = (
     ("rate limit beyond deadline", (HttpError(429, retry_after=30, retry_after_headers="retry-after-ms"),)),
@@ -82,7 +85,10 @@ FAILURES: tuple[tuple[str, tuple[Outcome, ...]], ...] = (
     ("completion filtered", (Reply("one two three", filter_after=1),)),
     ("unparsable body", (Unparsable(),)),
     (STREAM_ONLY, (Reply("alpha beta gamma", cut_after=3),)),
-    ("slow first byte", (Reply("late", first_byte_delay=0.25), Reply("late", first_byte_delay=0.25))),
+    (
+        "slow first byte",
+        (Reply("late", first_byte_delay=SLOW_FIRST_BYTE), Reply("late", first_byte_delay=SLOW_FIRST_BYTE)),
+    ),
 )
 
 

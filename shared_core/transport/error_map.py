@@ -1,10 +1,8 @@
-"""One table from (HTTP status, Azure error code) to the error tree, and the readers it needs.
+"""One table from (HTTP status, Azure error code) to the error tree, with a fix in every message.
 
-Azure answers errors in several shapes, all seen on the wire: ``{"error": {"code", "message", "param",
-"type", "innererror"}}`` from the model service (``code`` is a string, sometimes a number in a string such as
-``"401"`` or ``"404"``), ``{"statusCode": 401, "message": ...}`` from the API Management front door, HTML
-pages from proxies and gateways (App Gateway, Front Door, corporate proxies), and empty bodies. The same
-failure is spelled differently by route: an unknown deployment is 404 ``DeploymentNotFound`` on
+The response is read by :mod:`shared_core.transport.error_response` (every body shape Azure and the proxies in
+front of it send, the wait asked for, the request id; its readers are re-exported here). The same failure is
+spelled differently by route: an unknown deployment is 404 ``DeploymentNotFound`` on
 ``/openai/deployments/{d}/...`` but 400 ``unknown_model`` on ``/openai/v1/...``.
 
 Decisions the table encodes:
@@ -26,15 +24,9 @@ Everything here is pure: headers are a plain mapping with lower-cased keys, bodi
 
 from __future__ import annotations
 
-import html
 import json
-import math
-import re
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from typing import Literal
 
 from shared_core.content_filter import prompt_filter_error
 from shared_core.errors import (
@@ -53,7 +45,14 @@ from shared_core.errors import (
     UnsupportedParameterError,
 )
 from shared_core.messages import JsonValue
-from shared_core.transport.quota import reset_wait
+from shared_core.transport.error_response import (
+    QUOTE_LIMIT,
+    ErrorDetails,
+    parse_error_body,
+    parse_retry_after,
+    request_id,
+    wait_asked,
+)
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -69,155 +68,10 @@ __all__ = [
 RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 """Statuses worth another attempt: timeouts, throttling and transient gateway/server failures."""
 
-_RAW_LIMIT = 2000
-_QUOTE_LIMIT = 300
-
-# Azure's 429 bodies say "Please retry after 6 seconds" even when a proxy stripped the Retry-After headers.
-_RETRY_IN_MESSAGE = re.compile(r"(?:retry after|try again in)\s+(\d+(?:\.\d+)?)\s*(second|millisecond)", re.I)
-
 
 def is_retryable_status(status: int) -> bool:
     """True for 408, 429, 500, 502, 503 and 504."""
     return status in RETRYABLE_STATUSES
-
-
-def _non_negative_number(text: str) -> float | None:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
-def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait, or ``None`` when it did not say.
-
-    Precedence: ``retry-after-ms``, then ``x-ms-retry-after-ms`` (milliseconds, more precise; Azure sends
-    both on a 429), then ``retry-after`` (seconds, or an HTTP date). A malformed header is skipped; a date in
-    the past gives ``0.0``; the result is never negative.
-
-    Args:
-        headers: Response headers with lower-cased names.
-        now: The current epoch time, for HTTP dates (``time.time()`` when omitted).
-    """
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        raw = headers.get(name)
-        if raw is not None and (millis := _non_negative_number(raw)) is not None:
-            return millis / 1000.0
-    raw = headers.get("retry-after")
-    if raw is None:
-        return None
-    seconds = _non_negative_number(raw)
-    if seconds is not None:
-        return seconds
-    try:
-        when = parsedate_to_datetime(raw.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def request_id(headers: Mapping[str, str]) -> str | None:
-    """Azure's request id for support tickets: ``apim-request-id``, else ``x-request-id``, ``x-ms-request-id``."""
-    for name in ("apim-request-id", "x-request-id", "x-ms-request-id"):
-        value = headers.get(name)
-        if value:
-            return value
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorDetails:
-    """What an error body said, whatever its shape.
-
-    Attributes:
-        status: The HTTP status when the caller gave it, else the one the body states, else ``None``.
-        code: Azure's error code as text (``"DeploymentNotFound"``, ``"401"`` ...), ``None`` when absent.
-        message: Azure's message; the page title for HTML; the text itself for plain text; ``""`` when empty.
-        param: The request field Azure blamed (``"max_tokens"``), when it named one.
-        inner_code: ``innererror.code`` (``"ResponsibleAIPolicyViolation"``), when present.
-        raw_text: The body as text, cut to about 2000 characters (proxy pages can be large).
-        form: Which shape the body had: ``azure`` JSON, ``apim`` JSON, ``html``, ``text`` or ``empty``.
-    """
-
-    status: int | None
-    code: str | None
-    message: str
-    param: str | None
-    inner_code: str | None
-    raw_text: str
-    form: Literal["azure", "apim", "html", "text", "empty"]
-
-
-def _text_or_none(value: JsonValue) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float | str):
-        return str(value) or None
-    return None
-
-
-def _html_title(page: str) -> str:
-    lowered = page.lower()
-    start = lowered.find("<title")
-    if start == -1:
-        return ""
-    start = lowered.find(">", start)
-    end = lowered.find("</title", start)
-    if start == -1 or end == -1:
-        return ""
-    return " ".join(html.unescape(page[start + 1 : end]).split())[:_QUOTE_LIMIT]
-
-
-def _from_json(value: JsonValue, status: int | None, raw_text: str) -> ErrorDetails | None:
-    if not isinstance(value, dict) or ("error" not in value and "message" not in value):
-        return None
-    error = value.get("error", value)
-    if isinstance(error, str):
-        return ErrorDetails(status, None, error, None, None, raw_text, "azure")
-    if not isinstance(error, dict):
-        return None
-    inner = error.get("innererror", error.get("inner_error"))
-    body_status = error.get("status", value.get("statusCode"))
-    if status is None and isinstance(body_status, int) and not isinstance(body_status, bool):
-        status = body_status
-    message = error.get("message")
-    return ErrorDetails(
-        status=status,
-        code=_text_or_none(error.get("code")),
-        message=message if isinstance(message, str) else "",
-        param=_text_or_none(error.get("param")),
-        inner_code=_text_or_none(inner.get("code")) if isinstance(inner, dict) else None,
-        raw_text=raw_text,
-        form="apim" if "statusCode" in value and "error" not in value else "azure",
-    )
-
-
-def parse_error_body(body: bytes, content_type: str | None, status: int | None = None) -> ErrorDetails:
-    """Read an error body of any shape Azure or a proxy in front of it sends.
-
-    Args:
-        body: The raw response body.
-        content_type: The ``content-type`` header, if any (bodies are sniffed as well: proxies mislabel).
-        status: The HTTP status, when known.
-    """
-    text = body.decode("utf-8", errors="replace")
-    raw_text = text[:_RAW_LIMIT]
-    stripped = text.strip()
-    if not stripped:
-        return ErrorDetails(status, None, "", None, None, raw_text, "empty")
-    if stripped[0] in "{[":
-        try:
-            value: JsonValue = json.loads(stripped)
-        except (ValueError, RecursionError):  # also the digit limit and nesting past the recursion limit
-            value = None
-        details = _from_json(value, status, raw_text)
-        if details is not None:
-            return details
-    if stripped[0] == "<" or "html" in (content_type or "").lower():
-        return ErrorDetails(status, None, _html_title(stripped), None, None, raw_text, "html")
-    return ErrorDetails(status, None, stripped[:_QUOTE_LIMIT], None, None, raw_text, "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +119,7 @@ class _Facts:
             return "The response body was empty."
         if d.form == "text":
             return f'The body was not JSON: "{d.message}".'
-        return f'Azure said: "{d.message[:_QUOTE_LIMIT]}"' if d.message else ""
+        return f'Azure said: "{d.message[:QUOTE_LIMIT]}"' if d.message else ""
 
     @property
     def http(self) -> str:
@@ -473,21 +327,6 @@ def _implied_code(details: ErrorDetails) -> str | None:
     return details.code
 
 
-def _retry_after(headers: Mapping[str, str], status: int, details: ErrorDetails) -> float | None:
-    asked = parse_retry_after(headers)
-    # A 429 may also say when the token budget is back (x-ratelimit-reset-tokens); never wait less than that.
-    reset = reset_wait(headers) if status == 429 else None
-    if reset is not None:
-        return max(asked or 0.0, reset)
-    if asked is not None or status != 429:
-        return asked
-    match = _RETRY_IN_MESSAGE.search(details.message)
-    if match is None:
-        return None
-    value = float(match.group(1))
-    return value / 1000.0 if match.group(2).lower() == "millisecond" else value
-
-
 def _match(status: int, code: str | None) -> _Row:
     for row in _TABLE:
         if status in row.statuses and (row.codes is None or code in row.codes):
@@ -525,7 +364,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes, ct
         The error to raise, carrying deployment, endpoint, status, code, request id and retry-after.
     """
     details = parse_error_body(body, headers.get("content-type"), status)
-    facts = _Facts(status, _implied_code(details), details, ctx, _retry_after(headers, status, details))
+    facts = _Facts(status, _implied_code(details), details, ctx, wait_asked(headers, status, details))
     row = _match(status, facts.code)
     text = row.explain(facts)
     context: ErrorContext = {

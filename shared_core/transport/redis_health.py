@@ -3,7 +3,8 @@
 With many processes (gunicorn or uvicorn workers, Celery workers, pods), each would learn alone that a
 deployment throttles or is down: sixteen workers send a throttled region sixteen requests, and each runs its own
 circuit-breaker trial. This store keeps one fleet view in Redis (extra ``[redis]``; layout in
-:mod:`~shared_core.transport.redis_scripts`):
+:mod:`~shared_core.transport.redis_scripts`, the client and its options in
+:mod:`~shared_core.transport.redis_connection`):
 
 * **No Redis round trip on the hot path.** Reads (``snapshot``, ``state``, ``admit`` of a healthy deployment)
   answer from a local view. A background thread per process refreshes it every ``refresh_interval`` seconds
@@ -31,14 +32,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
-from shared_core.errors import ConfigurationError
 from shared_core.events import DebugEvent, EventName, EventSink
-from shared_core.extras import require_extra
 from shared_core.messages import JsonValue
 from shared_core.transport.health import DeploymentHealth, FailureKind, HealthPolicy, InMemoryHealthStore
 from shared_core.transport.quota import QuotaState
+from shared_core.transport.redis_connection import check_store_options, describe_redis_url, open_client, redis_errors
 from shared_core.transport.redis_scripts import (
     FAILURE_LUA,
     HASH_TTL,
@@ -57,30 +56,6 @@ _LOW_EVERY = 0.1
 T = TypeVar("T")
 
 
-def describe_redis_url(url: str) -> str:
-    """The URL without user name or password, for events and errors (``rediss://cache.example.net:6380/0``)."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return f"unix://{parts.path}"
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _client_from_url(url: str, op_timeout: float) -> Any:
-    import redis  # noqa: PLC0415 - the [redis] extra is optional
-    from redis.backoff import NoBackoff  # noqa: PLC0415
-    from redis.retry import Retry  # noqa: PLC0415
-
-    return redis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType]
-        url,
-        socket_timeout=op_timeout,
-        socket_connect_timeout=op_timeout,
-        retry=Retry(NoBackoff(), 0),
-        health_check_interval=0,
-    )
-
-
 class RedisHealthStore(InMemoryHealthStore):
     """A :class:`HealthStore` shared by every process that points at the same Redis and prefix.
 
@@ -90,7 +65,8 @@ class RedisHealthStore(InMemoryHealthStore):
         url: ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL, instead of ``client``; a password goes in the
             URL (``rediss://:<access key>@<name>.redis.cache.windows.net:6380/0``).
         prefix: Namespace of every key (several gateways' fleets can share one Redis).
-        policy: Thresholds and periods (the same for every process of a fleet).
+        policy: Thresholds and periods (the same for every process of a fleet); its ``max_cooldown`` caps what a
+            ``Retry-After`` may cool a deployment for, in this process's view and in what it writes to Redis.
         refresh_interval: Seconds between refreshes of the local view (0.25 to 1 is sensible).
         op_timeout: Seconds one Redis operation may take before the store falls back to its local view.
         rejoin_interval: Seconds between attempts to reach Redis again after a failure.
@@ -113,29 +89,16 @@ class RedisHealthStore(InMemoryHealthStore):
         rejoin_interval: float = 1.0,
         sink: EventSink | None = None,
     ) -> None:
-        require_extra("redis", feature="the Redis health store (fleet mode)", extra="redis", package="redis")
-        if (client is None) == (url is None):
-            raise ConfigurationError(
-                "a Redis health store needs exactly one of client= and url=",
-                source="RedisHealthStore",
-                fix="pass url='redis://host:6379/0' (or rediss:// for TLS), or a redis.Redis client",
-            )
-        if not (0.01 <= refresh_interval <= 60 and 0.001 <= op_timeout <= 10 and 0.01 <= rejoin_interval <= 600):
-            raise ConfigurationError(
-                "Redis health store intervals out of range",
-                source="RedisHealthStore",
-                fix="use refresh_interval 0.01-60 s, op_timeout 0.001-10 s and rejoin_interval 0.01-600 s",
-            )
+        check_store_options(
+            client, url, refresh_interval=refresh_interval, op_timeout=op_timeout, rejoin_interval=rejoin_interval
+        )
         super().__init__(policy, now=time.time, wall=time.time)
-        self.where = describe_redis_url(url) if url is not None else type(client).__name__
+        self._redis, self.where = open_client(client, url, op_timeout)
         self.prefix = prefix
         self.refresh_interval = refresh_interval
         self.rejoin_interval = rejoin_interval
         self.sinks: list[EventSink] = [] if sink is None else [sink]
-        self._redis: Any = client if client is not None else _client_from_url(cast(str, url), op_timeout)
-        import redis.exceptions  # noqa: PLC0415
-
-        self._errors: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+        self._errors = redis_errors()
         self._failure = self._redis.register_script(FAILURE_LUA)
         self._success = self._redis.register_script(SUCCESS_LUA)
         self._restore = self._redis.register_script(RESTORE_LUA)
@@ -308,7 +271,7 @@ class RedisHealthStore(InMemoryHealthStore):
         args = [
             f"{time.time():.6f}",
             kind,
-            "" if retry_after is None else f"{max(0.0, retry_after):.6f}",
+            "" if retry_after is None else f"{min(max(0.0, retry_after), p.max_cooldown):.6f}",
             (message or "")[:500],
             p.failure_threshold,
             p.failure_window,
@@ -318,6 +281,7 @@ class RedisHealthStore(InMemoryHealthStore):
             p.default_cooldown,
             HASH_TTL,
             self._channel,
+            p.max_cooldown,
         ]
         self._merge_state(self._failure(keys=list(keys_for(self.prefix, key)), args=args))
 

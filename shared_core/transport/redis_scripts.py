@@ -38,17 +38,22 @@ if CHANNEL ~= '' then redis.call('PUBLISH', CHANNEL, state) end
 return state
 """
 
+# KEYS: hash, cooldown, trial. ARGV: the failure's time, kind, Retry-After ('' for none), message, the policy's
+# failure_threshold, failure_window, open_for, backoff_factor, max_open_for and default_cooldown, ttl, the channel
+# to publish the state on, and max_cooldown (any cooldown is capped at it, as the in-process store caps it).
 FAILURE_LUA = """
 local h, cool, trial = KEYS[1], KEYS[2], KEYS[3]
 local now, kind, ra, msg = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
 local threshold, window, open_for = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local factor, max_open, default_cd = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local max_cd = tonumber(ARGV[13])
 redis.call('HSET', h, 'last_failure', kind, 'last_failure_at', ARGV[1])
 if msg ~= '' then redis.call('HSET', h, 'last_error', msg) end
 if kind == 'rate_limit' or ra ~= '' then
   local wait = default_cd
   if ra ~= '' then wait = tonumber(ra) end
   if wait < 0 then wait = 0 end
+  if max_cd and wait > max_cd then wait = max_cd end
   local ms = math.ceil(wait * 1000)
   local cur = tonumber(redis.call('GET', cool) or '0') or 0
   if ms > 0 and now + wait > cur then redis.call('SET', cool, string.format('%.6f', now + wait), 'PX', ms) end

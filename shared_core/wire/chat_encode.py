@@ -115,19 +115,12 @@ def encode_request(
     refuse_hosted_on_chat(request, target.deployment)
     check_media(request.messages, target)
     v1 = route_family(api_version) == "v1"
-    reasoning = target.profile.reasoning
-    developer_role = reasoning and _at_least(api_version, DEVELOPER_ROLE_API_VERSION)
+    developer_role = target.profile.reasoning and _at_least(api_version, DEVELOPER_ROLE_API_VERSION)
     warnings: list[str] = []
-    body: JsonObject = {}
-    if v1:
-        body["model"] = target.deployment
+    body: JsonObject = {"model": target.deployment} if v1 else {}
     body["messages"] = encode_messages(request.messages, developer_role=developer_role)
     if request.tools:
-        body["tools"] = [_encode_tool(tool) for tool in request.tools if isinstance(tool, ToolSpec)]
-        if request.tool_choice is not None:
-            body["tool_choice"] = _encode_tool_choice(request.tool_choice)
-        if request.settings.parallel_tool_calls is not None:
-            body["parallel_tool_calls"] = request.settings.parallel_tool_calls
+        _encode_tools(request, body)
     _encode_settings(request.settings, target, api_version, body, warnings)
     if request.store is not None:
         body["store"] = request.store
@@ -138,11 +131,7 @@ def encode_request(
     body.update(request.settings.extra_body)
     for warning in warnings:
         _log.warning(warning)
-    if v1:
-        path, query = "/openai/v1/chat/completions", {}
-    else:
-        path = f"/openai/deployments/{quote(target.deployment, safe='')}/chat/completions"
-        query = {"api-version": api_version}
+    path, query = _route(target.deployment, api_version, v1)
     return EncodedRequest(
         path=path,
         query=query,
@@ -152,6 +141,22 @@ def encode_request(
         deployment=target.deployment,
         warnings=tuple(warnings),
     )
+
+
+def _route(deployment: str, api_version: str, v1: bool) -> tuple[str, dict[str, str]]:
+    """The path and query: the GA ``/openai/v1`` route, or the classic route with the deployment in the path."""
+    if v1:
+        return "/openai/v1/chat/completions", {}
+    return f"/openai/deployments/{quote(deployment, safe='')}/chat/completions", {"api-version": api_version}
+
+
+def _encode_tools(request: ChatRequest, body: JsonObject) -> None:
+    """``tools``, with ``tool_choice`` and ``parallel_tool_calls``: sent only with tools (see the module docstring)."""
+    body["tools"] = [_encode_tool(tool) for tool in request.tools if isinstance(tool, ToolSpec)]
+    if request.tool_choice is not None:
+        body["tool_choice"] = _encode_tool_choice(request.tool_choice)
+    if request.settings.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.settings.parallel_tool_calls
 
 
 def _at_least(api_version: str, minimum: str) -> bool:

@@ -77,12 +77,7 @@ def encode_request(
     warnings: list[str] = []
     body: JsonObject = {"model": target.deployment, "input": _encode_input(request.messages, warnings)}
     _encode_settings(request, target, body, warnings)
-    if request.tools:
-        body["tools"] = [
-            _encode_tool(tool) if isinstance(tool, ToolSpec) else encode_hosted_tool(tool) for tool in request.tools
-        ]
-    if request.tool_choice is not None:
-        body["tool_choice"] = _encode_tool_choice(request.tool_choice)
+    _encode_tools(request, body)
     if request.previous_response_id is not None:
         body["previous_response_id"] = request.previous_response_id
     if request.store is not None:
@@ -123,6 +118,16 @@ def _route(api_version: str, target: ResolvedDeployment) -> tuple[str, dict[str,
             deployment=target.deployment,
         )
     return "/openai/responses", {"api-version": api_version}
+
+
+def _encode_tools(request: ChatRequest, body: JsonObject) -> None:
+    """``tools`` (function tools and the tools Azure runs itself) and ``tool_choice``."""
+    if request.tools:
+        body["tools"] = [
+            _encode_tool(tool) if isinstance(tool, ToolSpec) else encode_hosted_tool(tool) for tool in request.tools
+        ]
+    if request.tool_choice is not None:
+        body["tool_choice"] = _encode_tool_choice(request.tool_choice)
 
 
 # --- input items -------------------------------------------------------------------------------------
@@ -297,13 +302,8 @@ def _encode_settings(request: ChatRequest, target: ResolvedDeployment, body: Jso
             )
         else:
             body["reasoning"] = reasoning
-    text: JsonObject = {}
-    if s.response_format is not None:
-        text["format"] = _encode_format(s.response_format)
-    if s.verbosity is not None:
-        text["verbosity"] = s.verbosity
-    if text:
-        body["text"] = text
+    if s.response_format is not None or s.verbosity is not None:
+        body["text"] = _encode_text(s.response_format, s.verbosity)
     passthrough: tuple[tuple[str, JsonValue], ...] = (
         ("parallel_tool_calls", s.parallel_tool_calls),
         ("user", s.user),
@@ -316,6 +316,16 @@ def _encode_settings(request: ChatRequest, target: ResolvedDeployment, body: Jso
     include = _include(request, target)
     if include:
         body["include"] = include
+
+
+def _encode_text(fmt: ResponseFormat | None, verbosity: str | None) -> JsonObject:
+    """The ``text`` object: the output format (``response_format`` on Chat Completions) and its verbosity."""
+    text: JsonObject = {}
+    if fmt is not None:
+        text["format"] = _encode_format(fmt)
+    if verbosity is not None:
+        text["verbosity"] = verbosity
+    return text
 
 
 def _reasoning(reasoning: Mapping[str, JsonValue] | None, effort: str | None) -> JsonObject:
