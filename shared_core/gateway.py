@@ -1,8 +1,9 @@
 """The pipeline: neutral request → repair → wire encode → route (failover, retries) → HTTP → decode → result.
 
 This is the only module that knows the whole flow; each step is one call into the module that owns it: deployments from
-:mod:`shared_core.routes`, the one retry loop of :mod:`~shared_core.transport.failover` (a route of one deployment
-or several), prices from :mod:`shared_core.costs`.
+:mod:`shared_core.routes`, the call's plan and its encoded requests from :mod:`shared_core.call_plan`, the one retry
+loop of :mod:`~shared_core.transport.failover` (a route of one deployment or several), the HTTP exchange from
+:mod:`~shared_core.transport.http`, prices from :mod:`shared_core.costs`.
 """
 
 from __future__ import annotations
@@ -294,7 +295,7 @@ class Gateway:
 
     @contextlib.contextmanager
     def _located(self, call: Call) -> Generator[None]:
-        """Every error of an attempt names the deployment and endpoint; a response of 300 or more is an error."""
+        """Every error of an attempt names the deployment and endpoint."""
         try:
             yield
         except GatewayError as error:
@@ -302,6 +303,7 @@ class Gateway:
             raise
 
     def _checked(self, call: Call, response: R) -> R:
+        """A response of 300 or more is an error (a stream's error body was read by the transport)."""
         if response.status >= 300:
             body = response.body if isinstance(response, http.HttpResponse) else response.error_body
             raise self._error(call, response.status, response.headers, body)
