@@ -131,16 +131,17 @@ def _request(
 ) -> httpx.Request:
     """The httpx request: built directly for a shared client, by ``build_request`` for a user's one."""
     url, host = _target(req.full_url)
-    extensions = {"timeout": timeout}
     if not isinstance(client, Pooled):
         headers = {**req.headers, **extra}
-        return client.build_request("POST", url, content=req.body, headers=headers, extensions=extensions)
+        # A copy: the user's event hooks may change the request's timeouts; ours are shared, cached values.
+        return client.build_request("POST", url, content=req.body, headers=headers, extensions={"timeout": {**timeout}})
     # What build_request would give: Host and Content-Length first, then the client's defaults under ours.
     defaults = client.headers
     if not "".join(req.headers).islower():  # a user's extra header, in any case, replaces a default
         names = {name.lower() for name in req.headers}
         defaults = {name: value for name, value in defaults.items() if name not in names}
     headers = {"host": host, "content-length": str(len(req.body)), **defaults, **req.headers, **extra}
+    extensions = {"timeout": timeout}  # transports only read it
     request = httpx.Request("POST", url, headers=headers, stream=httpx.ByteStream(req.body), extensions=extensions)
     request.read()  # the body is in memory: a transport may ask for request.content
     return request
