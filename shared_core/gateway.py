@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
+from types import TracebackType
 from typing import Any, TypeVar, cast
 
 from shared_core.auth import AuthProvider
@@ -272,14 +273,6 @@ class Gateway:
 
     # -- sending -------------------------------------------------------------------------------------------
 
-    def _locate(self, call: Call, error: GatewayError) -> None:
-        # Transport and token errors are raised below the layer that knows the deployment; every error the
-        # caller sees names it (and the endpoint), as those raised from a response do.
-        if error.deployment is None:
-            error.deployment = call.target.deployment
-        if error.endpoint is None:
-            error.endpoint = call.route.endpoint_url
-
     def _client_key(self, route: RouteTarget) -> http.ClientKey:
         key = self._client_keys.get(route.endpoint_url)
         if key is None:
@@ -293,15 +286,6 @@ class Gateway:
     def _async_sender(self, route: RouteTarget) -> http.AsyncSender:
         return self._async_http_client or http.SHARED_CLIENTS.async_pooled(self._client_key(route))
 
-    @contextlib.contextmanager
-    def _located(self, call: Call) -> Generator[None]:
-        """Every error of an attempt names the deployment and endpoint."""
-        try:
-            yield
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
-
     def _checked(self, call: Call, response: R) -> R:
         """A response of 300 or more is an error (a stream's error body was read by the transport)."""
         if response.status >= 300:
@@ -312,7 +296,7 @@ class Gateway:
     def _send(self, plan: Plan, candidate: RouteCandidate, send: Callable[..., R]) -> R:
         """One attempt: ``send`` (``http.send`` or ``http.stream``) to the candidate, an error status raised."""
         call = self._call_for(plan, candidate)
-        with self._located(call):
+        with _Located(call):
             sender, auth = self._sync_sender(call.route), call.route.auth.headers()
             response = send(sender, call.http_request, self.timeouts, auth, deadline=plan.deadline_at)
         return self._checked(call, response)
@@ -320,7 +304,7 @@ class Gateway:
     async def _asend(self, plan: Plan, candidate: RouteCandidate, send: Callable[..., Awaitable[R]]) -> R:
         """Async :meth:`_send` (``http.asend`` or ``http.astream``)."""
         call = self._call_for(plan, candidate)
-        with self._located(call):
+        with _Located(call):
             sender, auth = self._async_sender(call.route), await call.route.auth.aheaders()
             response = await send(sender, call.http_request, self.timeouts, auth, deadline=plan.deadline_at)
         return self._checked(call, response)
@@ -450,6 +434,29 @@ class Gateway:
         async with contextlib.aclosing(adrive(self._folder(call, opened), opened, self._broken(plan, call))) as events:
             async for event in events:
                 yield event
+
+
+class _Located:
+    """Around an attempt: every error names the deployment and endpoint (a class: it runs on every call).
+
+    Transport and token errors are raised below the layer that knows the deployment; every error the caller sees
+    names it (and the endpoint), as those raised from a response do.
+    """
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, GatewayError):
+            if exc.deployment is None:
+                exc.deployment = self.call.target.deployment
+            if exc.endpoint is None:
+                exc.endpoint = self.call.route.endpoint_url
 
 
 def _health_store(health: HealthStore | str | object | None, config: GatewayConfig, sink: EventSink) -> HealthStore:
