@@ -14,7 +14,7 @@ the merged text unparseable (an invalid tool call in LangChain's fold) and keeps
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, assert_never
 
 from langchain_core.messages import AIMessageChunk
@@ -33,13 +33,11 @@ from shared_core.integration import (
     ContentFilterDelta,
     FinishEvent,
     HostedToolEvent,
-    JsonValue,
     PromptFilterEvent,
     ReasoningDelta,
     ReasoningItemEvent,
     RefusalDelta,
     ResponseMetadata,
-    StreamAccumulator,
     ToolCallDelta,
     UsageEvent,
 )
@@ -48,21 +46,21 @@ __all__ = ["StreamChunker"]
 
 
 class StreamChunker:
-    """Turns one stream's events into chunks and folds them for the closing chunk.
+    """Turns one stream's events into chunks; the closing chunk is built by :meth:`final` from :meth:`result`.
 
-    The closing chunk is built by :meth:`final` from :meth:`result`, once the model has priced it.
+    The folded result is the gateway's own (its closing event carries it, priced): nothing is folded twice.
     """
 
     __slots__ = (
-        "_accumulator",
         "_blocks",
-        "_filter",
         "_open",
         "_options",
         "_response_id",
+        "_result",
         "_sent_arguments",
         "_sent_ids",
         "_sent_names",
+        "_texts",
         "_usage",
     )
 
@@ -70,8 +68,8 @@ class StreamChunker:
         """Args: options: how the model shapes metadata; usage: put ``usage_metadata`` on the closing chunk."""
         self._options = options or MetadataOptions()
         self._usage = usage
-        self._accumulator = StreamAccumulator()
-        self._filter: Mapping[str, JsonValue] | None = None  # the last content-filter verdicts folded
+        self._result: ChatResult | None = None
+        self._texts: list[str] = []  # the answer's text so far, for the text a citation quotes
         self._response_id: str | None = None
         self._sent_arguments: dict[int, str] = {}
         self._sent_names: set[int] = set()
@@ -82,57 +80,50 @@ class StreamChunker:
         self._open: dict[str, int] = {}
 
     def feed(self, event: StreamEvent) -> ChatGenerationChunk | None:
-        """Fold one event; return the chunk to yield for it, if it carries content."""
-        if type(event) is ContentFilterDelta:
-            # Each text chunk's verdicts, no chunk of their own. Azure repeats the same ones on every chunk and
-            # folding verdicts already folded changes nothing: only a change is folded.
-            if event.results != self._filter:
-                self._filter = event.results
-                self._accumulator.add(event)
-            return None
-        self._accumulator.add(event)
+        """Take one event; return the chunk to yield for it, if it carries content."""
         if type(event) is TextDelta and self._blocks is None:  # the hot path: one plain text chunk per delta
+            self._texts.append(event.text)
             return _text_chunk(event.text, self._response_id)
         match event:
+            case ContentFilterDelta() | PromptFilterEvent() | UsageEvent() | FinishEvent() | ChoiceEvent():
+                return None  # in the closing chunk (from the folded result), as the other choices are
             case TextDelta(text=text):
+                self._texts.append(text)
                 if self._blocks is not None:
                     return self._chunk(AIMessageChunk(content=[{"type": "text", "text": text, **self._index("text")}]))
                 return self._chunk(AIMessageChunk(content=text, id=self._response_id))
             case HostedToolEvent(part=part):
-                blocks: list[str | dict[str, Any]] = []
-                for block in hosted_blocks(part):
-                    blocks.append({**block, "index": self._next_index()})
+                blocks: list[str | dict[str, Any]] = [{**b, "index": self._next_index()} for b in hosted_blocks(part)]
                 self._open.clear()
                 return self._chunk(AIMessageChunk(content=blocks))
             case AnnotationEvent(annotation=annotation):
-                cite = citation(annotation, self._accumulator.text)
+                cite = citation(annotation, "".join(self._texts))
                 block = {"type": "text", "text": "", "annotations": [cite], **self._index("text")}
                 return self._chunk(AIMessageChunk(content=[block]))
             case AudioDelta():
                 return self._chunk(AIMessageChunk(content="", additional_kwargs={"audio": _audio_piece(event)}))
-            case ChoiceEvent():
-                return None  # folded by the accumulator; the closing chunk carries the other choices
             case ToolCallDelta():
                 return self._tool_chunk(event)
-            case ReasoningDelta(text=text) if self._options.api == "chat":
-                reasoning: list[str | dict[str, Any]] = [
-                    {"type": "reasoning", "reasoning": text, **self._index("reasoning")}
-                ]
-                return self._chunk(AIMessageChunk(content=reasoning, additional_kwargs={"reasoning_content": text}))
             case ReasoningDelta(text=text):
-                return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_content": text}))
+                return self._reasoning_chunk(text)
             case RefusalDelta(text=text):
                 return self._chunk(AIMessageChunk(content="", additional_kwargs={"refusal": text}))
             case ReasoningItemEvent(part=part):
                 item = {"id": part.id, "text": part.text, "encrypted_content": part.encrypted_content}
                 return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_items": [item]}))
-            case ResponseMetadata(response_id=response_id):
+            case ResponseMetadata(response_id=response_id, result=result):
                 self._response_id = self._response_id or response_id
-                return None
-            case PromptFilterEvent() | ContentFilterDelta() | UsageEvent() | FinishEvent():
+                if result is not None:
+                    self._result = result  # the stream's last event: the gateway's fold, priced
                 return None
             case _:
                 assert_never(event)
+
+    def _reasoning_chunk(self, text: str) -> ChatGenerationChunk:
+        if self._options.api != "chat":
+            return self._chunk(AIMessageChunk(content="", additional_kwargs={"reasoning_content": text}))
+        reasoning: list[str | dict[str, Any]] = [{"type": "reasoning", "reasoning": text, **self._index("reasoning")}]
+        return self._chunk(AIMessageChunk(content=reasoning, additional_kwargs={"reasoning_content": text}))
 
     def _next_index(self) -> int:
         index = self._blocks or 0
@@ -188,8 +179,14 @@ class StreamChunker:
         return chunks, raw
 
     def result(self) -> ChatResult:
-        """The stream folded so far; deployment and request id come from the stream's first event."""
-        return self._accumulator.result()
+        """The whole stream folded and priced, from the gateway's closing event.
+
+        Raises:
+            RuntimeError: The events did not end with the gateway's closing event (not a ``Gateway`` stream).
+        """
+        if self._result is None:
+            raise RuntimeError("the stream's events ended without the gateway's closing event (its folded result)")
+        return self._result
 
     def final(self, result: ChatResult) -> ChatGenerationChunk:
         """The closing chunk: usage, response metadata (conversation repairs included) and

@@ -265,7 +265,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(self._track(builder.accumulator.result(), streamed=True))
+        final = builder.finish(self._track(builder.result(), streamed=True))
         if final is not None:
             yield final
 
@@ -284,7 +284,7 @@ class AzureGatewayLLM(StructuredOutputLLM):
             if chunk is not None:
                 yield chunk
         # The stream's last event carried its cost, so the folded result is priced as a chat call is.
-        final = builder.finish(self._track(builder.accumulator.result(), streamed=True))
+        final = builder.finish(self._track(builder.result(), streamed=True))
         if final is not None:
             yield final
 

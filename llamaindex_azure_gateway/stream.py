@@ -9,7 +9,7 @@ last chunk carries what ``TokenCountingHandler`` needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from llama_index.core.base.llms.types import (
@@ -28,10 +28,8 @@ from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
 from shared_core import ChatResult, StreamEvent, TextDelta
 from shared_core.integration import (
     ContentFilterDelta,
-    JsonValue,
     ReasoningDelta,
     ResponseMetadata,
-    StreamAccumulator,
     ToolCallDelta,
     ToolSequenceRepair,
 )
@@ -49,23 +47,14 @@ class _PendingCall:
 
 
 class ChatStreamBuilder:
-    """Folds stream events and builds the cumulative ``ChatResponse`` chunks LlamaIndex expects.
+    """Builds the cumulative ``ChatResponse`` chunks LlamaIndex expects from one stream's events.
 
     Use: for each event, ``chunk = builder.feed(event)`` and yield it when not ``None``; after the stream,
-    yield ``builder.finish(result)`` when not ``None``.
+    yield ``builder.finish(builder.result())`` when not ``None``. The folded result is the gateway's own (its
+    closing event carries it, priced): nothing is folded twice.
     """
 
-    __slots__ = (
-        "_accumulator",
-        "_calls",
-        "_filter",
-        "_folded_text",
-        "_held",
-        "_on_repairs",
-        "_reasoning",
-        "_responses_api",
-        "_text",
-    )
+    __slots__ = ("_calls", "_held", "_on_repairs", "_reasoning", "_responses_api", "_result", "_text")
 
     def __init__(
         self,
@@ -75,33 +64,19 @@ class ChatStreamBuilder:
     ) -> None:
         self._responses_api = responses_api
         self._on_repairs = on_repairs
-        self._accumulator = StreamAccumulator()
-        self._folded_text = 0  # how much of ``_text`` the accumulator holds
-        self._filter: Mapping[str, JsonValue] | None = None  # the last content-filter verdicts folded
+        self._result: ChatResult | None = None
         self._text = ""
         self._reasoning = ""
         self._calls: dict[int, _PendingCall] = {}
         self._held: ChatResponse | None = None
 
     def feed(self, event: StreamEvent) -> ChatResponse | None:
-        """Fold one event; returns the previously held chunk when this event starts a new one."""
-        if type(event) is ContentFilterDelta:
-            # Each text chunk's verdicts, no chunk of their own. Azure repeats the same ones on every chunk and
-            # folding verdicts already folded changes nothing: only a change is folded.
-            if event.results != self._filter:
-                self._filter = event.results
-                self._accumulator.add(event)
-            return None
-        if isinstance(event, TextDelta):
-            # The answer's text is kept here anyway (each chunk carries it whole): the accumulator gets it in one
-            # piece when read (:attr:`accumulator`), or before a delta whose log probabilities it must keep.
-            if event.logprobs:
-                self._fold_text()
-                self._accumulator.add(event)
-                self._folded_text += len(event.text)
+        """Take one event; returns the previously held chunk when this event starts a new one."""
+        if isinstance(event, TextDelta):  # the hot path: one text delta per chunk
             self._text += event.text
             return self._hold(self._chunk(delta=event.text))
-        self._accumulator.add(event)
+        if type(event) is ContentFilterDelta:  # the other event of every text chunk: in the closing result
+            return None
         if isinstance(event, ToolCallDelta):
             call = self._calls.get(event.index)
             if call is None:
@@ -113,20 +88,22 @@ class ChatStreamBuilder:
         if isinstance(event, ReasoningDelta):
             self._reasoning += event.text
             return self._hold(self._chunk(delta=None, thinking_delta=event.text))
-        if isinstance(event, ResponseMetadata) and event.repairs and self._on_repairs is not None:
-            self._on_repairs(event.repairs)  # the stream's first event: reported before any token
+        if isinstance(event, ResponseMetadata):
+            if event.repairs and self._on_repairs is not None:
+                self._on_repairs(event.repairs)  # the stream's first event: reported before any token
+            if event.result is not None:
+                self._result = event.result  # the stream's last event: the gateway's fold, priced
         return None
 
-    @property
-    def accumulator(self) -> StreamAccumulator:
-        """The stream folded so far (its text included)."""
-        self._fold_text()
-        return self._accumulator
+    def result(self) -> ChatResult:
+        """The whole stream folded and priced, from the gateway's closing event.
 
-    def _fold_text(self) -> None:
-        if len(self._text) > self._folded_text:
-            self._accumulator.add(TextDelta(text=self._text[self._folded_text :]))
-            self._folded_text = len(self._text)
+        Raises:
+            RuntimeError: The events did not end with the gateway's closing event (not a ``Gateway`` stream).
+        """
+        if self._result is None:
+            raise RuntimeError("the stream's events ended without the gateway's closing event (its folded result)")
+        return self._result
 
     def _hold(self, chunk: ChatResponse) -> ChatResponse | None:
         previous, self._held = self._held, chunk

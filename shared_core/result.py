@@ -1,18 +1,36 @@
 """Results in our own types: a finished call, the events of a stream, and the fold from one to the other.
 
 A streamed call and a non-streamed call of the same exchange fold to equal :class:`ChatResult` s: the
-:class:`StreamAccumulator` is the only place that knows how.
+:class:`StreamAccumulator` is the only place that knows how. The events themselves are defined in
+:mod:`shared_core.stream_events` and importable from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, TypeAlias, assert_never
+from typing import TYPE_CHECKING, Literal, assert_never
 
 from shared_core import display
 from shared_core.messages import AudioPart, HostedToolPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart
 from shared_core.repair import ToolSequenceRepair
+from shared_core.stream_events import (
+    AnnotationEvent,
+    AudioDelta,
+    ChoiceEvent,
+    ContentFilterDelta,
+    FinishEvent,
+    HostedToolEvent,
+    PromptFilterEvent,
+    ReasoningDelta,
+    ReasoningItemEvent,
+    RefusalDelta,
+    ResponseMetadata,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
 from shared_core.tool_calls import InvalidToolCall, ToolCall, ToolCallAssembler
 
 if TYPE_CHECKING:
@@ -158,176 +176,6 @@ class ChatResult:
         return replace(self, deployment=deployment, request_id=request_id)
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseMetadata:
-    """Identity of the response, sent on (almost) every chunk; the last non-empty value wins.
-
-    The gateway sends one more as the first event of every stream, carrying what only the transport knows:
-    the deployment that answered (after any failover), its endpoint, Azure's request id and the conversation
-    repairs made before sending; and one as the last event, carrying the stream's ``cost`` once the gateway has
-    priced it (before any completion content-filter error is raised).
-
-    Attributes:
-        endpoint: The endpoint that answered: its configured name, else its URL (first event only).
-        cost: What the stream cost (last event only).
-        repairs: What conversation repair changed before sending (first event only).
-        response_headers: The HTTP response headers, credentials and cookies left out (first event only).
-    """
-
-    response_id: str | None = None
-    model: str | None = None
-    created: int | None = None
-    system_fingerprint: str | None = None
-    provider_details: Mapping[str, JsonValue] = field(default_factory=lambda: {})
-    deployment: str | None = None
-    request_id: str | None = None
-    endpoint: str | None = None
-    cost: CallCost | None = None
-    repairs: tuple[ToolSequenceRepair, ...] = ()
-    response_headers: Mapping[str, str] = field(default_factory=lambda: {})
-    kind: Literal["metadata"] = "metadata"
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """A piece of the answer's text (never empty), with its tokens' log probabilities when asked for."""
-
-    text: str
-    logprobs: tuple[TokenLogprob, ...] = ()
-    kind: Literal["text"] = "text"
-
-
-@dataclass(frozen=True, slots=True)
-class RefusalDelta:
-    """A piece of a refusal."""
-
-    text: str
-    kind: Literal["refusal"] = "refusal"
-
-
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
-    """A piece of reasoning summary text."""
-
-    text: str
-    kind: Literal["reasoning"] = "reasoning"
-
-
-@dataclass(frozen=True, slots=True)
-class ReasoningItemEvent:
-    """A finished reasoning item (Responses API), with its id and encrypted content."""
-
-    part: ReasoningPart
-    kind: Literal["reasoning_item"] = "reasoning_item"
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    """A fragment of a tool call; ``id`` and ``name`` usually come only with the first fragment of an index.
-
-    ``complete`` marks ``arguments`` as the whole argument text (Responses ``...arguments.done``), replacing
-    the fragments received so far.
-    """
-
-    index: int
-    id: str | None = None
-    name: str | None = None
-    arguments: str = ""
-    complete: bool = False
-    kind: Literal["tool_call_delta"] = "tool_call_delta"
-
-
-@dataclass(frozen=True, slots=True)
-class HostedToolEvent:
-    """A finished item of a tool Azure ran itself (Responses ``response.output_item.done``)."""
-
-    part: HostedToolPart
-    kind: Literal["hosted_tool"] = "hosted_tool"
-
-
-@dataclass(frozen=True, slots=True)
-class AnnotationEvent:
-    """A citation added to the answer's text (Responses ``response.output_text.annotation.added``).
-
-    ``start_index`` / ``end_index`` count in the whole text received so far, as in the folded result.
-    """
-
-    annotation: Mapping[str, JsonValue]
-    kind: Literal["annotation"] = "annotation"
-
-
-@dataclass(frozen=True, slots=True)
-class AudioDelta:
-    """A piece of the answer's audio (Chat Completions ``delta.audio``): base64 data, transcript, id, expiry."""
-
-    data: str = ""
-    transcript: str = ""
-    id: str | None = None
-    expires_at: int | None = None
-    format: str | None = None
-    kind: Literal["audio"] = "audio"
-
-
-@dataclass(frozen=True, slots=True)
-class ChoiceEvent:
-    """An event of choice ``index`` > 0 of a Chat Completions stream asked with ``n`` > 1."""
-
-    index: int
-    event: StreamEvent
-    kind: Literal["choice"] = "choice"
-
-
-@dataclass(frozen=True, slots=True)
-class PromptFilterEvent:
-    """Azure's verdicts on the prompt (the stream's first, ``choices: []`` chunk)."""
-
-    results: tuple[PromptFilterResult, ...]
-    kind: Literal["prompt_filter"] = "prompt_filter"
-
-
-@dataclass(frozen=True, slots=True)
-class ContentFilterDelta:
-    """Azure's per-chunk verdict on the completion (categories present in this chunk only)."""
-
-    results: Mapping[str, JsonValue]
-    kind: Literal["content_filter"] = "content_filter"
-
-
-@dataclass(frozen=True, slots=True)
-class UsageEvent:
-    """Token counts (the trailing usage chunk, or ``response.completed``)."""
-
-    usage: Usage
-    kind: Literal["usage"] = "usage"
-
-
-@dataclass(frozen=True, slots=True)
-class FinishEvent:
-    """Generation stopped."""
-
-    reason: FinishReason
-    raw_reason: str | None = None
-    kind: Literal["finish"] = "finish"
-
-
-StreamEvent: TypeAlias = (
-    ResponseMetadata
-    | TextDelta
-    | RefusalDelta
-    | ReasoningDelta
-    | ReasoningItemEvent
-    | ToolCallDelta
-    | PromptFilterEvent
-    | ContentFilterDelta
-    | UsageEvent
-    | FinishEvent
-    | HostedToolEvent
-    | AnnotationEvent
-    | AudioDelta
-    | ChoiceEvent
-)
-
-
 def fold_audio(deltas: list[AudioDelta]) -> AudioPart | None:
     """The audio of a stream's :class:`AudioDelta` s (data and transcript joined), or ``None`` when none came."""
     if not deltas:
@@ -403,6 +251,7 @@ class StreamAccumulator:
         "_details",
         "_finish",
         "_hosted",
+        "_last_filter",
         "_logprobs",
         "_meta",
         "_prompt_filter",
@@ -425,6 +274,7 @@ class StreamAccumulator:
         self._tools = ToolCallAssembler()
         self._prompt_filter: list[PromptFilterResult] = []
         self._content_filter: dict[str, JsonValue] = {}
+        self._last_filter: Mapping[str, JsonValue] | None = None  # the verdicts of the last ContentFilterDelta
         self._usage: Usage | None = None
         self._finish: FinishEvent | None = None
         self._cost: CallCost | None = None
@@ -442,6 +292,15 @@ class StreamAccumulator:
     def add(self, event: StreamEvent) -> None:
         """Fold one event in."""
         self.events_seen += 1
+        # The two events of every text chunk first, without the match below (class patterns test in order).
+        if type(event) is TextDelta:
+            self._text.append(event.text)
+            if event.logprobs:
+                self._add_logprobs(event.logprobs)
+            return
+        if type(event) is ContentFilterDelta:
+            self._add_filter(event.results)
+            return
         match event:
             case TextDelta(text=text, logprobs=logprobs):
                 self._text.append(text)
@@ -454,15 +313,11 @@ class StreamAccumulator:
             case ReasoningItemEvent(part=part):
                 self._reasoning_items.append(part)
             case ToolCallDelta():
-                if event.complete:
-                    self._tools.add(event.index, id=event.id, name=event.name)
-                    self._tools.set_arguments(event.index, event.arguments)
-                else:
-                    self._tools.add(event.index, id=event.id, name=event.name, arguments=event.arguments)
+                self._add_tool(event)
             case PromptFilterEvent(results=results):
                 self._prompt_filter.extend(results)
             case ContentFilterDelta(results=results):
-                merge_filter_results(self._content_filter, results)
+                self._add_filter(results)
             case UsageEvent(usage=usage):
                 self._usage = usage
             case FinishEvent():
@@ -476,12 +331,24 @@ class StreamAccumulator:
             case AudioDelta():
                 self._audio.append(event)
             case ChoiceEvent(index=index, event=inner):
-                choice = self._choices.get(index)
-                if choice is None:
-                    choice = self._choices[index] = StreamAccumulator()
-                choice.add(inner)
+                if index not in self._choices:
+                    self._choices[index] = StreamAccumulator()
+                self._choices[index].add(inner)
             case _:
                 assert_never(event)
+
+    def _add_tool(self, event: ToolCallDelta) -> None:
+        if event.complete:
+            self._tools.add(event.index, id=event.id, name=event.name)
+            self._tools.set_arguments(event.index, event.arguments)
+        else:
+            self._tools.add(event.index, id=event.id, name=event.name, arguments=event.arguments)
+
+    def _add_filter(self, results: Mapping[str, JsonValue]) -> None:
+        # Azure repeats the same verdicts on every text chunk; merging verdicts just merged changes nothing.
+        if results != self._last_filter:
+            self._last_filter = results
+            merge_filter_results(self._content_filter, results)
 
     def _add_logprobs(self, logprobs: tuple[TokenLogprob, ...]) -> None:
         if self._logprobs is None:

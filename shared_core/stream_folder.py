@@ -28,7 +28,7 @@ from shared_core.repair import ToolSequenceRepair
 from shared_core.result import ChatResult, ResponseMetadata, StreamAccumulator, StreamEvent, public_headers
 from shared_core.transport.error_map import request_id
 from shared_core.transport.http import StreamingResponse
-from shared_core.transport.sse import SSEParser, SSERecord
+from shared_core.transport.sse import SSEParser
 from shared_core.wire import chat_completions, responses
 
 __all__ = ["StreamFolder", "adrive", "drive"]
@@ -117,18 +117,18 @@ class StreamFolder:
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Decode and fold one chunk of bytes."""
-        return self._decode(self._parser.feed(chunk))
+        return self._decode(self._parser.feed_pairs(chunk))
 
-    def _decode(self, records: list[SSERecord]) -> list[StreamEvent]:
+    def _decode(self, records: list[tuple[str | None, str]]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        for record in records:
+        for name, data in records:
             if self._decoder.done:
                 break  # bytes after the terminal event, in the same read, are not part of the answer
-            if record.event in _KEEPALIVE_EVENTS or not record.data.strip():
+            if name in _KEEPALIVE_EVENTS or not data.strip():
                 continue  # an empty ``data:`` keep-alive, or a ping
             if self._raw is not None:
-                self._raw.append({"event": record.event, "data": record.data})
-            for event in self._decoder.decode(record.event, record.data):
+                self._raw.append({"event": name, "data": data})
+            for event in self._decoder.decode(name, data):
                 self.accumulator.add(event)
                 out.append(event)
         return out
@@ -182,7 +182,7 @@ class StreamFolder:
 
     def close(self) -> list[StreamEvent]:
         """The events held back by the parser; raises when the terminal event never came."""
-        out = [] if self._decoder.done else self._decode(self._parser.close())
+        out = [] if self._decoder.done else self._decode(self._parser.close_pairs())
         if not self._decoder.done:
             raise StreamInterruptedError(
                 "the stream ended without its terminal event ([DONE] or response.completed); "
@@ -198,14 +198,15 @@ class StreamFolder:
         """Emit the raw stream (raw debug), have the gateway price the folded result, and fold its cost in.
 
         Returns:
-            The stream's last event (its cost), and the completion filter error to raise after yielding it:
-            the caller sees what a filtered answer cost before the error.
+            The stream's last event (its cost and the priced result), and the completion filter error to raise
+            after yielding it: the caller sees what a filtered answer cost before the error.
         """
         if self._raw is not None:
             data: dict[str, JsonValue] = {"deployment": self._deployment, "status": 200, "events": self._raw}
             self._sink.emit(DebugEvent("llm:response:raw", data))
         priced, filtered = self._finish(self.partial(), time.perf_counter() - self._started)
-        event = ResponseMetadata(cost=priced.cost)
+        # ``priced`` is the fold with this event's cost in: the framework packages take it instead of folding again.
+        event = ResponseMetadata(cost=priced.cost, result=priced)
         self.accumulator.add(event)
         return event, filtered
 

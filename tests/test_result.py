@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shared_core.messages import JsonValue, Message, ReasoningPart, TextPart, ToolCallPart
 from shared_core.result import (
     ChatResult,
@@ -248,3 +251,23 @@ def test_merge_filter_results_keeps_detected_true() -> None:
     merge_filter_results(running, {"protected_material_text": {"filtered": False, "detected": False}})
 
     assert running == {"protected_material_text": {"filtered": False, "detected": True}}
+
+
+_VERDICTS: list[dict[str, JsonValue]] = [
+    {"hate": dict(_SAFE), "violence": dict(_SAFE)},
+    {"hate": {"filtered": False, "severity": "low"}, "violence": dict(_SAFE)},
+    {"violence": {"filtered": True, "severity": "high"}},
+    {"hate": dict(_SAFE), "jailbreak": {"filtered": False, "detected": True}},
+    {},
+]
+
+
+@given(st.lists(st.sampled_from(range(len(_VERDICTS))), max_size=12))
+def test_stream_accumulator_repeated_verdicts_fold_as_merging_every_one(picks: list[int]) -> None:
+    # The accumulator skips a verdict equal to the one it merged last (Azure repeats them on every chunk).
+    expected: dict[str, JsonValue] = {}
+    events: list[StreamEvent] = []
+    for pick in picks:
+        merge_filter_results(expected, _VERDICTS[pick])
+        events += [ContentFilterDelta(_VERDICTS[pick]), TextDelta("x")]
+    assert _fold(events).result().content_filter_results == expected

@@ -1,9 +1,11 @@
 """The framework packages' direct chunk builders give exactly what validation (or ``model_construct``) gives,
-and folding a repeated content-filter verdict once, or the text once at the end, changes no folded result."""
+and both packages hand over the gateway's own folded result instead of folding the stream again (against the
+loopback emulator)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import pytest
 from langchain_core.messages import AIMessageChunk
@@ -12,8 +14,11 @@ from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageR
 
 from langchain_azure_gateway import chunks
 from llamaindex_azure_gateway import stream
-from shared_core import StreamEvent, TextDelta
-from shared_core.integration import ContentFilterDelta, ResponseMetadata, StreamAccumulator, TokenLogprob
+from shared_core import ChatRequest, Gateway, Message, TextDelta
+from shared_core.integration import ResponseMetadata
+from tests.support.azure_server import AzureTestServer, DeploymentInfo, Reply, ToolCall
+
+pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
 
 def _state(model: Any) -> tuple[Any, ...]:
@@ -56,37 +61,51 @@ def test_llamaindex_direct_models_are_the_constructed_ones() -> None:
     assert _state(response) == _state(expected)
 
 
-_SAFE = {"filtered": False, "severity": "safe"}
-_LOW = {"filtered": False, "severity": "low"}
-_LOGPROB = TokenLogprob(token="b", logprob=-0.5, bytes=None)
+KEY = "chunk-paths-key"
 
 
-def _events() -> list[StreamEvent]:
-    return [
-        ResponseMetadata(deployment="d", request_id="r", response_id="chatcmpl-1"),
-        TextDelta(text="a"),
-        ContentFilterDelta(results={"hate": _SAFE, "violence": _SAFE}),
-        TextDelta(text="b", logprobs=(_LOGPROB,)),
-        ContentFilterDelta(results={"hate": _SAFE, "violence": _SAFE}),
-        TextDelta(text="c"),
-        ContentFilterDelta(results={"hate": _LOW, "violence": _SAFE}),
-        TextDelta(text="d"),
-        ContentFilterDelta(results={"hate": _SAFE, "violence": _SAFE}),  # milder again: "low" is kept
-        TextDelta(text="e"),
-    ]
+@pytest.fixture(scope="module")
+def server() -> Iterator[AzureTestServer]:
+    with AzureTestServer(api_key=KEY, deployments={"chat": DeploymentInfo()}) as app:
+        yield app
 
 
-def test_both_packages_fold_what_the_core_folds() -> None:
-    reference = StreamAccumulator()
+def _gateway(server: AzureTestServer, api: Literal["chat", "responses"]) -> Gateway:
+    version = "v1" if api == "responses" else "2024-10-21"
+    return Gateway(
+        endpoint=server.endpoint, api_key=KEY, default_deployment="chat", api=api, api_version=version, env={}
+    )
+
+
+_CALL = ToolCall("lookup", '{"city": "Oslo"}')
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("reply", [Reply("one two three"), Reply("looking", tool_calls=(_CALL,))])
+def test_both_packages_take_the_gateways_folded_result(
+    server: AzureTestServer, api: Literal["chat", "responses"], reply: Reply
+) -> None:
+    # Neither package folds the events again: the result both hand over is the one the closing event carries.
+    server.reset()
+    server.script(reply)
+    events = list(_gateway(server, api).stream(ChatRequest((Message.user("hi"),))))
+    closing = events[-1]
+    assert isinstance(closing, ResponseMetadata) and closing.result is not None
     chunker = chunks.StreamChunker()
     builder = stream.ChatStreamBuilder()
-    for event in _events():
-        reference.add(event)
+    built = [chunk for event in events if (chunk := chunker.feed(event)) is not None]
+    held = [chunk for event in events if (chunk := builder.feed(event)) is not None]
+    assert chunker.result() is closing.result and builder.result() is closing.result
+    assert "".join(chunk.text for chunk in built) == closing.result.text == (reply.text or "")
+    assert held  # LlamaIndex holds back the last content chunk for ``finish``
+
+
+def test_both_packages_without_the_closing_event_say_so() -> None:
+    chunker, builder = chunks.StreamChunker(), stream.ChatStreamBuilder()
+    for event in (ResponseMetadata(deployment="d"), TextDelta("a"), ResponseMetadata(cost=None)):
         chunker.feed(event)
         builder.feed(event)
-    expected = reference.result()
-    assert expected.content_filter_results["hate"] == _LOW
-    assert chunker.result() == expected
-    assert builder.accumulator.result() == expected
-    assert builder.accumulator.result() == expected  # reading it twice adds nothing
-    assert expected.message.text == "abcde" and expected.logprobs == (_LOGPROB,)
+    with pytest.raises(RuntimeError, match="closing event"):
+        chunker.result()
+    with pytest.raises(RuntimeError, match="closing event"):
+        builder.result()

@@ -125,6 +125,38 @@ async def test_gateway_stream_accumulator_result_carries_the_stream_cost(azure: 
     assert result.cost.amount == pytest.approx(EXPECTED)
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_gateway_stream_last_event_carries_every_event_folded(
+    azure: AzureTestServer, mode: str, api: Literal["chat", "responses"]
+) -> None:
+    # The framework packages take this result instead of folding the stream a second time.
+    azure.script(Reply("one two three", usage=USAGE))
+    events = await run_stream(top_level_gateway(azure, api), mode)
+    accumulator = StreamAccumulator()
+    for event in events:
+        accumulator.add(event)
+    last = events[-1]
+    assert isinstance(last, ResponseMetadata) and last.result is not None
+    assert last.result == accumulator.result()
+    assert (last.result.text, last.result.cost, last.result.deployment) == ("one two three", last.cost, DEPLOYMENT)
+    assert last.result.request_id is not None and last.result.response_headers
+    # Left out of the event's equality and repr: the events before it already say all of it.
+    assert last == ResponseMetadata(cost=last.cost)
+    assert "one two three" not in repr(last)
+
+
+def test_gateway_stream_completion_filter_last_event_carries_the_partial_answer(azure: AzureTestServer) -> None:
+    azure.script(Reply("one two three four", usage=USAGE, filter_after=2))
+    events: list[StreamEvent] = []
+    with pytest.raises(ContentFilterError) as caught:
+        events.extend(top_level_gateway(azure).stream(REQUEST))
+    last = events[-1]
+    assert isinstance(last, ResponseMetadata) and last.result is not None
+    assert last.result == caught.value.partial
+    assert last.result.finish_reason == "content_filter"
+
+
 def test_stream_accumulator_cost_is_none_until_a_metadata_event_carries_one() -> None:
     cost = CallCost(DEPLOYMENT, BASE_MODEL, 0.25, endpoint="east")
     accumulator = StreamAccumulator()

@@ -2,8 +2,10 @@
 
 Azure's Chat Completions streams send ``data:`` lines only and end with ``data: [DONE]``; its Responses streams
 send ``event:`` + ``data:`` pairs and stop after ``response.completed`` with no ``[DONE]`` and, behind some
-proxies, without the final blank line. Records are plain frozen dataclasses: the per-chunk cost of a stream is
-what users feel, so no pydantic model and no regular expression is built per line (``str.split`` / ``find``).
+proxies, without the final blank line. Records are plain frozen dataclasses (plain ``(event, data)`` pairs on
+the stream folder's path, :meth:`SSEParser.feed_pairs`): the per-chunk cost of a stream is what users feel, so no
+pydantic model and no regular expression is built per line (``str.split`` / ``find``), a read is decoded in one
+step when it holds whole characters, and a record that is one ``data:`` line is taken whole.
 
 Rules (the WHATWG event-stream format, minus ``id``/``retry`` which Azure never uses for resumption):
 ``data:`` lines are joined with ``"\\n"``; ``event:`` names the record; lines starting with ``:`` are comments;
@@ -56,7 +58,7 @@ class SSEParser:
         [SSERecord(event='response.created', data='{}')]
     """
 
-    __slots__ = ("_data", "_decoder", "_event", "_pending", "_skip_lf", "_started")
+    __slots__ = ("_data", "_decoder", "_event", "_pending", "_skip_lf", "_started", "_undecoded")
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -65,6 +67,7 @@ class SSEParser:
         self._data: list[str] = []
         self._skip_lf = False
         self._started = False
+        self._undecoded = False  # the incremental decoder may hold the start of a character
 
     def feed(self, chunk: bytes | str) -> list[SSERecord]:
         """Parse one chunk of the stream (bytes, or text already decoded).
@@ -72,7 +75,24 @@ class SSEParser:
         Returns:
             The records completed by this chunk, in order (often empty or one).
         """
-        text = self._decoder.decode(chunk) if isinstance(chunk, bytes) else chunk
+        return [SSERecord(event, data) for event, data in self.feed_pairs(chunk)]
+
+    def feed_pairs(self, chunk: bytes | str) -> list[tuple[str | None, str]]:
+        """:meth:`feed`, each record as a plain ``(event, data)`` pair (the stream folder's per-chunk path)."""
+        if isinstance(chunk, bytes):
+            if self._undecoded:
+                text = self._decoder.decode(chunk)
+                self._undecoded = bool(self._decoder.getstate()[0])
+            else:
+                try:
+                    # Whole UTF-8 (the usual read) decodes in one step; a read that ends inside a character, or
+                    # invalid bytes, goes through the incremental decoder, which holds or replaces them.
+                    text = chunk.decode()
+                except UnicodeDecodeError:
+                    text = self._decoder.decode(chunk)
+                    self._undecoded = bool(self._decoder.getstate()[0])
+        else:
+            text = chunk
         if not text:
             return []
         if not self._started:
@@ -91,14 +111,36 @@ class SSEParser:
         if self._pending:
             self._pending.append(text)
             buffer = "".join(self._pending)
+            self._pending = []
         else:
             buffer = text
         if "\r" in buffer:
             self._skip_lf = buffer[-1] == "\r"
             buffer = buffer.replace("\r\n", "\n").replace("\r", "\n")
+        if self._data or self._event is not None:
+            return self._lines(buffer)
+        return self._records(buffer)
+
+    def _records(self, buffer: str) -> list[tuple[str | None, str]]:
+        """Parse ``buffer`` (LF line ends only) from a record boundary: each complete record whose only line is
+        one ``data:`` line (every Chat Completions record) is taken whole; the rest goes line by line."""
+        blocks = buffer.split("\n\n")
+        tail = blocks.pop()  # after the last blank line: a record still open, or ""
+        out: list[tuple[str | None, str]] = []
+        for block in blocks:
+            if block.startswith("data:") and "\n" not in block:
+                out.append((None, block[6:] if block[5:6] == " " else block[5:]))
+            else:
+                out += self._take_lines([*block.split("\n"), ""])
+        if tail:
+            out += self._lines(tail)
+        return out
+
+    def _lines(self, buffer: str) -> list[tuple[str | None, str]]:
         lines = buffer.split("\n")
         last = lines.pop()
-        self._pending = [last] if last else []
+        if last:
+            self._pending.append(last)
         return self._take_lines(lines)
 
     def close(self) -> list[SSERecord]:
@@ -107,21 +149,26 @@ class SSEParser:
         Azure's Responses streams can end right after ``response.completed`` without a blank line; that
         record is returned here rather than dropped (the format says drop it; we are lenient).
         """
+        return [SSERecord(event, data) for event, data in self.close_pairs()]
+
+    def close_pairs(self) -> list[tuple[str | None, str]]:
+        """:meth:`close`, each record as a plain ``(event, data)`` pair."""
         tail = self._decoder.decode(b"", final=True)
+        self._undecoded = False
         rest = "".join(self._pending) + tail
         lines = [rest, ""] if rest else [""]
         self._pending = []
         self._skip_lf = False
         return self._take_lines(lines)
 
-    def _take_lines(self, lines: list[str]) -> list[SSERecord]:
-        out: list[SSERecord] = []
+    def _take_lines(self, lines: list[str]) -> list[tuple[str | None, str]]:
+        out: list[tuple[str | None, str]] = []
         data = self._data
         event = self._event
         for line in lines:
             if not line:
                 if data:
-                    out.append(SSERecord(event, data[0] if len(data) == 1 else "\n".join(data)))
+                    out.append((event, data[0] if len(data) == 1 else "\n".join(data)))
                     data = []
                 event = None
             elif line.startswith("data:"):

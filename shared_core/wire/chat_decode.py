@@ -1,4 +1,4 @@
-"""Azure Chat Completions responses -> ChatResult and stream events.
+"""Azure Chat Completions responses -> ChatResult, and the field decoders the stream decoder shares.
 
 Everything Azure sends is kept: ``prompt_filter_results`` (``prompt_annotations`` on 2023 api-versions; each
 verdict under ``content_filter_results``, or ``content_filter_result`` when the prompt held an image), the
@@ -9,56 +9,30 @@ message fields as ``choice.<name>`` / ``message.<name>`` (``message.annotations`
 counters we do not model as ``usage`` (the raw object, when one of them is non-zero), and a finish reason we do
 not know as ``finish_reason``. ``null`` and empty values carry nothing and are not kept.
 
-Streams (one :class:`ChatStreamDecoder` per stream) follow the real wire, not the spec: the first chunk has
-``choices: []`` and only ``prompt_filter_results``; the role chunk has ``"content": ""``, which never becomes a
-:class:`TextDelta`; every chunk carries ``content_filter_results`` (often ``{}``, which is skipped); filter
-annotation chunks come with no ``delta`` or ``delta: null``; with ``include_usage`` every chunk has
-``"usage": null`` and a trailing ``choices: []`` chunk carries the usage. Metadata (id, model, created,
-fingerprint, unknown top-level fields) is emitted only when it changes, so a text chunk costs one small event.
-``obfuscation`` is random padding that Azure puts on every chunk to hide token lengths; it carries no content
-and is not kept on streams. With ``n`` > 1 every choice is decoded: choice 0 is the result, choices 1, 2 ... are
-``ChatResult.choices`` (a stream wraps their events in :class:`ChoiceEvent`); a choice whose ``index`` is not an
-integer is kept raw under ``additional_choices``. ``choice.logprobs.content`` becomes :attr:`ChatResult.logprobs`
-(on a stream, each text chunk's ``TextDelta.logprobs``); the rest of ``choice.logprobs`` (``refusal`` log
-probabilities) stays in ``provider_details`` as ``choice.logprobs``.
+With ``n`` > 1 every choice is decoded: choice 0 is the result, choices 1, 2 ... are ``ChatResult.choices``; a
+choice whose ``index`` is not an integer is kept raw under ``additional_choices``. ``choice.logprobs.content``
+becomes :attr:`ChatResult.logprobs`; the rest of ``choice.logprobs`` (``refusal`` log probabilities) stays in
+``provider_details`` as ``choice.logprobs``. Streams are decoded by :mod:`shared_core.wire.chat_stream_decode`,
+with the field decoders below.
 
-``message.reasoning_content`` (DeepSeek-R1 and other models on Azure's v1 endpoint; ``delta.reasoning_content``
-on streams) becomes a :class:`ReasoningPart` first in the message. ``message.audio`` (``modalities`` with
-``audio``: base64 ``data``, ``transcript``, ``id``, ``expires_at``; spread over ``delta.audio`` on streams)
-becomes an :class:`AudioPart` after the text.
+``message.reasoning_content`` (DeepSeek-R1 and other models on Azure's v1 endpoint) becomes a
+:class:`ReasoningPart` first in the message. ``message.audio`` (``modalities`` with ``audio``: base64 ``data``,
+``transcript``, ``id``, ``expires_at``) becomes an :class:`AudioPart` after the text.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
 from shared_core.content_filter import prompt_filter_error
-from shared_core.errors import ContentFilterError, InvalidResponseError, ServerError
+from shared_core.errors import ContentFilterError, InvalidResponseError
 from shared_core.messages import AudioPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart, ToolCallPart
-from shared_core.result import (
-    AudioDelta,
-    ChatResult,
-    ChoiceEvent,
-    ContentFilterDelta,
-    FinishEvent,
-    FinishReason,
-    PromptFilterEvent,
-    PromptFilterResult,
-    ReasoningDelta,
-    RefusalDelta,
-    ResponseMetadata,
-    StreamEvent,
-    TextDelta,
-    TokenLogprob,
-    ToolCallDelta,
-    Usage,
-    UsageEvent,
-)
+from shared_core.result import ChatResult, FinishReason, PromptFilterResult, TokenLogprob, Usage
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
+from shared_core.wire.json_read import json_int, json_str, kept
 
 __all__ = [
-    "ChatStreamDecoder",
+    "KNOWN_TOP_FIELDS",
     "decode_error",
     "decode_finish_reason",
     "decode_prompt_filters",
@@ -76,7 +50,7 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "content_filter": "content_filter",
     "function_call": "function_call",
 }
-_KNOWN_TOP = frozenset(
+KNOWN_TOP_FIELDS = frozenset(
     {
         "id",
         "object",
@@ -89,13 +63,11 @@ _KNOWN_TOP = frozenset(
         "prompt_annotations",
     }
 )
+"""Top-level fields of a completion (or a chunk) that :class:`ChatResult` models; others go to provider details."""
 _KNOWN_CHOICE = frozenset({"index", "message", "delta", "finish_reason", "content_filter_results", "logprobs"})
 _KNOWN_MESSAGE = frozenset({"role", "content", "refusal", "tool_calls", "reasoning_content", "audio"})
 _KNOWN_USAGE = frozenset({"prompt_tokens", "completion_tokens", "total_tokens"})
 _MODELLED_DETAILS = {"prompt_tokens_details": "cached_tokens", "completion_tokens_details": "reasoning_tokens"}
-_NO_META: tuple[None, None, None, None] = (None, None, None, None)
-# Stream fields never reported as provider details: the modelled ones, and per-chunk padding (module docstring).
-_IGNORED_STREAM_TOP = _KNOWN_TOP | {"obfuscation"}
 
 
 def decode_response(payload: JsonValue) -> ChatResult:
@@ -105,15 +77,8 @@ def decode_response(payload: JsonValue) -> ChatResult:
         InvalidResponseError: The body is not a chat completion (not an object, no ``choices`` list, an error
             body under a success status, a message whose content is not text).
     """
-    if not isinstance(payload, dict):
-        raise InvalidResponseError(f"chat completion body is a JSON {type(payload).__name__}, not an object")
-    choices = payload.get("choices")
-    if not isinstance(choices, list):
-        error = payload.get("error")
-        if isinstance(error, dict):
-            raise InvalidResponseError(f"Azure sent an error body with a success status: {error.get('message')!r}")
-        raise InvalidResponseError(f"chat completion body has no 'choices' list (keys: {sorted(payload)})")
-    details: JsonObject = {k: v for k, v in payload.items() if k not in _KNOWN_TOP and _kept(v)}
+    body, choices = _completion(payload)
+    details: JsonObject = {k: v for k, v in body.items() if k not in KNOWN_TOP_FIELDS and kept(v)}
     choice, others = _first_choice(choices, details)
     parts: list[MessagePart] = []
     valid: list[ToolCall] = []
@@ -139,20 +104,31 @@ def decode_response(payload: JsonValue) -> ChatResult:
         tool_calls=tuple(valid),
         invalid_tool_calls=tuple(invalid),
         finish_reason=finish,
-        usage=decode_usage(payload.get("usage"), details),
-        response_id=_str(payload.get("id")),
-        model=_str(payload.get("model")),
-        system_fingerprint=_str(payload.get("system_fingerprint")),
-        created=_int(payload.get("created")),
+        usage=decode_usage(body.get("usage"), details),
+        response_id=json_str(body.get("id")),
+        model=json_str(body.get("model")),
+        system_fingerprint=json_str(body.get("system_fingerprint")),
+        created=json_int(body.get("created")),
         refusal=refusal,
-        prompt_filter_results=decode_prompt_filters(
-            payload.get("prompt_filter_results", payload.get("prompt_annotations"))
-        ),
+        prompt_filter_results=decode_prompt_filters(body.get("prompt_filter_results", body.get("prompt_annotations"))),
         content_filter_results=filters,
         provider_details=details,
         logprobs=logprobs,
-        choices=_other_choices(payload, others),
+        choices=_other_choices(body, others),
     )
+
+
+def _completion(payload: JsonValue) -> tuple[JsonObject, list[JsonValue]]:
+    """The body as an object, and its ``choices``; or the error saying why it is not a chat completion."""
+    if not isinstance(payload, dict):
+        raise InvalidResponseError(f"chat completion body is a JSON {type(payload).__name__}, not an object")
+    choices = payload.get("choices")
+    if not isinstance(choices, list):
+        error = payload.get("error")
+        if isinstance(error, dict):
+            raise InvalidResponseError(f"Azure sent an error body with a success status: {error.get('message')!r}")
+        raise InvalidResponseError(f"chat completion body has no 'choices' list (keys: {sorted(payload)})")
+    return payload, choices
 
 
 def decode_token_logprobs(raw: JsonValue) -> tuple[TokenLogprob, ...]:
@@ -177,7 +153,7 @@ def _choice_logprobs(choice: JsonObject, details: JsonObject) -> tuple[TokenLogp
     raw = choice.get("logprobs")
     if not isinstance(raw, dict):
         return None
-    if any(_kept(v) for k, v in raw.items() if k != "content"):
+    if any(kept(v) for k, v in raw.items() if k != "content"):
         details["choice.logprobs"] = raw
     return decode_token_logprobs(raw.get("content"))
 
@@ -188,7 +164,7 @@ def _first_choice(choices: list[JsonValue], details: JsonObject) -> tuple[JsonOb
     others: list[JsonValue] = []
     numbered: list[JsonObject] = []
     for choice in choices:
-        index = _int(choice.get("index", 0)) if isinstance(choice, dict) else None
+        index = json_int(choice.get("index", 0)) if isinstance(choice, dict) else None
         if picked is None and isinstance(choice, dict) and index == 0:
             picked = choice
         elif isinstance(choice, dict) and index is not None and index > 0:
@@ -203,7 +179,7 @@ def _first_choice(choices: list[JsonValue], details: JsonObject) -> tuple[JsonOb
 def _other_choices(payload: JsonObject, choices: list[JsonObject]) -> tuple[ChatResult, ...]:
     """Choices 1, 2 ... each decoded as a response of its own (choice 0 of a copy), in index order."""
     out: list[ChatResult] = []
-    for choice in sorted(choices, key=lambda c: _int(c.get("index")) or 0):
+    for choice in sorted(choices, key=lambda c: json_int(c.get("index")) or 0):
         alone: JsonObject = {
             "id": payload.get("id"),
             "model": payload.get("model"),
@@ -250,10 +226,10 @@ def _decode_audio(raw: JsonValue) -> AudioPart | None:
     if not isinstance(raw, dict):
         return None
     return AudioPart(
-        data=_str(raw.get("data")) or "",
-        id=_str(raw.get("id")),
-        transcript=_str(raw.get("transcript")),
-        expires_at=_int(raw.get("expires_at")),
+        data=json_str(raw.get("data")) or "",
+        id=json_str(raw.get("id")),
+        transcript=json_str(raw.get("transcript")),
+        expires_at=json_int(raw.get("expires_at")),
     )
 
 
@@ -261,14 +237,14 @@ def _decode_tool_call(call: JsonValue) -> tuple[ToolCallPart, ToolCall | Invalid
     if not isinstance(call, dict):
         raw = json.dumps(call)
         return ToolCallPart("", "", raw), InvalidToolCall("", "", raw, "tool call is not a JSON object")
-    call_id = _str(call.get("id")) or ""
+    call_id = json_str(call.get("id")) or ""
     function = call.get("function")
     if not isinstance(function, dict):
         kind = call.get("type")
         raw = json.dumps(call)
         error = f"tool call of type {kind!r} has no 'function' object; only function tools are supported"
         return ToolCallPart(call_id, "", raw), InvalidToolCall(call_id, "", raw, error)
-    name = _str(function.get("name")) or ""
+    name = json_str(function.get("name")) or ""
     arguments = function.get("arguments")
     raw = arguments if isinstance(arguments, str) else "" if arguments is None else json.dumps(arguments)
     part = ToolCallPart(call_id, name, raw)
@@ -298,9 +274,9 @@ def decode_usage(raw: JsonValue, details: JsonObject | None = None) -> Usage | N
     """
     if not isinstance(raw, dict):
         return None
-    prompt = _int(raw.get("prompt_tokens")) or 0
-    completion = _int(raw.get("completion_tokens")) or 0
-    total = _int(raw.get("total_tokens"))
+    prompt = json_int(raw.get("prompt_tokens")) or 0
+    completion = json_int(raw.get("completion_tokens")) or 0
+    total = json_int(raw.get("total_tokens"))
     counts = {"cached_tokens": 0, "reasoning_tokens": 0}
     unmodelled = False
     for key, value in raw.items():
@@ -310,10 +286,10 @@ def decode_usage(raw: JsonValue, details: JsonObject | None = None) -> Usage | N
             modelled = _MODELLED_DETAILS.get(key)
             for name, count in value.items():
                 if name == modelled:
-                    counts[name] = _int(count) or 0
+                    counts[name] = json_int(count) or 0
                 elif count:
                     unmodelled = True
-        elif _kept(value):
+        elif kept(value):
             unmodelled = True
     if unmodelled and details is not None:
         details["usage"] = raw
@@ -334,7 +310,7 @@ def decode_prompt_filters(raw: JsonValue) -> tuple[PromptFilterResult, ...]:
     for position, item in enumerate(raw):
         if not isinstance(item, dict):
             continue
-        index = _int(item.get("prompt_index"))
+        index = json_int(item.get("prompt_index"))
         # Prompts with images come back with the singular key (recorded on gpt-5-mini, 2025).
         results = item.get("content_filter_results", item.get("content_filter_result"))
         out.append(
@@ -355,173 +331,7 @@ def decode_error(status: int, payload: JsonValue) -> ContentFilterError | None:
     return prompt_filter_error(payload, status=status)
 
 
-class ChatStreamDecoder:
-    """Decodes one Chat Completions stream, one server-sent event at a time.
-
-    Attributes:
-        done: True once ``data: [DONE]`` arrived.
-    """
-
-    __slots__ = ("_extras", "_meta", "done")
-
-    def __init__(self) -> None:
-        self.done = False
-        self._meta: tuple[str | None, str | None, int | None, str | None] = (None, None, None, None)
-        self._extras: JsonObject = {}
-
-    def decode(self, event: str | None, data: str) -> tuple[StreamEvent, ...]:
-        """Decode one SSE record's data into stream events (none, for ``[DONE]`` or an empty keep-alive).
-
-        Args:
-            event: The SSE event name (Chat Completions sends none; unused).
-            data: The record's data.
-
-        Raises:
-            InvalidResponseError: The data is not a JSON object.
-            ServerError: Azure reported an error inside the stream.
-        """
-        if data == "[DONE]" or data.strip() == "[DONE]":
-            self.done = True
-            return ()
-        try:
-            chunk: JsonValue = json.loads(data)
-        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's parser goes
-            raise InvalidResponseError(f"stream chunk is not JSON ({exc}): {data[:200]!r}") from exc
-        if not isinstance(chunk, dict):
-            raise InvalidResponseError(f"stream chunk is a JSON {type(chunk).__name__}, not an object")
-        out: list[StreamEvent] = []
-        self._metadata(chunk, out)
-        filters = chunk.get("prompt_filter_results", chunk.get("prompt_annotations"))
-        if filters:
-            out.append(PromptFilterEvent(decode_prompt_filters(filters)))
-        choices = chunk.get("choices")
-        if isinstance(choices, list):
-            for choice in choices:
-                index = _int(choice.get("index", 0)) if isinstance(choice, dict) else None
-                if isinstance(choice, dict) and index == 0:
-                    _decode_choice_delta(choice, out)
-                elif isinstance(choice, dict) and index is not None and index > 0:
-                    inner: list[StreamEvent] = []
-                    _decode_choice_delta(choice, inner)
-                    out.extend(ChoiceEvent(index, event) for event in inner)
-        elif isinstance(chunk.get("error"), dict):
-            raise _stream_error(chunk)
-        usage = chunk.get("usage")
-        if usage is not None:
-            details: JsonObject = {}
-            decoded = decode_usage(usage, details)
-            if decoded is not None:
-                out.append(UsageEvent(decoded))
-            if details:
-                out.append(ResponseMetadata(provider_details=details))
-        return tuple(out)
-
-    def _metadata(self, chunk: JsonObject, out: list[StreamEvent]) -> None:
-        meta = (
-            _str(chunk.get("id")),
-            _str(chunk.get("model")),
-            # The prompt-filter chunk that opens a stream has "created": 0; it is not a timestamp.
-            _int(chunk.get("created")) or None,
-            _str(chunk.get("system_fingerprint")),
-        )
-        changed: JsonObject = {}
-        if not chunk.keys() <= _IGNORED_STREAM_TOP:
-            for key, value in chunk.items():
-                if key not in _IGNORED_STREAM_TOP and self._extras.get(key) != value and _kept(value):
-                    changed[key] = value
-        if not changed and meta in (self._meta, _NO_META):
-            return
-        self._meta = meta
-        self._extras.update(changed)
-        out.append(
-            ResponseMetadata(
-                response_id=meta[0],
-                model=meta[1],
-                created=meta[2],
-                system_fingerprint=meta[3],
-                provider_details=changed,
-            )
-        )
-
-
-def _decode_choice_delta(choice: JsonObject, out: list[StreamEvent]) -> None:
-    filters = choice.get("content_filter_results")
-    if filters and isinstance(filters, dict):
-        out.append(ContentFilterDelta(filters))
-    delta = choice.get("delta")
-    if isinstance(delta, dict):
-        reasoning = delta.get("reasoning_content")
-        if reasoning and isinstance(reasoning, str):
-            out.append(ReasoningDelta(reasoning))
-        content = delta.get("content")
-        if content and isinstance(content, str):
-            logprobs = choice.get("logprobs")
-            tokens = decode_token_logprobs(logprobs.get("content")) if isinstance(logprobs, dict) else ()
-            out.append(TextDelta(content, tokens))
-        audio = delta.get("audio")
-        if isinstance(audio, dict):
-            out.append(_audio_delta(audio))
-        refusal = delta.get("refusal")
-        if refusal and isinstance(refusal, str):
-            out.append(RefusalDelta(refusal))
-        calls = delta.get("tool_calls")
-        if calls and isinstance(calls, list):
-            out.extend(_tool_call_delta(call) for call in calls)
-    finish = choice.get("finish_reason")
-    if finish is not None:
-        reason, raw = decode_finish_reason(finish)
-        if reason is not None:
-            out.append(FinishEvent(reason, raw))
-
-
-def _audio_delta(audio: JsonObject) -> AudioDelta:
-    return AudioDelta(
-        data=_str(audio.get("data")) or "",
-        transcript=_str(audio.get("transcript")) or "",
-        id=_str(audio.get("id")),
-        expires_at=_int(audio.get("expires_at")),
-    )
-
-
-def _tool_call_delta(call: JsonValue) -> ToolCallDelta:
-    if not isinstance(call, dict):
-        raise InvalidResponseError(f"stream tool call delta is a JSON {type(call).__name__}, not an object")
-    index = call.get("index")
-    function = call.get("function")
-    name: str | None = None
-    arguments = ""
-    if isinstance(function, dict):
-        name = _str(function.get("name"))
-        fragment = function.get("arguments")
-        if isinstance(fragment, str):
-            arguments = fragment
-    return ToolCallDelta(index=_int(index) or 0, id=_str(call.get("id")), name=name, arguments=arguments)
-
-
-def _stream_error(chunk: JsonObject) -> ServerError:
-    error = chunk.get("error")
-    body: Mapping[str, JsonValue] = error if isinstance(error, dict) else {}
-    code = body.get("code")
-    message = body.get("message")
-    return ServerError(
-        f"Azure reported an error inside the stream: {message if isinstance(message, str) else body!r}",
-        code=str(code) if code is not None else None,
-    )
-
-
 def _extras(obj: JsonObject, known: frozenset[str], prefix: str, details: JsonObject) -> None:
     for key, value in obj.items():
-        if key not in known and _kept(value):
+        if key not in known and kept(value):
             details[prefix + key] = value
-
-
-def _kept(value: JsonValue) -> bool:
-    return value is not None and value not in ([], {})
-
-
-def _str(value: JsonValue) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: JsonValue) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -67,6 +67,7 @@ from shared_core.result import (
 from shared_core.tool_calls import InvalidToolCall, ToolCall, parse_tool_arguments
 from shared_core.wire.chat_decode import decode_token_logprobs
 from shared_core.wire.hosted_tools import HOSTED_ITEM_TYPES, decode_hosted_item, shift_annotation
+from shared_core.wire.json_read import load_record
 
 __all__ = [
     "ResponsesStreamDecoder",
@@ -257,7 +258,7 @@ class ResponsesStreamDecoder:
 
 def _load_event(event: str | None, data: str) -> JsonObject:
     try:
-        payload: JsonValue = json.loads(data)
+        payload = load_record(data)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's parser goes
         raise InvalidResponseError(f"a Responses stream event is not JSON: {data[:200]!r}") from exc
     if not isinstance(payload, dict):

@@ -106,6 +106,20 @@ def test_sse_parser_utf8_sequence_split_across_chunks() -> None:
         assert parse_in_pieces(stream, [cut]) == [SSERecord(None, '{"delta":"héllo — 世界 🙂"}')]
 
 
+def test_sse_parser_whole_chunks_after_a_split_character_and_invalid_bytes() -> None:
+    # Whole reads decode in one step; a read that ends inside a character (or holds invalid bytes) goes through
+    # the incremental decoder until it holds nothing again.
+    parser = SSEParser()
+    assert parser.feed(b"data: \xe4\xb8") == []
+    assert parser.feed(b"\x96\xe7\x95\x8c\n\n") == [SSERecord(None, "世界")]
+    assert parser.feed(b"data: \xff\xfe x\n\n") == [SSERecord(None, "\ufffd\ufffd x")]
+    assert parser.feed(b"data: \xf0\x9f") + parser.feed(b"\x99\x82\n\ndata: \xc3") == [SSERecord(None, "🙂")]
+    assert parser.feed(b"\xa9\n\n") == [SSERecord(None, "é")]
+    assert parser.feed(b"data: \xc3\n\n") == [SSERecord(None, "\ufffd")]
+    assert parser.feed_pairs(b"event: e\ndata: 1\n\ndata: 2\n\n") == [("e", "1"), (None, "2")]
+    assert parser.feed(b"data: \xc3") == [] and parser.close() == [SSERecord(None, "\ufffd")]
+
+
 def test_sse_parser_accepts_text_chunks() -> None:
     parser = SSEParser()
     assert parser.feed("data: é\n") + parser.feed("\n") == [SSERecord(None, "é")]

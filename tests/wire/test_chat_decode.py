@@ -524,3 +524,27 @@ def test_chat_stream_folds_to_decode_response_result() -> None:
     )
     assert folded.prompt_filter_results == expected.prompt_filter_results
     assert folded.content_filter_results == expected.content_filter_results
+
+
+@pytest.mark.parametrize("same_but_not", [1752731406.0, True])
+def test_chat_stream_decoder_metadata_equal_value_of_another_type_is_a_change(same_but_not: Any) -> None:
+    # A chunk repeating the last identity is skipped before it is read field by field; 1752731406.0 == 1752731406
+    # in Python, but only an integer is a timestamp.
+    decoder = ChatStreamDecoder()
+    first = decoder.decode(None, chunk([delta({"content": "a"})], created=1))
+    assert isinstance(first[0], ResponseMetadata) and first[0].created == 1
+    changed = decoder.decode(None, chunk([delta({"content": "b"})], created=same_but_not))
+    assert changed == (ResponseMetadata("chatcmpl-1", "gpt-4o-mini-2024-07-18", None, "fp_1"), TextDelta("b"))
+
+
+def test_chat_stream_decoder_unknown_field_on_a_repeated_identity_is_reported_once() -> None:
+    decoder = ChatStreamDecoder()
+    decoder.decode(None, chunk([delta({"content": "a"})]))
+    tier = decoder.decode(None, chunk([delta({"content": "b"})], service_tier="default"))
+    assert tier[0] == ResponseMetadata(
+        "chatcmpl-1", "gpt-4o-mini-2024-07-18", 1752731406, "fp_1", provider_details={"service_tier": "default"}
+    )
+    assert decoder.decode(None, chunk([delta({"content": "c"})], service_tier="default")) == (TextDelta("c"),)
+    assert decoder.decode(None, chunk([delta({"content": "d"})])) == (TextDelta("d"),)
+    other = decoder.decode(None, chunk([delta({"content": "e"})], service_tier="priority"))
+    assert isinstance(other[0], ResponseMetadata) and other[0].provider_details == {"service_tier": "priority"}
