@@ -1,8 +1,9 @@
 """The pipeline: neutral request → repair → wire encode → route (failover, retries) → HTTP → decode → result.
 
 This is the only module that knows the whole flow; each step is one call into the module that owns it: deployments from
-:mod:`shared_core.routes`, the one retry loop of :mod:`~shared_core.transport.failover` (a route of one deployment
-or several), prices from :mod:`shared_core.costs`.
+:mod:`shared_core.routes`, the call's plan and its encoded requests from :mod:`shared_core.call_plan`, the one retry
+loop of :mod:`~shared_core.transport.failover` (a route of one deployment or several), the HTTP exchange from
+:mod:`~shared_core.transport.http`, prices from :mod:`shared_core.costs`.
 """
 
 from __future__ import annotations
@@ -10,75 +11,40 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TypeVar, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, TypeVar, cast
 
 from shared_core.auth import AuthProvider
+from shared_core.call_plan import Api, Call, Plan, encode_call, request_summary, response_summary
 from shared_core.config import GatewayConfig, load_config
 from shared_core.content_filter import completion_filter_error
 from shared_core.costs import CallCost, CostTracker, cost_of
-from shared_core.deployments import DeploymentMap, ResolvedDeployment, profile_for
+from shared_core.deployments import DeploymentMap
 from shared_core.errors import GatewayError, InvalidResponseError
 from shared_core.events import DebugEvent, EventSink, LoggingSink
 from shared_core.fleet import health_store_for
 from shared_core.messages import JsonValue
 from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, check_conversation, repair_conversation
-from shared_core.request import ChatRequest, GenerationSettings
+from shared_core.request import ChatRequest
 from shared_core.result import ChatResult, StreamEvent, public_headers
 from shared_core.routes import RouteTable, RouteTarget
 from shared_core.stream_folder import StreamFolder, adrive, drive
 from shared_core.telemetry import traced_acall, traced_astream, traced_call, traced_stream
 from shared_core.transport import http
-from shared_core.transport.error_map import RequestContext, error_from_response, request_id
+from shared_core.transport.error_map import error_from_response, request_id
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
 from shared_core.transport.health import HealthPolicy, HealthStore, InMemoryHealthStore, failure_kind_of
-from shared_core.transport.quota import ametered_attempt, metered_attempt
+from shared_core.transport.quota import estimate_tokens
 from shared_core.transport.retry import RetryPolicy
-from shared_core.transport.strategies import PreferBudget, RouteCandidate, RoutingStrategy, strategy_for
-from shared_core.version import __version__
+from shared_core.transport.strategies import RouteCandidate, RoutingStrategy, strategy_for
 from shared_core.wire import chat_completions, responses
-from shared_core.wire.envelope import EncodedRequest
-from shared_core.wire.json_body import encode_body, wrong_types_are_typed
 
 __all__ = ["Gateway"]
 
-Api = Literal["chat", "responses"]
 T = TypeVar("T")
-_USER_AGENT = f"azure-openai-gateway/{'.'.join(__version__.split('.')[:2])}"  # major.minor, as recorded
-# One call's own store for a route of one: no circuit, no default cooldown; Retry-After is still honoured.
-_CALL_HEALTH = HealthPolicy(failure_threshold=1_000_000, default_cooldown=0.0)
-_V1_PREFIX = "/openai/v1"
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """One prepared request to one deployment: where it goes, what it sends, and the context for its errors."""
-
-    target: ResolvedDeployment
-    route: RouteTarget
-    encoded: EncodedRequest
-    http_request: http.HttpRequest
-    ctx: RequestContext
-    repairs: tuple[ToolSequenceRepair, ...] = ()
-
-
-@dataclass(slots=True)
-class _Plan:
-    """One call: resolved, repaired and routed once; the gateway encodes each route target on first use."""
-
-    resolved: ResolvedDeployment
-    request: ChatRequest
-    repairs: tuple[ToolSequenceRepair, ...]
-    stream: bool
-    targets: tuple[RouteTarget, ...]
-    by_key: dict[str, RouteTarget]
-    calls: dict[str, _Call] = field(default_factory=dict[str, _Call])
-    deadline_at: float | None = None  # monotonic time by which the whole call ends; set when its attempts start
-
-    @property
-    def candidates(self) -> tuple[RouteCandidate, ...]:
-        return tuple(t.candidate for t in self.targets)
+R = TypeVar("R", http.HttpResponse, http.StreamingResponse)
 
 
 class Gateway:
@@ -155,15 +121,13 @@ class Gateway:
             max_retries=self.config.max_retries, deadline=self.config.deadline
         )
         self.timeouts = timeouts or http.Timeouts(read=self.config.timeout, chunk=self.config.timeout)
-        self.health: HealthStore = (
-            health_store_for(health, self.config.health_store, sink=self.sink, max_cooldown=self.config.max_cooldown)
-            if health is not None or self.config.health_store
-            else InMemoryHealthStore(HealthPolicy(max_cooldown=self.config.max_cooldown))
-        )
+        self.health: HealthStore = _health_store(health, self.config, self.sink)
         self.strategy: RoutingStrategy = strategy or strategy_for(self.config.routing)
         self.prices = self.config.price_table()
         self.costs = costs or CostTracker()
         self._client_keys: dict[str, http.ClientKey] = {}
+        self._auths: dict[str, AuthProvider] = {}  # by candidate key: each endpoint has one credential
+        self._hooks: dict[bool, FailoverHooks] = {}  # for a route of several deployments, and of one
         self._proxy, self._verify = proxy, verify
         self._http_client, self._async_http_client = http_client, async_http_client
 
@@ -175,36 +139,25 @@ class Gateway:
 
     # -- preparation (pure apart from events) ------------------------------------------------------------
 
-    def prepare(self, request: ChatRequest, *, stream: bool) -> _Call:
+    def prepare(self, request: ChatRequest, *, stream: bool) -> Call:
         """Resolve, repair, fill defaults and encode a request for its route's first deployment; no I/O.
 
         Public for tests and the doctor.
         """
         plan = self._plan(request, stream=stream)
-        return self._call_for(plan, plan.targets[0].candidate)
+        return self._call_for(plan, plan.candidates[0])
 
-    def _plan(self, request: ChatRequest, *, stream: bool) -> _Plan:
+    def _plan(self, request: ChatRequest, *, stream: bool) -> Plan:
         resolved = self.deployments.resolve(request.model)
         repaired, repairs = self._repaired(request)
         targets = self.routes.targets(resolved)
-        by_key = {t.candidate.key: t for t in targets}
-        plan = _Plan(resolved, repaired, repairs, stream, targets, by_key)
-        first = self._call_for(plan, targets[0].candidate)
+        for target in targets:
+            self._auths.setdefault(target.candidate.key, target.auth)
+        candidates = (targets[0].candidate,) if len(targets) == 1 else tuple(t.candidate for t in targets)
+        plan = Plan(resolved, repaired, repairs, stream, targets, candidates)
+        first = plan.calls[candidates[0].key] = self._encode(plan, targets[0])
         if self._summaries:
-            summary: dict[str, JsonValue] = {
-                "deployment": first.target.deployment,
-                "model": first.target.model,
-                "rule": first.target.rule,
-                "api": first.encoded.api,
-                "path": first.encoded.path,
-                "stream": stream,
-                "message_count": len(plan.request.messages),
-                "tool_count": len(plan.request.tools),
-            }
-            if len(plan.targets) > 1:
-                summary["route"] = [t.candidate.key for t in plan.targets]
-                summary["routing"] = self.strategy.name
-            self.sink.emit(DebugEvent("llm:request:debug", summary))
+            self.sink.emit(DebugEvent("llm:request:debug", request_summary(plan, first, self.strategy.name)))
         if self.config.raw_debug:
             body = dict(first.encoded.body)
             self.sink.emit(DebugEvent("llm:request:raw", {"path": first.encoded.path, "body": body}))
@@ -220,68 +173,22 @@ class Gateway:
         self.sink.emit(DebugEvent(REPAIR_EVENT, outcome.event_payload()))
         return replace(request, messages=outcome.messages), outcome.repairs
 
-    def _with_defaults(self, request: ChatRequest, target: ResolvedDeployment) -> GenerationSettings:
-        # One replace at most (none when nothing changes): dataclasses.replace costs a few µs, on every call.
-        settings, config = request.settings, self.config
-        changes: dict[str, object] = {}
-        if settings.max_tokens is None and config.max_tokens is not None:
-            changes["max_tokens"] = config.max_tokens
-        if settings.temperature is None and config.temperature is not None:
-            changes["temperature"] = config.temperature
-        return replace(settings, **changes) if changes else settings
+    def _encode(self, plan: Plan, route: RouteTarget) -> Call:
+        return encode_call(plan, route, api=self.api, config=self.config, sink=self.sink)
 
-    def _call_for(self, plan: _Plan, candidate: RouteCandidate) -> _Call:
+    def _call_for(self, plan: Plan, candidate: RouteCandidate) -> Call:
         call = plan.calls.get(candidate.key)
         if call is None:
-            call = plan.calls[candidate.key] = self._encode(plan, plan.by_key[candidate.key])
+            route = next(t for t in plan.targets if t.candidate.key == candidate.key)
+            call = plan.calls[candidate.key] = self._encode(plan, route)
         return call
-
-    def _encode(self, plan: _Plan, route: RouteTarget) -> _Call:
-        resolved, candidate = plan.resolved, route.candidate
-        target = resolved
-        if (candidate.deployment, candidate.model) != (resolved.deployment, resolved.model):
-            target = replace(
-                resolved, deployment=candidate.deployment, model=candidate.model, profile=profile_for(candidate.model)
-            )
-        request = plan.request
-        settings = self._with_defaults(request, target)
-        if settings is not request.settings:
-            request = replace(request, settings=settings)
-        codec = chat_completions if self.api == "chat" else responses
-        # A gateway in TensorWall's shape routes on "azure/<deployment>" and speaks the OpenAI (v1) shape.
-        wire_target = replace(target, deployment=f"azure/{target.deployment}") if route.via_gateway else target
-        with wrong_types_are_typed():
-            encoded = codec.encode_request(request, wire_target, api_version=route.api_version, stream=plan.stream)
-        for warning in encoded.warnings:
-            data: dict[str, JsonValue] = {"deployment": target.deployment, "warning": warning}
-            self.sink.emit(DebugEvent("provider:parameter_adjusted", data))
-        body = encode_body(encoded.body)
-        headers = {"content-type": "application/json", "accept": "application/json", "user-agent": _USER_AGENT}
-        if plan.stream:
-            headers["accept"] = "text/event-stream"
-        path, query = encoded.path, dict(encoded.query)
-        if route.via_gateway:
-            path, query = path.removeprefix(_V1_PREFIX), {}
-        ctx = RequestContext(
-            deployment=target.deployment,
-            endpoint=route.endpoint_url,
-            api_version=None if route.via_gateway else encoded.query.get("api-version") or route.api_version,
-            model=target.model,
-            credential=f"{route.auth.kind} ({route.auth.reason})",
-            scope=route.scope,
-            deployment_rule=target.rule,
-        )
-        if request.settings.extra_headers or request.settings.extra_query:
-            headers, query = request.settings.with_extras(headers, query)
-        request_out = http.HttpRequest(route.endpoint_url + path, query, body, headers)
-        return _Call(target, route, encoded, request_out, ctx, plan.repairs)
 
     # -- errors, results and costs -------------------------------------------------------------------------
 
-    def _error(self, call: _Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
+    def _error(self, call: Call, status: int, headers: Mapping[str, str], body: bytes) -> GatewayError:
         return error_from_response(status, headers, body, call.ctx)
 
-    def _decode(self, call: _Call, response: http.HttpResponse) -> ChatResult:
+    def _decode(self, call: Call, response: http.HttpResponse) -> ChatResult:
         rid = request_id(response.headers)
         try:
             payload: JsonValue = json.loads(response.body)
@@ -303,11 +210,19 @@ class Gateway:
             }
             self.sink.emit(DebugEvent("llm:response:raw", data))
         codec = chat_completions if self.api == "chat" else responses
-        result = codec.decode_response(payload)
-        result = replace(result, response_headers=public_headers(response.headers))
-        return self._finish(call, result, latency=response.elapsed, deployment=call.target.deployment, request_id=rid)
+        result, filtered = self._settle(
+            call,
+            codec.decode_response(payload),
+            latency=response.elapsed,
+            deployment=call.target.deployment,
+            request_id=rid,
+            headers=public_headers(response.headers),
+        )
+        if filtered is not None:
+            raise filtered
+        return result
 
-    def _price(self, call: _Call, result: ChatResult) -> CallCost:
+    def _price(self, call: Call, result: ChatResult) -> CallCost:
         candidate = call.route.candidate
         model = candidate.model
         configured = (model is not None and model != candidate.deployment) or (
@@ -326,58 +241,37 @@ class Gateway:
             endpoint=call.route.named_endpoint,
         )
 
-    def _finish(
-        self, call: _Call, result: ChatResult, *, latency: float, deployment: str | None, request_id: str | None
-    ) -> ChatResult:
-        result, filtered = self._settle(call, result, latency=latency, deployment=deployment, request_id=request_id)
-        if filtered is not None:
-            raise filtered
-        return result
-
     def _settle(
-        self, call: _Call, result: ChatResult, *, latency: float, deployment: str | None, request_id: str | None
+        self,
+        call: Call,
+        result: ChatResult,
+        *,
+        latency: float,
+        deployment: str | None,
+        request_id: str | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[ChatResult, GatewayError | None]:
         """Price and record the result, emit its summary, and build the completion filter error (not raised)."""
         cost = self._price(call, result)
         self.costs.record(cost)
-        # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 3 µs.
-        result = replace(result, deployment=deployment, request_id=request_id, cost=cost, repairs=call.repairs)
+        # What only the transport knows and the cost, in one copy: each ChatResult copy costs about 25,000
+        # instructions (20 frozen fields).
+        result = replace(
+            result,
+            deployment=deployment,
+            request_id=request_id,
+            cost=cost,
+            repairs=call.repairs,
+            response_headers=result.response_headers if headers is None else headers,
+        )
         filtered = completion_filter_error(
             result, deployment=call.target.deployment, endpoint=call.route.endpoint_url, request_id=result.request_id
         )
         if self._summaries:
-            usage = result.usage
-            priced: dict[str, JsonValue] = {
-                "amount": cost.amount,
-                "currency": cost.currency,
-                "model": cost.model,
-                "priced_as": cost.priced_as,
-                "reason": cost.reason,
-            }
-            data: dict[str, JsonValue] = {
-                "deployment": call.target.deployment,
-                "endpoint": call.route.named_endpoint,
-                "model": result.model,
-                "request_id": result.request_id,
-                "finish_reason": result.finish_reason,
-                "latency": round(latency, 4),
-                "input_tokens": usage.input_tokens if usage else None,
-                "output_tokens": usage.output_tokens if usage else None,
-                "tool_calls": len(result.tool_calls) + len(result.invalid_tool_calls),
-                "cost": priced,
-            }
-            self.sink.emit(DebugEvent("llm:response:debug", data))
+            self.sink.emit(DebugEvent("llm:response:debug", response_summary(call, result, cost, latency)))
         return result, filtered
 
     # -- sending -------------------------------------------------------------------------------------------
-
-    def _locate(self, call: _Call, error: GatewayError) -> None:
-        # Transport and token errors are raised below the layer that knows the deployment; every error the
-        # caller sees names it (and the endpoint), as those raised from a response do.
-        if error.deployment is None:
-            error.deployment = call.target.deployment
-        if error.endpoint is None:
-            error.endpoint = call.route.endpoint_url
 
     def _client_key(self, route: RouteTarget) -> http.ClientKey:
         key = self._client_keys.get(route.endpoint_url)
@@ -386,128 +280,101 @@ class Gateway:
             self._client_keys[route.endpoint_url] = key
         return key
 
-    def _sync_client(self, route: RouteTarget) -> http.SyncClient:
-        return self._http_client or http.SHARED_CLIENTS.sync_client(self._client_key(route))
+    def _sync_sender(self, route: RouteTarget) -> http.SyncSender:
+        return self._http_client or http.SHARED_CLIENTS.sync_pooled(self._client_key(route))
 
-    def _async_client(self, route: RouteTarget) -> http.AsyncClient:
-        return self._async_http_client or http.SHARED_CLIENTS.async_client(self._client_key(route))
+    def _async_sender(self, route: RouteTarget) -> http.AsyncSender:
+        return self._async_http_client or http.SHARED_CLIENTS.async_pooled(self._client_key(route))
 
-    @contextlib.contextmanager
-    def _located(self, call: _Call) -> Generator[None]:
-        """Every error of an attempt names the deployment and endpoint; a response of 300 or more is an error."""
-        try:
-            yield
-        except GatewayError as error:
-            self._locate(call, error)
-            raise
-
-    def _checked(self, call: _Call, response: http.HttpResponse) -> http.HttpResponse:
+    def _checked(self, call: Call, response: R) -> R:
+        """A response of 300 or more is an error (a stream's error body was read by the transport)."""
         if response.status >= 300:
-            raise self._error(call, response.status, response.headers, response.body)
+            body = response.body if isinstance(response, http.HttpResponse) else response.error_body
+            raise self._error(call, response.status, response.headers, body)
         return response
 
-    def _send(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+    def _send(self, plan: Plan, candidate: RouteCandidate, send: Callable[..., R]) -> R:
+        """One attempt: ``send`` (``http.send`` or ``http.stream``) to the candidate, an error status raised."""
         call = self._call_for(plan, candidate)
-        with self._located(call):
-            auth_headers = call.route.auth.headers()
-            response = http.send(
-                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
-            )
+        with _Located(call):
+            sender, auth = self._sync_sender(call.route), call.route.auth.headers()
+            response = send(sender, call.http_request, self.timeouts, auth, deadline=plan.deadline_at)
         return self._checked(call, response)
 
-    async def _asend(self, plan: _Plan, candidate: RouteCandidate) -> http.HttpResponse:
+    async def _asend(self, plan: Plan, candidate: RouteCandidate, send: Callable[..., Awaitable[R]]) -> R:
+        """Async :meth:`_send` (``http.asend`` or ``http.astream``)."""
         call = self._call_for(plan, candidate)
-        with self._located(call):
-            auth_headers = await call.route.auth.aheaders()
-            response = await http.asend(
-                self._async_client(call.route),
-                call.http_request,
-                self.timeouts,
-                auth_headers,
-                deadline=plan.deadline_at,
-            )
+        with _Located(call):
+            sender, auth = self._async_sender(call.route), await call.route.auth.aheaders()
+            response = await send(sender, call.http_request, self.timeouts, auth, deadline=plan.deadline_at)
         return self._checked(call, response)
-
-    def _open(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
-        call = self._call_for(plan, candidate)
-        with self._located(call):
-            auth_headers = call.route.auth.headers()
-            opened = http.stream(
-                self._sync_client(call.route), call.http_request, self.timeouts, auth_headers, deadline=plan.deadline_at
-            )
-            if opened.status >= 300:
-                try:
-                    body = opened.read()
-                finally:
-                    opened.close()
-                raise self._error(call, opened.status, opened.headers, body)
-        return opened
-
-    async def _aopen(self, plan: _Plan, candidate: RouteCandidate) -> http.StreamingResponse:
-        call = self._call_for(plan, candidate)
-        with self._located(call):
-            auth_headers = await call.route.auth.aheaders()
-            opened = await http.astream(
-                self._async_client(call.route),
-                call.http_request,
-                self.timeouts,
-                auth_headers,
-                deadline=plan.deadline_at,
-            )
-            if opened.status >= 300:
-                try:
-                    body = await opened.aread()
-                finally:
-                    await opened.aclose()
-                raise self._error(call, opened.status, opened.headers, body)
-        return opened
 
     # -- routing -------------------------------------------------------------------------------------------
 
-    def _failover_hooks(self, plan: _Plan) -> FailoverHooks:
-        by_key, limit = plan.by_key, plan.request.settings.max_tokens or self.config.max_tokens
-        # A route of one keeps no health across calls (nowhere else to go: a cooldown or an open circuit would
-        # only delay or refuse the next call); its store lives for this call, for the waits Azure asks.
-        several = len(plan.targets) > 1
-        store = self.health if several else InMemoryHealthStore(_CALL_HEALTH)
-        return FailoverHooks(
-            policy=self.retry_policy,
-            sink=self.sink,
-            store=store,
-            strategy=PreferBudget(self.strategy, self._call_for(plan, plan.candidates[0]).http_request.body, limit),
-            credential_kind=lambda c: by_key[c.key].auth.kind,
-            refresh=lambda c: by_key[c.key].auth.force_refresh(),
-            arefresh=lambda c: by_key[c.key].auth.aforce_refresh(),
-        )
+    def _failover_hooks(self, several: bool) -> FailoverHooks:
+        """The loop's hooks, built once per gateway and kind of route (again if a setting they hold was replaced).
 
-    def _start_clock(self, plan: _Plan) -> None:
+        A route of one keeps no health across calls (nowhere else to go: a cooldown or an open circuit would only
+        delay or refuse the next call): its store lives for the call (``store=None``), for the waits Azure asks.
+        """
+        store = self.health if several else None
+        hooks = self._hooks.get(several)
+        if (
+            hooks is None
+            or hooks.sink is not self.sink
+            or hooks.policy is not self.retry_policy
+            or hooks.store is not store
+            or hooks.strategy is not self.strategy
+        ):
+            auths = self._auths
+            hooks = self._hooks[several] = FailoverHooks(
+                policy=self.retry_policy,
+                sink=self.sink,
+                store=store,
+                strategy=self.strategy,
+                credential_kind=lambda c: auths[c.key].kind,
+                refresh=lambda c: auths[c.key].force_refresh(),
+                arefresh=lambda c: auths[c.key].aforce_refresh(),
+            )
+        return hooks
+
+    def _route(self, plan: Plan) -> tuple[FailoverHooks, int | None]:
+        """The prologue of the attempts: the deadline's clock starts; the hooks, and the request's estimated tokens
+        for a route of several (the deployments it would not fit go last)."""
         deadline = self.retry_policy.deadline
         plan.deadline_at = None if deadline is None else time.monotonic() + deadline
+        if len(plan.candidates) == 1:
+            return self._failover_hooks(False), None
+        body = self._call_for(plan, plan.candidates[0]).http_request.body
+        return self._failover_hooks(True), estimate_tokens(
+            len(body), plan.request.settings.max_tokens or self.config.max_tokens
+        )
 
     def _run(
-        self, plan: _Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
-    ) -> tuple[_Call, T]:
-        self._start_clock(plan)
-        if len(plan.targets) > 1:
-            attempt = metered_attempt(self.health.record_quota, attempt)
-        winner, result = run_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        self, plan: Plan, attempt: Callable[[RouteCandidate], T], latency: Callable[[T], float | None]
+    ) -> tuple[Call, T]:
+        hooks, tokens = self._route(plan)
+        winner, result = run_route(plan.candidates, attempt, hooks, latency=latency, tokens=tokens)
         return self._call_for(plan, winner), result
 
     async def _arun(
-        self, plan: _Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
-    ) -> tuple[_Call, T]:
-        self._start_clock(plan)
-        if len(plan.targets) > 1:
-            attempt = ametered_attempt(self.health.record_quota, attempt)
-        winner, result = await arun_route(plan.candidates, attempt, self._failover_hooks(plan), latency=latency)
+        self, plan: Plan, attempt: Callable[[RouteCandidate], Awaitable[T]], latency: Callable[[T], float | None]
+    ) -> tuple[Call, T]:
+        hooks, tokens = self._route(plan)
+        winner, result = await arun_route(plan.candidates, attempt, hooks, latency=latency, tokens=tokens)
         return self._call_for(plan, winner), result
 
-    def _stream_broke(self, plan: _Plan, call: _Call, error: GatewayError) -> None:
-        if len(plan.targets) > 1:
-            kind = failure_kind_of(error)
-            self.health.record_failure(call.route.candidate.key, kind, None, message=f"stream broke: {error.message}")
+    def _broken(self, plan: Plan, call: Call) -> Callable[[GatewayError], None]:
+        """What a stream that broke after its first event records: a failure, for a route of several."""
 
-    def _folder(self, call: _Call, opened: http.StreamingResponse) -> StreamFolder:
+        def record(error: GatewayError) -> None:
+            if len(plan.candidates) > 1:
+                message = f"stream broke: {error.message}"
+                self.health.record_failure(call.route.candidate.key, failure_kind_of(error), None, message=message)
+
+        return record
+
+    def _folder(self, call: Call, opened: http.StreamingResponse) -> StreamFolder:
         return StreamFolder(
             api=self.api,
             deployment=call.target.deployment,
@@ -532,14 +399,14 @@ class Gateway:
             GatewayError: A subclass saying what failed (see ``shared_core.errors``).
         """
         plan = self._plan(request, stream=False)
-        call, response = self._run(plan, lambda c: self._send(plan, c), _elapsed)
+        call, response = self._run(plan, lambda c: self._send(plan, c, http.send), _elapsed)
         return self._decode(call, response)
 
     @traced_acall
     async def acomplete(self, request: ChatRequest) -> ChatResult:
         """Async :meth:`complete`."""
         plan = self._plan(request, stream=False)
-        call, response = await self._arun(plan, lambda c: self._asend(plan, c), _elapsed)
+        call, response = await self._arun(plan, lambda c: self._asend(plan, c, http.asend), _elapsed)
         return self._decode(call, response)
 
     @traced_stream
@@ -555,20 +422,47 @@ class Gateway:
             ContentFilterError: The filter stopped the answer; ``partial`` holds what came before.
         """
         plan = self._plan(request, stream=True)
-        call, opened = self._run(plan, lambda c: self._open(plan, c), _to_headers)
-        yield from drive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
+        call, opened = self._run(plan, lambda c: self._send(plan, c, http.stream), _to_headers)
+        yield from drive(self._folder(call, opened), opened, self._broken(plan, call))
 
     @traced_astream
     async def astream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         """Async :meth:`stream`."""
         plan = self._plan(request, stream=True)
-        call, opened = await self._arun(plan, lambda c: self._aopen(plan, c), _to_headers)
-        events = adrive(self._folder(call, opened), opened, lambda error: self._stream_broke(plan, call, error))
-        try:
+        call, opened = await self._arun(plan, lambda c: self._asend(plan, c, http.astream), _to_headers)
+        # A consumer that stops early closes this generator: the inner one closes (releases the stream) now.
+        async with contextlib.aclosing(adrive(self._folder(call, opened), opened, self._broken(plan, call))) as events:
             async for event in events:
                 yield event
-        finally:  # a consumer that stops early closes this generator: the inner one closes (releases) now
-            await events.aclose()
+
+
+class _Located:
+    """Around an attempt: every error names the deployment and endpoint (a class: it runs on every call).
+
+    Transport and token errors are raised below the layer that knows the deployment; every error the caller sees
+    names it (and the endpoint), as those raised from a response do.
+    """
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(exc, GatewayError):
+            if exc.deployment is None:
+                exc.deployment = self.call.target.deployment
+            if exc.endpoint is None:
+                exc.endpoint = self.call.route.endpoint_url
+
+
+def _health_store(health: HealthStore | str | object | None, config: GatewayConfig, sink: EventSink) -> HealthStore:
+    if health is not None or config.health_store:
+        return health_store_for(health, config.health_store, sink=sink, max_cooldown=config.max_cooldown)
+    return InMemoryHealthStore(HealthPolicy(max_cooldown=config.max_cooldown))
 
 
 def _elapsed(response: http.HttpResponse) -> float:

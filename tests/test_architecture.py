@@ -53,14 +53,14 @@ def test_architecture_wire_and_transport_never_import_each_other() -> None:
 
 
 def test_architecture_only_transport_http_imports_httpx() -> None:
-    allowed = {"shared_core/transport/http.py"}
+    allowed = {f"shared_core/transport/{name}.py" for name in ("http", "http_clients", "http_errors", "http_response")}
     users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("httpx", "httpx_aiohttp"))}
     assert users <= allowed
 
 
 def test_architecture_only_transport_http_imports_aiohttp() -> None:
     users = {rel(p) for p in source_files("shared_core") if imports_any(p, ("aiohttp",))}
-    assert users <= {"shared_core/transport/http.py"}
+    assert users <= {"shared_core/transport/http.py", "shared_core/transport/http_clients.py"}
     # the rule is live: the emulator, outside the core, does serve with aiohttp
     assert imports_any(ROOT / "azure_openai_emulator/server.py", ("aiohttp",))
 

@@ -20,30 +20,18 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, cast
+from typing import cast
 
 __all__ = [
     "QuotaState",
-    "ametered_attempt",
     "estimate_tokens",
-    "metered_attempt",
+    "note_quota",
     "parse_reset",
     "quota_from_headers",
     "reset_wait",
 ]
-
-T = TypeVar("T")
-
-
-class _Keyed(Protocol):
-    @property
-    def key(self) -> str: ...
-
-
-K = TypeVar("K", bound=_Keyed)
-
 
 # Share of a deployment's token budget kept free as margin: the fleet's other calls in flight may be taking it.
 MARGIN = 0.1
@@ -209,33 +197,10 @@ def estimate_tokens(body_bytes: int, max_tokens: int | None) -> int:
     return body_bytes // 4 + (max_tokens or 0)
 
 
-def _note(record: Callable[[str, QuotaState], None], key: str, answer: object) -> None:
+def note_quota(record: Callable[[str, QuotaState], None], key: str, answer: object) -> None:
+    """Hand the quota an answer's headers report (an answer with lower-case ``headers``) to ``record`` (a store's
+    ``record_quota``), keyed by the candidate's key; nothing when the answer reports none."""
     headers = cast(Mapping[str, str] | None, getattr(answer, "headers", None))
     quota = quota_from_headers(headers, time.time()) if headers is not None else None
     if quota is not None:
         record(key, quota)
-
-
-def metered_attempt(record: Callable[[str, QuotaState], None], attempt: Callable[[K], T]) -> Callable[[K], T]:
-    """``attempt`` that also hands the quota its answer's headers report to ``record`` (a store's
-    ``record_quota``), keyed by the candidate's key."""
-
-    def metered(candidate: K) -> T:
-        answer = attempt(candidate)
-        _note(record, candidate.key, answer)
-        return answer
-
-    return metered
-
-
-def ametered_attempt(
-    record: Callable[[str, QuotaState], None], attempt: Callable[[K], Awaitable[T]]
-) -> Callable[[K], Awaitable[T]]:
-    """Async :func:`metered_attempt`."""
-
-    async def metered(candidate: K) -> T:
-        answer = await attempt(candidate)
-        _note(record, candidate.key, answer)
-        return answer
-
-    return metered

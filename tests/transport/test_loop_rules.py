@@ -26,7 +26,7 @@ from shared_core.errors import (
 )
 from shared_core.events import ListSink
 from shared_core.transport.failover import FailoverHooks, arun_route, run_route
-from shared_core.transport.health import HealthPolicy, InMemoryHealthStore
+from shared_core.transport.health import InMemoryHealthStore
 from shared_core.transport.retry import RetryPolicy
 from shared_core.transport.strategies import RouteCandidate, strategy_for
 
@@ -331,10 +331,9 @@ ROUTER_ROWS = [
 
 
 def _one_deployment(row: Row, clock: Clock) -> FailoverHooks:
-    # What the gateway gives a route of one: a store of its own for the call, no circuit, no default cooldown.
-    hooks = _failover_hooks(row, clock)
-    policy = HealthPolicy(failure_threshold=1_000_000, default_cooldown=0.0)
-    return replace(hooks, store=InMemoryHealthStore(policy, now=clock))
+    # What the gateway gives a route of one: store=None, a store of the call's own made when an attempt first
+    # fails (on the hooks' clock), with no circuit and no default cooldown.
+    return replace(_failover_hooks(row, clock), store=None)
 
 
 @pytest.mark.parametrize("row", ROUTER_ROWS, ids=[r.rule for r in ROUTER_ROWS])
