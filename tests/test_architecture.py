@@ -194,3 +194,33 @@ def test_architecture_importing_core_loads_no_heavy_dependency() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == ""
+
+
+def test_architecture_source_files_stay_at_500_lines_or_fewer() -> None:
+    """Issue 13 item 8: every source module 500 lines or fewer (tests and benchmarks: 600, above)."""
+    files = [p for pkg in (*PACKAGES, EMULATOR) for p in source_files(pkg)]
+    big = {rel(p): n for p in files if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    assert big == {}
+
+
+def test_architecture_functions_stay_at_50_lines_or_fewer() -> None:
+    """Issue 13 item 8: every function of the source packages 50 lines or fewer, signature and docstring included."""
+    long: dict[str, int] = {}
+    for pkg in (*PACKAGES, EMULATOR):
+        for path in source_files(pkg):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    length = (node.end_lineno or node.lineno) - node.lineno + 1
+                    if length > 50:
+                        long[f"{rel(path)}:{node.lineno} {node.name}"] = length
+    assert long == {}
+
+
+def test_architecture_async_twins_stay_thin() -> None:
+    """Issue 13 item 8: the async twins of ``shared_core`` (each ``aX`` beside its ``X``) under 150 body lines in all,
+    counted as ``python -m benchmarks.code_shape`` counts them."""
+    from benchmarks.code_shape import measure
+
+    figures = measure(ROOT / "shared_core")
+    assert isinstance(figures["twin_lines"], int)
+    assert figures["twin_lines"] < 150, figures["twins"]
