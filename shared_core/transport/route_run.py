@@ -369,19 +369,20 @@ class RouteRun:
             # another one comes back sooner: moving on after a 5xx is the one paid failover, already spent.
             target, ready = c, own
         prior = error if target.key == c.key else self.errors.get(target.key)
+        # The deployment that just answered: what it asked for, not the cooldown left a few ms later.
+        asked = error.retry_after if target.key == c.key and error.retry_after is not None else None
         if prior is None or (prior.retry_after is not None and target.key != c.key):
             wait = ready  # the store holds that cooldown to the millisecond: exactly what Azure asked
         else:
             decision = policy.decide(prior, self.retries, self.hooks.clock() - self.started)
             if not decision.retry:
                 self._failed_event(c, error, note + decision.reason, 0.0)
-                self.fail(decision.reason, retry_after=round(ready, 3) if ready > 0 else None)
+                left = round(ready, 3) if ready > 0 else None
+                self.fail(decision.reason, retry_after=asked if asked is not None else left)
             wait = max(decision.delay, ready)
         beyond = self._beyond_deadline(target, ready, wait)
         if beyond is not None:
             self._failed_event(c, error, note + beyond, 0.0)
-            # The deployment that just answered: what it asked for, not the cooldown left a few ms later.
-            asked = error.retry_after if target.key == c.key and error.retry_after is not None else None
             self.fail(beyond, retry_after=asked if asked is not None else round(ready, 3))
         self._failed_event(c, error, f"{note}retry on {target.key} in {wait:.2f} s", wait)
         return _Step(target, wait, admitted=False)
