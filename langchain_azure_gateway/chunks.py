@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any, assert_never
 
 from langchain_core.messages import AIMessageChunk
+from langchain_core.messages.base import TextAccessor
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.utils.json import parse_partial_json
@@ -40,6 +41,8 @@ from shared_core.integration import (
     ResponseMetadata,
     ToolCallDelta,
     UsageEvent,
+    direct_model,
+    same_model_state,
 )
 
 __all__ = ["StreamChunker"]
@@ -214,8 +217,7 @@ class StreamChunker:
         return ChatGenerationChunk(message=message, generation_info={"finish_reason": result.finish_reason})
 
 
-_new = object.__new__
-_set = object.__setattr__
+_new_str = str.__new__
 
 
 def _built_text_chunk(text: str, message_id: str | None) -> ChatGenerationChunk:
@@ -224,42 +226,31 @@ def _built_text_chunk(text: str, message_id: str | None) -> ChatGenerationChunk:
     The hot path of every stream: a plain text delta, whose validated form is known. The same ``__dict__``,
     fields set and extras as the validated objects (checked against them at import: :func:`_text_chunk`).
     """
-    message = _new(AIMessageChunk)
-    _set(message, "__dict__", {
-        "content": text, "additional_kwargs": {}, "response_metadata": {}, "type": "AIMessageChunk", "name": None,
-        "id": message_id, "tool_calls": [], "invalid_tool_calls": [], "usage_metadata": None, "tool_call_chunks": [],
-        "chunk_position": None,
-    })  # fmt: skip
-    _set(message, "__pydantic_fields_set__", {"content", "id"})
-    _set(message, "__pydantic_extra__", {})
-    _set(message, "__pydantic_private__", None)
-    chunk = _new(ChatGenerationChunk)
-    _set(chunk, "__dict__", {"text": text, "generation_info": None, "type": "ChatGenerationChunk", "message": message})
-    _set(chunk, "__pydantic_fields_set__", {"text", "message"})
-    _set(chunk, "__pydantic_extra__", None)
-    _set(chunk, "__pydantic_private__", None)
-    return chunk
+    message = direct_model(
+        AIMessageChunk,
+        {
+            "content": text, "additional_kwargs": {}, "response_metadata": {}, "type": "AIMessageChunk", "name": None,
+            "id": message_id, "tool_calls": [], "invalid_tool_calls": [], "usage_metadata": None,
+            "tool_call_chunks": [], "chunk_position": None,
+        },
+        {"content", "id"},
+        extra={},
+    )  # fmt: skip
+    # What ChatGenerationChunk's validator sets: message.text, a TextAccessor of the message's str content.
+    values = {"text": _new_str(TextAccessor, text), "generation_info": None, "type": "ChatGenerationChunk",
+              "message": message}  # fmt: skip
+    return direct_model(ChatGenerationChunk, values, {"text", "message"})
 
 
 def _validated_text_chunk(text: str, message_id: str | None) -> ChatGenerationChunk:
     return ChatGenerationChunk(message=AIMessageChunk(content=text, id=message_id))
 
 
-def _same_model(built: Any, validated: Any) -> bool:
-    return (
-        type(built) is type(validated)
-        and built.__dict__ == validated.__dict__
-        and built.__pydantic_fields_set__ == validated.__pydantic_fields_set__
-        and built.__pydantic_extra__ == validated.__pydantic_extra__
-        and built.__pydantic_private__ == validated.__pydantic_private__
-    )
-
-
 def _pick_text_chunk() -> Callable[[str, str | None], ChatGenerationChunk]:
     """The direct builder when it gives what validation gives (this langchain-core's fields), else validation."""
     for message_id in ("chatcmpl-1", None):
         built, validated = _built_text_chunk("x", message_id), _validated_text_chunk("x", message_id)
-        if not (_same_model(built, validated) and _same_model(built.message, validated.message)):
+        if not (same_model_state(built, validated) and same_model_state(built.message, validated.message)):
             return _validated_text_chunk
     return _built_text_chunk
 

@@ -18,17 +18,12 @@ from langchain_core.messages import AIMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.base import TextAccessor
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import BaseModel
+
+from shared_core.integration import direct_model, same_model_state
 
 __all__ = ["chat_generation", "chat_result", "text_message"]
 
-_new = object.__new__
 _new_str = str.__new__
-# pydantic's slots, set through their descriptors (no attribute lookup on the instance's type).
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def _built_message(
@@ -38,17 +33,18 @@ def _built_message(
     metadata: dict[str, Any],
     message_id: str | None,
 ) -> AIMessage:
-    message = _new(AIMessage)
-    _set_dict(message, {
-        "content": content, "additional_kwargs": additional_kwargs, "response_metadata": metadata, "type": "ai",
-        "name": None, "id": message_id, "tool_calls": [], "invalid_tool_calls": [], "usage_metadata": usage,
-    })  # fmt: skip
-    _set_fields_set(message, {
-        "content", "additional_kwargs", "response_metadata", "tool_calls", "invalid_tool_calls", "usage_metadata", "id",
-    })  # fmt: skip
-    _set_extra(message, {})
-    _set_private(message, None)
-    return message
+    return direct_model(
+        AIMessage,
+        {
+            "content": content, "additional_kwargs": additional_kwargs, "response_metadata": metadata, "type": "ai",
+            "name": None, "id": message_id, "tool_calls": [], "invalid_tool_calls": [], "usage_metadata": usage,
+        },
+        {
+            "content", "additional_kwargs", "response_metadata", "tool_calls", "invalid_tool_calls",
+            "usage_metadata", "id",
+        },
+        extra={},
+    )  # fmt: skip
 
 
 def _validated_message(
@@ -70,14 +66,10 @@ def _validated_message(
 
 
 def _built_generation(message: AIMessage, info: dict[str, Any]) -> ChatGeneration:
-    generation = _new(ChatGeneration)
     # What ChatGeneration's validator sets: message.text, a TextAccessor of the message's str content.
     text = _new_str(TextAccessor, message.content)
-    _set_dict(generation, {"text": text, "generation_info": info, "type": "ChatGeneration", "message": message})
-    _set_fields_set(generation, {"text", "generation_info", "message"})
-    _set_extra(generation, None)
-    _set_private(generation, None)
-    return generation
+    values = {"text": text, "generation_info": info, "type": "ChatGeneration", "message": message}
+    return direct_model(ChatGeneration, values, {"text", "generation_info", "message"})
 
 
 def _validated_generation(message: AIMessage, info: dict[str, Any]) -> ChatGeneration:
@@ -85,29 +77,12 @@ def _validated_generation(message: AIMessage, info: dict[str, Any]) -> ChatGener
 
 
 def _built_result(generations: list[ChatGeneration], llm_output: dict[str, Any]) -> ChatResult:
-    result = _new(ChatResult)
-    _set_dict(result, {"generations": generations, "llm_output": llm_output})
-    _set_fields_set(result, {"generations", "llm_output"})
-    _set_extra(result, None)
-    _set_private(result, None)
-    return result
+    values = {"generations": generations, "llm_output": llm_output}
+    return direct_model(ChatResult, values, {"generations", "llm_output"})
 
 
 def _validated_result(generations: list[ChatGeneration], llm_output: dict[str, Any]) -> ChatResult:
     return ChatResult(generations=generations, llm_output=llm_output)
-
-
-def _same_state(built: Any, validated: Any) -> bool:
-    def typed(values: dict[str, Any]) -> list[tuple[str, type, Any]]:
-        return [(key, type(value), value) for key, value in values.items()]
-
-    return (
-        type(built) is type(validated)
-        and typed(built.__dict__) == typed(validated.__dict__)
-        and built.__pydantic_fields_set__ == validated.__pydantic_fields_set__
-        and built.__pydantic_extra__ == validated.__pydantic_extra__
-        and built.__pydantic_private__ == validated.__pydantic_private__
-    )
 
 
 def _builders_hold() -> bool:
@@ -117,13 +92,13 @@ def _builders_hold() -> bool:
         ("", {}, None, {}, None),
     ):
         built, validated = _built_message(*args), _validated_message(*args)
-        if not _same_state(built, validated):
+        if not same_model_state(built, validated):
             return False
         info = {"finish_reason": "stop"}
         generation = _built_generation(built, info)
         if not (
-            _same_state(generation, _validated_generation(validated, info))
-            and _same_state(_built_result([generation], {"id": "1"}), _validated_result([generation], {"id": "1"}))
+            same_model_state(generation, _validated_generation(validated, info))
+            and same_model_state(_built_result([generation], {"id": "1"}), _validated_result([generation], {"id": "1"}))
         ):
             return False
     return True

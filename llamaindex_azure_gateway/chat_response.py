@@ -42,12 +42,18 @@ from llama_index.core.base.llms.types import (
     ThinkingBlock,
     ToolCallBlock,
 )
-from pydantic import BaseModel
 
 from llamaindex_azure_gateway.content_blocks import from_core_extras
 from llamaindex_azure_gateway.sdk_shapes import responses_usage, tool_calls_kwargs
 from shared_core import AudioPart, ChatResult, Message, TextPart, ToolCall, ToolCallPart
-from shared_core.integration import HostedToolPart, ReasoningPart, parse_tool_arguments, repairs_summary
+from shared_core.integration import (
+    HostedToolPart,
+    ReasoningPart,
+    direct_model,
+    parse_tool_arguments,
+    repairs_summary,
+    same_model_state,
+)
 
 __all__ = [
     "from_core_logprobs",
@@ -195,39 +201,23 @@ def from_core_logprobs(result: ChatResult) -> list[list[LogProb]] | None:
 
 # -- the objects, with their validated state ------------------------------------------------------------------
 
-_new = object.__new__
-# pydantic's slots, set through their descriptors (no attribute lookup on the instance's type).
-_set_dict = BaseModel.__dict__["__dict__"].__set__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def _direct(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
-    instance = _new(cls)
-    _set_dict(instance, values)
-    _set_fields_set(instance, fields_set)
-    _set_extra(instance, None)
-    _set_private(instance, None)
-    return instance
-
 
 def _direct_text_block(text: str) -> TextBlock:
-    return _direct(TextBlock, {"block_type": "text", "text": text}, {"text"})
+    return direct_model(TextBlock, {"block_type": "text", "text": text}, {"text"})
 
 
 def _direct_message(kwargs: dict[str, Any], blocks: list[Any]) -> ChatMessage:
     if "images" in kwargs:  # pragma: no cover - ChatMessage's validator turns legacy images into blocks
         return _validated_message(kwargs, blocks)
     values = {"role": MessageRole.ASSISTANT, "additional_kwargs": kwargs, "blocks": blocks}
-    return _direct(ChatMessage, values, {"role", "additional_kwargs", "blocks"})
+    return direct_model(ChatMessage, values, {"role", "additional_kwargs", "blocks"})
 
 
 def _direct_response(
     message: ChatMessage, raw: Any, delta: str | None, logprobs: list[list[LogProb]] | None, extra: dict[str, Any]
 ) -> ChatResponse:
     values = {"message": message, "raw": raw, "delta": delta, "logprobs": logprobs, "additional_kwargs": extra}
-    return _direct(ChatResponse, values, {"message", "raw", "delta", "logprobs", "additional_kwargs"})
+    return direct_model(ChatResponse, values, {"message", "raw", "delta", "logprobs", "additional_kwargs"})
 
 
 def _validated_text_block(text: str) -> TextBlock:
@@ -244,30 +234,17 @@ def _validated_response(
     return ChatResponse(message=message, raw=raw, delta=delta, logprobs=logprobs, additional_kwargs=extra)
 
 
-def _same_state(direct: Any, validated: Any) -> bool:
-    def typed(values: dict[str, Any]) -> list[tuple[str, type, Any]]:
-        return [(key, type(value), value) for key, value in values.items()]
-
-    return (
-        type(direct) is type(validated)
-        and typed(direct.__dict__) == typed(validated.__dict__)
-        and direct.__pydantic_fields_set__ == validated.__pydantic_fields_set__
-        and direct.__pydantic_extra__ == validated.__pydantic_extra__
-        and direct.__pydantic_private__ == validated.__pydantic_private__
-    )
-
-
 def _direct_builders_hold() -> bool:
     block = _validated_text_block("x")
-    if not _same_state(_direct_text_block("x"), block):
+    if not same_model_state(_direct_text_block("x"), block):
         return False
     kwargs = {"tool_calls": []}
     message = _validated_message(kwargs, [block])
-    if not _same_state(_direct_message(kwargs, [block]), message):
+    if not same_model_state(_direct_message(kwargs, [block]), message):
         return False
     logprobs = [[LogProb(token="x", logprob=-0.1, bytes=[120])]]
     return all(
-        _same_state(_direct_response(*args), _validated_response(*args))
+        same_model_state(_direct_response(*args), _validated_response(*args))
         for args in ((message, {"id": "1"}, None, None, {"cost": None}), (message, None, "x", logprobs, {}))
     )
 

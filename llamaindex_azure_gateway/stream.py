@@ -21,7 +21,6 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.llms.utils import parse_partial_json
-from pydantic import BaseModel
 
 from llamaindex_azure_gateway.convert import from_core_result
 from llamaindex_azure_gateway.sdk_shapes import tool_call_kwarg
@@ -32,6 +31,8 @@ from shared_core.integration import (
     ResponseMetadata,
     ToolCallDelta,
     ToolSequenceRepair,
+    direct_model,
+    same_model_state,
 )
 
 __all__ = ["ChatStreamBuilder"]
@@ -156,35 +157,20 @@ class ChatStreamBuilder:
 # Per chunk, three objects are built from values valid by construction. ``model_construct`` still walks every
 # field; these set the instance's state directly: the same ``__dict__``, fields set, extras and private state
 # as ``model_construct`` gives (checked at import against it, falling back to it if this llama-index differs).
-_new = object.__new__
-_set = object.__setattr__
-# pydantic's slots, set through their descriptors (no attribute lookup on the instance's type per chunk).
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def _direct(cls: type[Any], values: dict[str, Any], fields_set: set[str]) -> Any:
-    instance = _new(cls)
-    _set(instance, "__dict__", values)
-    _set_fields_set(instance, fields_set)
-    _set_extra(instance, None)
-    _set_private(instance, None)
-    return instance
 
 
 def _direct_text_block(text: str) -> TextBlock:
-    return _direct(TextBlock, {"block_type": "text", "text": text}, {"text"})
+    return direct_model(TextBlock, {"block_type": "text", "text": text}, {"text"})
 
 
 def _direct_message(kwargs: dict[str, Any], blocks: list[Any]) -> ChatMessage:
     values = {"role": MessageRole.ASSISTANT, "additional_kwargs": kwargs, "blocks": blocks}
-    return _direct(ChatMessage, values, {"role", "additional_kwargs", "blocks"})
+    return direct_model(ChatMessage, values, {"role", "additional_kwargs", "blocks"})
 
 
 def _direct_response(message: ChatMessage, delta: str | None, extra: dict[str, Any]) -> ChatResponse:
     values = {"message": message, "raw": None, "delta": delta, "logprobs": None, "additional_kwargs": extra}
-    return _direct(ChatResponse, values, {"message", "raw", "delta", "logprobs", "additional_kwargs"})
+    return direct_model(ChatResponse, values, {"message", "raw", "delta", "logprobs", "additional_kwargs"})
 
 
 def _constructed_text_block(text: str) -> TextBlock:
@@ -199,23 +185,13 @@ def _constructed_response(message: ChatMessage, delta: str | None, extra: dict[s
     return ChatResponse.model_construct(message=message, raw=None, delta=delta, logprobs=None, additional_kwargs=extra)
 
 
-def _same_state(direct: Any, constructed: Any) -> bool:
-    return (
-        type(direct) is type(constructed)
-        and direct.__dict__ == constructed.__dict__
-        and direct.__pydantic_fields_set__ == constructed.__pydantic_fields_set__
-        and direct.__pydantic_extra__ == constructed.__pydantic_extra__
-        and direct.__pydantic_private__ == constructed.__pydantic_private__
-    )
-
-
 def _direct_builders_hold() -> bool:
     block = _constructed_text_block("x")
     message = _constructed_message({}, [block])
     return (
-        _same_state(_direct_text_block("x"), block)
-        and _same_state(_direct_message({}, [block]), message)
-        and _same_state(_direct_response(message, "x", {}), _constructed_response(message, "x", {}))
+        same_model_state(_direct_text_block("x"), block)
+        and same_model_state(_direct_message({}, [block]), message)
+        and same_model_state(_direct_response(message, "x", {}), _constructed_response(message, "x", {}))
     )
 
 

@@ -15,6 +15,7 @@ from shared_core.config import SETTINGS, FrameworkFields
 from shared_core.deployments import ModelProfile, profile_for
 from shared_core.extras import require_extra
 from shared_core.messages import HostedToolPart, JsonValue, MessagePart, ReasoningPart, Role
+from shared_core.model_state import direct_model, same_model_state
 from shared_core.repair import REPAIR_EVENT, ToolSequenceRepair, repairs_summary
 from shared_core.request import (
     HostedToolSpec,
@@ -77,6 +78,7 @@ __all__ = [
     "ToolChoice",
     "ToolSequenceRepair",
     "UsageEvent",
+    "direct_model",
     "endpoints_to_json",
     "hide_endpoint_secrets",
     "hosted_tool_choice",
@@ -86,5 +88,6 @@ __all__ = [
     "profile_for",
     "repairs_summary",
     "require_extra",
+    "same_model_state",
     "tool_from_dict",
 ]
