@@ -55,13 +55,7 @@ def token_usage(usage: Usage | None, raw: Any = None) -> dict[str, Any] | None:
         return dict(raw)  # pyright: ignore[reportUnknownArgumentType]
     if usage is None:
         return None
-    return {
-        "completion_tokens": usage.output_tokens,
-        "prompt_tokens": usage.input_tokens,
-        "total_tokens": usage.total_tokens,
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
-    }
+    return usage.chat_completions_usage()
 
 
 def openai_logprobs(logprobs: tuple[TokenLogprob, ...] | None) -> dict[str, Any] | None:

@@ -118,15 +118,7 @@ def response_raw(result: ChatResult) -> dict[str, Any]:
         "created": result.created,
         "system_fingerprint": result.system_fingerprint,
         "finish_reason": result.finish_reason,
-        "usage": None
-        if usage is None
-        else {
-            "prompt_tokens": usage.input_tokens,
-            "completion_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-            "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
-            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
-        },
+        "usage": None if usage is None else usage.chat_completions_usage(),
         "prompt_filter_results": [
             {"prompt_index": r.prompt_index, "content_filter_results": dict(r.content_filter_results)}
             for r in result.prompt_filter_results

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal, assert_never
+from typing import TYPE_CHECKING, Any, Literal, assert_never
 
 from shared_core import display
 from shared_core.messages import AudioPart, HostedToolPart, JsonValue, Message, MessagePart, ReasoningPart, TextPart
@@ -83,6 +83,17 @@ class Usage:
     total_tokens: int
     cached_input_tokens: int = 0
     reasoning_tokens: int = 0
+
+    def chat_completions_usage(self) -> dict[str, Any]:
+        """The counts as Azure's Chat Completions ``usage`` object, in the openai SDK's field order (for the
+        framework packages' ``token_usage`` / ``raw["usage"]`` when the raw object was not kept)."""
+        return {
+            "completion_tokens": self.output_tokens,
+            "prompt_tokens": self.input_tokens,
+            "total_tokens": self.total_tokens,
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+            "prompt_tokens_details": {"cached_tokens": self.cached_input_tokens},
+        }
 
 
 @dataclass(frozen=True, slots=True)
